@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages delayq needs, and only those that are missing.
+# Idempotent and quiet when everything is present (one dpkg-query, no apt-get).
+#   scripts/bootstrap.sh          build + test dependencies
+#   scripts/bootstrap.sh bench    also the benchmark references (wrk, nginx)
+set -euo pipefail
+
+packages=(
+  g++ cmake ninja-build pkg-config ccache curl
+  libboost1.81-dev libboost-json1.81-dev
+  librocksdb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+if [[ "${1:-}" == "bench" ]]; then
+  packages+=(wrk nginx-light)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "bootstrap: installing ${missing[*]}"
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "bootstrap: done"

@@ -1,0 +1,55 @@
+#include "api/router.h"
+
+#include "api/errors.h"
+#include "api/metrics_text.h"
+#include "api/seed_api.h"
+
+namespace delayq::api {
+
+namespace {
+
+http::Response Json(int status, std::string body) {
+  return http::Response{status, "application/json", std::move(body)};
+}
+
+Error MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed) {
+  return {Errc::kMethodNotAllowed, "method " + std::string(method) + " is not allowed on " +
+                                       std::string(path) + "; use " + std::string(allowed)};
+}
+
+}  // namespace
+
+void Router::Handle(http::Request request, http::Responder respond) {
+  std::string_view path = request.Path();
+  const std::string& method = request.method;
+
+  if (path == "/delay/task/add") {
+    if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "POST")));
+    return HandleSeedAdd(engine_, limits_, request, std::move(respond));
+  }
+  if (path == "/delay/task/pull") {
+    if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "POST")));
+    return HandleSeedPull(engine_, request, std::move(respond));
+  }
+  if (path == "/healthz") {
+    if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    return respond(Json(200, R"({"status":"ok"})"));
+  }
+  if (path == "/readyz") {
+    if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    if (engine_.Ready()) return respond(Json(200, R"({"status":"ready"})"));
+    return respond(Json(503, R"({"status":"unavailable","reason":"storage is not writable"})"));
+  }
+  if (path == "/metrics") {
+    if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    return respond(http::Response{200, "text/plain; version=0.0.4", RenderMetrics(engine_)});
+  }
+  respond(MakeErrorResponse({Errc::kNotFound, "no route for " + method + " " + std::string(path) +
+                                                  " (see docs/API.md)"}));
+}
+
+http::Response Router::ErrorResponse(int status, std::string_view message) {
+  return MakeTransportErrorResponse(status, message);
+}
+
+}  // namespace delayq::api

@@ -1,0 +1,156 @@
+#include "api/seed_api.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <limits>
+
+#include "api/errors.h"
+#include "api/json_fields.h"
+
+namespace delayq::api {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kAddFields = "topic, timing_moment, content";
+constexpr std::string_view kPullFields = "topic (and optionally task_id)";
+
+// Seed v2: content that is a JSON object with a "url" is a callback task.
+bool IsCallbackContent(std::string_view content) {
+  size_t first = content.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || content[first] != '{') return false;
+  boost::system::error_code ec;
+  json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
+  json::value value =
+      json::parse(json::string_view(content.data(), content.size()), ec, {}, options);
+  return !ec && value.is_object() && value.get_object().contains("url");
+}
+
+Result<std::optional<TaskId>> DecodeTaskId(const json::object& body) {
+  const json::value* value = body.if_contains("task_id");
+  if (value == nullptr || value->is_null()) return std::optional<TaskId>();
+  // Ids are 63-bit numbers; some clients send them as strings to keep precision.
+  if (value->is_string()) {
+    const json::string& s = value->get_string();
+    TaskId id = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+    if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+      return Fail(Errc::kInvalidArgument, "task_id must be a positive integer");
+    }
+    return id == 0 ? std::optional<TaskId>() : std::optional<TaskId>(id);
+  }
+  if (value->is_uint64()) return std::optional<TaskId>(value->get_uint64());
+  if (!value->is_int64()) {
+    return Fail(Errc::kInvalidArgument, "task_id must be a positive integer");
+  }
+  int64_t id = value->get_int64();
+  if (id < 0) return Fail(Errc::kInvalidArgument, "task_id must be a positive integer");
+  // 0 is what a client with an unset integer field sends: treat it as "not given".
+  return id == 0 ? std::optional<TaskId>() : std::optional<TaskId>(static_cast<TaskId>(id));
+}
+
+}  // namespace
+
+Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiLimits& limits, int64_t now_ms) {
+  auto object = ParseBodyObject(body, kAddFields);
+  if (!object) return std::unexpected(object.error());
+  SeedAdd add;
+
+  auto topic = RequireString(*object, "topic");
+  if (!topic) return std::unexpected(topic.error());
+  if (auto ok = CheckTopic(*topic); !ok) return std::unexpected(ok.error());
+  add.topic = std::move(*topic);
+
+  auto moment = RequireInteger(*object, "timing_moment");
+  if (!moment) return std::unexpected(moment.error());
+  if (*moment < 0) {
+    return Fail(Errc::kInvalidArgument, "timing_moment must be a unix time in seconds, >= 0");
+  }
+  if (*moment > std::numeric_limits<int64_t>::max() / 1000 - limits.max_delay_ms) {
+    return Fail(Errc::kInvalidArgument, "timing_moment is out of range (unix seconds expected)");
+  }
+  auto due = CheckDueAtMs(*moment * 1000, now_ms, limits, "timing_moment");
+  if (!due) return std::unexpected(due.error());
+  add.due_at_ms = *due;
+
+  auto content = RequireString(*object, "content");
+  if (!content) return std::unexpected(content.error());
+  if (auto ok = CheckPayloadSize(content->size(), limits, "content"); !ok) {
+    return std::unexpected(ok.error());
+  }
+  add.content = std::move(*content);
+  add.is_callback = IsCallbackContent(add.content);
+  return add;
+}
+
+Result<SeedPull> DecodeSeedPull(std::string_view body) {
+  auto object = ParseBodyObject(body, kPullFields);
+  if (!object) return std::unexpected(object.error());
+  SeedPull pull;
+  auto topic = RequireString(*object, "topic");
+  if (!topic) return std::unexpected(topic.error());
+  if (auto ok = CheckTopic(*topic); !ok) return std::unexpected(ok.error());
+  pull.topic = std::move(*topic);
+  auto id = DecodeTaskId(*object);
+  if (!id) return std::unexpected(id.error());
+  pull.task_id = *id;
+  return pull;
+}
+
+std::string EncodeSeedAddOk(TaskId id) {
+  return fmt::format(R"({{"dm_error":0,"error_msg":"{}","task_id":{}}})", kSuccessMessage, id);
+}
+
+std::string EncodeSeedPullOk(TaskId id, std::string_view content) {
+  json::object body;
+  body["dm_error"] = 0;
+  body["error_msg"] = kSuccessMessage;
+  body["task_id"] = id;
+  body["content"] = json::string_view(content.data(), content.size());
+  return json::serialize(body);
+}
+
+void HandleSeedAdd(engine::Engine& engine, const ApiLimits& limits, const http::Request& request,
+                   http::Responder respond) {
+  auto add = DecodeSeedAdd(request.body, limits, engine.NowMs());
+  if (!add) return respond(MakeErrorResponse(add.error()));
+  if (add->is_callback) {
+    return respond(MakeErrorResponse(
+        {Errc::kInvalidArgument,
+         "content has a url, which makes this a callback task; callback delivery is not "
+         "available in this version yet (see docs/API.md); send content without url to "
+         "create a pull task"}));
+  }
+  std::vector<engine::NewTask> tasks(1);
+  tasks[0].topic = std::move(add->topic);
+  tasks[0].due_at_ms = add->due_at_ms;
+  tasks[0].payload = std::move(add->content);
+  tasks[0].kind = DeliveryKind::kPull;
+  engine.Add(std::move(tasks), [respond = std::move(respond)](Result<std::vector<TaskId>> ids) {
+    if (!ids) return respond(MakeErrorResponse(ids.error()));
+    respond(http::Response{200, "application/json", EncodeSeedAddOk(ids->front())});
+  });
+}
+
+void HandleSeedPull(engine::Engine& engine, const http::Request& request, http::Responder respond) {
+  auto pull = DecodeSeedPull(request.body);
+  if (!pull) return respond(MakeErrorResponse(pull.error()));
+  auto on_done = [respond = std::move(respond)](Result<std::optional<Task>> task) {
+    if (!task) return respond(MakeErrorResponse(task.error()));
+    if (!task->has_value())
+      return respond(http::Response{200, "application/json", EncodeSeedPullOk(0, "")});
+    respond(
+        http::Response{200, "application/json", EncodeSeedPullOk((*task)->id, (*task)->payload)});
+  };
+  if (pull->task_id) {
+    engine.PullById(std::move(pull->topic), *pull->task_id, std::move(on_done));
+  } else {
+    engine.PullOldest(std::move(pull->topic), std::move(on_done));
+  }
+}
+
+}  // namespace delayq::api

@@ -1,0 +1,43 @@
+#include "api/validate.h"
+
+#include <string>
+
+#include "queue/task.h"
+
+namespace delayq::api {
+
+Result<void> CheckTopic(std::string_view topic, std::string_view field) {
+  if (IsValidTopic(topic)) return {};
+  std::string name(field);
+  if (topic.empty()) return Fail(Errc::kInvalidArgument, name + " must not be empty");
+  if (topic.size() > kMaxTopicLength) {
+    return Fail(Errc::kInvalidArgument, name + " is " + std::to_string(topic.size()) +
+                                            " characters long; the limit is " +
+                                            std::to_string(kMaxTopicLength));
+  }
+  return Fail(Errc::kInvalidArgument,
+              name + " may contain only letters, digits and . _ : - (1-128 characters)");
+}
+
+Result<void> CheckPayloadSize(size_t bytes, const ApiLimits& limits, std::string_view field) {
+  if (bytes <= limits.max_payload_bytes) return {};
+  return Fail(Errc::kTooLarge,
+              std::string(field) + " is " + std::to_string(bytes) + " bytes; the limit is " +
+                  std::to_string(limits.max_payload_bytes) + " (max_payload_bytes)");
+}
+
+Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiLimits& limits,
+                             std::string_view field) {
+  std::string name(field);
+  if (due_at_ms < 0) {
+    return Fail(Errc::kInvalidArgument, name + " must not be negative");
+  }
+  if (due_at_ms - now_ms > limits.max_delay_ms) {
+    return Fail(Errc::kInvalidArgument, name + " is too far in the future: at most " +
+                                            std::to_string(limits.max_delay_ms / 1000) +
+                                            " seconds ahead (max_delay) is accepted");
+  }
+  return due_at_ms;
+}
+
+}  // namespace delayq::api

@@ -1,0 +1,263 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <set>
+
+#include "common/duration.h"
+
+namespace delayq::config {
+namespace {
+
+Result<void> Invalid(std::string_view key, std::string_view value, std::string_view expected) {
+  return Fail(Errc::kInvalidArgument, std::string(key) + ": invalid value '" + std::string(value) +
+                                          "'; expected " + std::string(expected));
+}
+
+// Setters for each kind of value; each checks its range so that a bad value fails at
+// start-up with the key's name, not later at run time.
+auto String(std::string Config::*field, std::vector<std::string> allowed = {}) {
+  return [field, allowed](Config& c, std::string_view value) -> Result<void> {
+    if (!allowed.empty() &&
+        std::find(allowed.begin(), allowed.end(), std::string(value)) == allowed.end()) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : " or ") + a;
+      return Fail(Errc::kInvalidArgument,
+                  "invalid value '" + std::string(value) + "'; expected " + list);
+    }
+    c.*field = std::string(value);
+    return {};
+  };
+}
+
+auto Integer(int64_t Config::*field, int64_t min, int64_t max) {
+  return [field, min, max](Config& c, std::string_view value) -> Result<void> {
+    int64_t parsed = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
+    if (ec != std::errc() || end != value.data() + value.size() || parsed < min || parsed > max) {
+      return Invalid("", value,
+                     "an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    }
+    c.*field = parsed;
+    return {};
+  };
+}
+
+auto Duration(int64_t Config::*field, int64_t min_ms) {
+  return [field, min_ms](Config& c, std::string_view value) -> Result<void> {
+    auto ms = ParseDurationMs(value);
+    if (!ms) return std::unexpected(ms.error());
+    if (*ms < min_ms) {
+      return Invalid("", value, "a duration of at least " + std::to_string(min_ms) + "ms");
+    }
+    c.*field = *ms;
+    return {};
+  };
+}
+
+auto Size(uint64_t Config::*field, uint64_t min) {
+  return [field, min](Config& c, std::string_view value) -> Result<void> {
+    auto bytes = ParseSizeBytes(value);
+    if (!bytes) return std::unexpected(bytes.error());
+    if (*bytes < min) return Invalid("", value, "a size of at least " + std::to_string(min));
+    c.*field = *bytes;
+    return {};
+  };
+}
+
+// Prefixes a setter's message with the key and where the value came from.
+Result<void> Apply(const Setting& setting, Config& config, std::string_view value,
+                   std::string_view source) {
+  auto applied = setting.set(config, value);
+  if (applied) return {};
+  std::string message = applied.error().message;
+  if (message.rfind(": ", 0) == 0) message.erase(0, 2);
+  return Fail(Errc::kInvalidArgument, std::string(source) + ": " + setting.key + ": " + message);
+}
+
+void Flatten(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, YAML::Node>* out) {
+  for (const auto& item : node) {
+    std::string key = prefix + item.first.as<std::string>();
+    if (item.second.IsMap() && key != "services") {
+      Flatten(item.second, key + ".", out);
+    } else {
+      (*out)[key] = item.second;
+    }
+  }
+}
+
+Result<void> ApplyServices(Config& config, const YAML::Node& node, std::string_view source) {
+  if (!node.IsMap()) {
+    return Fail(Errc::kInvalidArgument,
+                std::string(source) + ": services must map a name to a list of base URLs");
+  }
+  for (const auto& item : node) {
+    std::string name = item.first.as<std::string>();
+    std::vector<std::string> urls;
+    if (item.second.IsScalar()) {
+      urls.push_back(item.second.as<std::string>());
+    } else if (item.second.IsSequence()) {
+      for (const auto& url : item.second) urls.push_back(url.as<std::string>());
+    }
+    if (urls.empty()) {
+      return Fail(Errc::kInvalidArgument, std::string(source) + ": services." + name +
+                                              " must be a base URL or a list of them");
+    }
+    for (const auto& url : urls) {
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        return Fail(Errc::kInvalidArgument, std::string(source) + ": services." + name + ": '" +
+                                                url + "' must start with http:// or https://");
+      }
+    }
+    config.services[name] = std::move(urls);
+  }
+  return {};
+}
+
+Result<void> ApplyFile(Config& config, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return Fail(Errc::kInvalidArgument, "config file " + path + ": " + e.what());
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) {
+    return Fail(Errc::kInvalidArgument, "config file " + path + ": must be a YAML mapping");
+  }
+  std::map<std::string, YAML::Node> flat;
+  try {
+    Flatten(root, "", &flat);
+    for (const auto& [key, node] : flat) {
+      if (key == "services") {
+        if (auto ok = ApplyServices(config, node, path); !ok) return ok;
+        continue;
+      }
+      if (key == "auth.tokens") {
+        if (!node.IsSequence()) {
+          return Fail(Errc::kInvalidArgument, path + ": auth.tokens must be a list of strings");
+        }
+        for (const auto& token : node) config.auth_tokens.push_back(token.as<std::string>());
+        continue;
+      }
+      const Setting* setting = nullptr;
+      for (const Setting& s : Settings()) {
+        if (s.key == key) setting = &s;
+      }
+      if (setting == nullptr) {
+        return Fail(Errc::kInvalidArgument,
+                    path + ": unknown key '" + key + "' (see docs/CONFIG.md for the list)");
+      }
+      if (!node.IsScalar()) {
+        return Fail(Errc::kInvalidArgument, path + ": " + key + " must be a single value");
+      }
+      if (auto ok = Apply(*setting, config, node.as<std::string>(), path); !ok) return ok;
+    }
+  } catch (const YAML::Exception& e) {
+    return Fail(Errc::kInvalidArgument, "config file " + path + ": " + e.what());
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> settings = {
+      {"listen", "HOST:PORT to serve HTTP on (port 0 picks a free one)", String(&Config::listen)},
+      {"data_dir", "directory of the embedded store", String(&Config::data_dir)},
+      {"store", "storage backend: rocksdb or redis", String(&Config::store, {"rocksdb", "redis"})},
+      {"redis.url", "Redis server for store: redis", String(&Config::redis_url)},
+      {"durability", "fsync (survives power loss) or buffered (survives a process crash)",
+       String(&Config::durability, {"fsync", "buffered"})},
+      {"retention", "how long finished tasks stay readable", Duration(&Config::retention_ms, 0)},
+      {"node_id", "node number in task ids, 0-1023, unique per instance",
+       Integer(&Config::node_id, 0, 1023)},
+      {"io_threads", "HTTP event-loop threads", Integer(&Config::io_threads, 1, 64)},
+      {"near_window", "tasks due within this span are held in memory",
+       Duration(&Config::near_window_ms, 100)},
+      {"near_window.max_tasks", "upper bound on tasks held in memory",
+       Integer(&Config::near_window_max_tasks, 1000, 1'000'000'000)},
+      {"limits.max_payload_bytes", "largest task payload (seed: content)",
+       Size(&Config::max_payload_bytes, 1)},
+      {"limits.max_body_bytes", "largest request body", Size(&Config::max_body_bytes, 1024)},
+      {"limits.max_header_bytes", "largest request header block",
+       Size(&Config::max_header_bytes, 1024)},
+      {"limits.max_delay", "how far ahead a task may be due",
+       Duration(&Config::max_delay_ms, 1000)},
+      {"limits.idle_timeout", "close a connection idle (or sending slowly) this long",
+       Duration(&Config::idle_timeout_ms, 100)},
+      {"limits.max_connections", "concurrent connections; more are answered 503",
+       Integer(&Config::max_connections, 1, 1'000'000)},
+      {"limits.max_queued", "operations waiting for the store before adds get 429",
+       Integer(&Config::max_queued, 1, 100'000'000)},
+      {"purge_interval", "how often finished tasks past retention are deleted",
+       Duration(&Config::purge_interval_ms, 10)},
+      {"shutdown_grace", "on SIGTERM, how long to wait for requests in flight",
+       Duration(&Config::shutdown_grace_ms, 0)},
+      {"log_level", "trace, debug, info, warn, error",
+       String(&Config::log_level, {"trace", "debug", "info", "warn", "error"})},
+      {"callbacks.signing_key", "HMAC-SHA256 key for callback signatures",
+       String(&Config::signing_key)},
+  };
+  return settings;
+}
+
+std::string EnvName(std::string_view key) {
+  std::string name = "DELAYQ_";
+  for (char c : key) name += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+std::string FlagName(std::string_view key) {
+  std::string name;
+  for (char c : key) name += (c == '.' || c == '_') ? '-' : c;
+  return name;
+}
+
+std::optional<std::string> GetEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+Result<Config> LoadConfig(const std::optional<std::string>& file,
+                          const std::map<std::string, std::string>& flags, const EnvLookup& env) {
+  Config config;
+  if (file) {
+    if (auto ok = ApplyFile(config, *file); !ok) return std::unexpected(ok.error());
+  }
+  for (const Setting& setting : Settings()) {
+    std::string name = EnvName(setting.key);
+    if (auto value = env(name)) {
+      if (auto ok = Apply(setting, config, *value, "environment " + name); !ok) {
+        return std::unexpected(ok.error());
+      }
+    }
+  }
+  for (const auto& [key, value] : flags) {
+    const Setting* setting = nullptr;
+    for (const Setting& s : Settings()) {
+      if (s.key == key) setting = &s;
+    }
+    if (setting == nullptr) return Fail(Errc::kInvalidArgument, "unknown setting '" + key + "'");
+    if (auto ok = Apply(*setting, config, value, "--" + FlagName(key)); !ok) {
+      return std::unexpected(ok.error());
+    }
+  }
+  if (!config.auth_tokens.empty()) {
+    // Refuse rather than run open while the operator believes the API is closed.
+    return Fail(Errc::kInvalidArgument,
+                "auth.tokens: bearer-token authentication is not implemented in this version; "
+                "remove auth.tokens or put delayq behind an authenticating proxy");
+  }
+  if (config.max_payload_bytes > config.max_body_bytes) {
+    return Fail(Errc::kInvalidArgument,
+                "limits.max_payload_bytes must not exceed limits.max_body_bytes");
+  }
+  return config;
+}
+
+}  // namespace delayq::config

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace delayq::config {
+
+// Every setting with its default. docs/CONFIG.md lists them all; keep the two in step.
+struct Config {
+  std::string listen = "127.0.0.1:7700";
+  std::string data_dir = "./data";
+  std::string store = "rocksdb";
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  std::string durability = "fsync";
+  int64_t retention_ms = 72LL * 3600 * 1000;
+  int64_t node_id = 0;
+  int64_t io_threads = 2;
+  int64_t near_window_ms = 10'000;
+  int64_t near_window_max_tasks = 1'000'000;
+  uint64_t max_payload_bytes = 1 << 20;
+  uint64_t max_body_bytes = 8 << 20;
+  uint64_t max_header_bytes = 16 << 10;
+  int64_t max_delay_ms = 732LL * 24 * 3600 * 1000;  // two years, leap day included
+  int64_t idle_timeout_ms = 60'000;
+  int64_t max_connections = 10'000;
+  int64_t max_queued = 200'000;
+  int64_t purge_interval_ms = 1'000;
+  int64_t shutdown_grace_ms = 10'000;
+  std::string log_level = "info";
+  std::map<std::string, std::vector<std::string>> services;  // name -> base URLs
+  std::string signing_key;                                   // callbacks.signing_key
+  std::vector<std::string> auth_tokens;                      // auth.tokens
+};
+
+// One scalar setting: its YAML key; the env variable and the flag derive from it
+// (`near_window.max_tasks` -> DELAYQ_NEAR_WINDOW_MAX_TASKS, --near-window-max-tasks).
+struct Setting {
+  std::string key;
+  std::string help;
+  std::function<Result<void>(Config&, std::string_view)> set;
+};
+
+const std::vector<Setting>& Settings();
+std::string EnvName(std::string_view key);
+std::string FlagName(std::string_view key);  // without the leading "--"
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+// Builds the configuration: defaults < file < environment < flags. `flags` maps a setting
+// key to the value given on the command line. Every error names the key and its source.
+Result<Config> LoadConfig(const std::optional<std::string>& file,
+                          const std::map<std::string, std::string>& flags, const EnvLookup& env);
+
+// The process environment.
+std::optional<std::string> GetEnv(const std::string& name);
+
+}  // namespace delayq::config

@@ -1,0 +1,96 @@
+#include "engine/store_worker.h"
+
+#include <chrono>
+
+namespace delayq::engine {
+
+StoreWorker::StoreWorker(store::Store& store, Metrics& metrics, size_t max_queued)
+    : store_(store), metrics_(metrics), max_queued_(max_queued) {}
+
+StoreWorker::~StoreWorker() { Stop(); }
+
+void StoreWorker::Start() {
+  std::lock_guard lock(mu_);
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void StoreWorker::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool StoreWorker::SubmitAdd(std::vector<Task>&& tasks, AddDone&& done) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queued_ + tasks.size() > max_queued_) return false;
+    queued_ += tasks.size();
+    adds_.push_back(AddRequest{std::move(tasks), std::move(done)});
+  }
+  wake_.notify_one();
+  return true;
+}
+
+bool StoreWorker::Submit(Job&& job) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queued_ + 1 > max_queued_) return false;
+    ++queued_;
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void StoreWorker::Run() {
+  std::vector<AddRequest> adds;
+  std::vector<Job> jobs;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || !adds_.empty() || !jobs_.empty(); });
+      if (adds_.empty() && jobs_.empty()) return;  // stopping, and everything is done
+      adds.swap(adds_);
+      jobs.swap(jobs_);
+      queued_ = 0;
+    }
+    if (!adds.empty()) CommitAdds(adds);
+    for (Job& job : jobs) job();
+    adds.clear();
+    jobs.clear();
+  }
+}
+
+void StoreWorker::CommitAdds(std::vector<AddRequest>& adds) {
+  std::vector<Task> batch;
+  if (adds.size() == 1) {
+    batch.swap(adds[0].tasks);
+  } else {
+    size_t total = 0;
+    for (const AddRequest& add : adds) total += add.tasks.size();
+    batch.reserve(total);
+    for (AddRequest& add : adds) {
+      for (Task& task : add.tasks) batch.push_back(std::move(task));
+    }
+  }
+  auto started = std::chrono::steady_clock::now();
+  Result<void> written = store_.Add(batch);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  metrics_.commit_latency.Observe(
+      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  if (written) {
+    metrics_.add_commits.fetch_add(1, std::memory_order_relaxed);
+    metrics_.tasks_added.fetch_add(batch.size(), std::memory_order_relaxed);
+  } else {
+    metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+  // All or nothing for the whole round: every request in it gets the same outcome.
+  for (AddRequest& add : adds) add.done(written);
+}
+
+}  // namespace delayq::engine

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "engine/metrics.h"
+#include "queue/task.h"
+#include "store/store.h"
+
+namespace delayq::engine {
+
+// The one thread that changes task state in the store (DESIGN.md §3, group commit).
+//
+// I/O threads never wait on storage: they queue work here and are called back. Each round
+// takes everything queued: all adds go into one Store::Add (one WriteBatch, one fsync),
+// then the other jobs run in order. Under load rounds grow by themselves; at idle an add
+// costs one fsync. Serialising state changes on one thread also makes each of them atomic
+// with respect to the others without further locking.
+class StoreWorker {
+ public:
+  using AddDone = std::function<void(Result<void>)>;
+  using Job = std::function<void()>;
+
+  // `max_queued` bounds the work waiting (tasks + jobs); beyond it Submit* refuse.
+  StoreWorker(store::Store& store, Metrics& metrics, size_t max_queued);
+  ~StoreWorker();
+
+  void Start();
+  // Runs everything already queued, then stops the thread. Later submissions are refused.
+  void Stop();
+
+  // False when the queue is full or the worker stopped: the caller answers "overloaded".
+  // The arguments are moved from only when accepted, so a refused caller still has them.
+  [[nodiscard]] bool SubmitAdd(std::vector<Task>&& tasks, AddDone&& done);
+  [[nodiscard]] bool Submit(Job&& job);
+
+ private:
+  struct AddRequest {
+    std::vector<Task> tasks;
+    AddDone done;
+  };
+
+  void Run();
+  void CommitAdds(std::vector<AddRequest>& adds);
+
+  store::Store& store_;
+  Metrics& metrics_;
+  const size_t max_queued_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<AddRequest> adds_;
+  std::vector<Job> jobs_;
+  size_t queued_ = 0;
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread thread_;
+};
+
+}  // namespace delayq::engine

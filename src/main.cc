@@ -1,0 +1,139 @@
+// delayq: a durable delay-queue service. This file only parses the command line, loads the
+// configuration and wires the concrete types together; everything else lives in the
+// layers under src/ (docs/ARCHITECTURE.md).
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "api/router.h"
+#include "config/config.h"
+#include "engine/engine.h"
+#include "http/server.h"
+#include "store/store.h"
+
+namespace {
+
+using namespace delayq;
+
+void SetUpLogging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("delayq");
+  // Structured, one line per event: ts=... level=... msg="..." key=value.
+  logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+int Serve(const config::Config& cfg) {
+  SetUpLogging(cfg.log_level);
+
+  // Block the stop signals in every thread; the main thread waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  store::StoreConfig store_config;
+  store_config.backend = cfg.store;
+  store_config.data_dir = cfg.data_dir;
+  store_config.durability =
+      cfg.durability == "buffered" ? store::Durability::kBuffered : store::Durability::kFsync;
+  store_config.near_window_ms = cfg.near_window_ms;
+  store_config.near_window_max_tasks = static_cast<size_t>(cfg.near_window_max_tasks);
+  auto store = store::OpenStore(store_config);
+  if (!store) {
+    spdlog::critical("msg=\"cannot open store\" error=\"{}\"", store.error().message);
+    return 1;
+  }
+
+  engine::EngineConfig engine_config;
+  engine_config.node_id = static_cast<uint32_t>(cfg.node_id);
+  engine_config.retention_ms = cfg.retention_ms;
+  engine_config.purge_interval_ms = cfg.purge_interval_ms;
+  engine_config.max_queued = static_cast<size_t>(cfg.max_queued);
+  engine::Engine engine(**store, SystemClock::Instance(), engine_config);
+  if (auto started = engine.Start(); !started) {
+    spdlog::critical("msg=\"cannot start engine\" error=\"{}\"", started.error().message);
+    return 1;
+  }
+
+  api::ApiLimits limits;
+  limits.max_payload_bytes = cfg.max_payload_bytes;
+  limits.max_delay_ms = cfg.max_delay_ms;
+  api::Router router(engine, limits);
+
+  http::ServerConfig server_config;
+  server_config.listen = cfg.listen;
+  server_config.io_threads = static_cast<int>(cfg.io_threads);
+  server_config.max_body_bytes = cfg.max_body_bytes;
+  server_config.max_header_bytes = cfg.max_header_bytes;
+  server_config.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  server_config.max_connections = static_cast<size_t>(cfg.max_connections);
+  http::Server server(server_config, router);
+  auto bound = server.Start();
+  if (!bound) {
+    spdlog::critical("msg=\"cannot listen\" error=\"{}\"", bound.error().message);
+    engine.Stop();
+    return 1;
+  }
+  spdlog::info("msg=\"serving\" addr={} data_dir={} durability={} node_id={}", *bound, cfg.data_dir,
+               cfg.durability, cfg.node_id);
+  // Tests and scripts read the bound address (port 0 picks a free one) from stdout.
+  std::printf("delayq listening on http://%s\n", bound->c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("msg=\"stopping\" signal={}", signal_number);
+  server.Shutdown(std::chrono::milliseconds(cfg.shutdown_grace_ms));
+  engine.Stop();
+  spdlog::info("msg=\"stopped\"");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"delayq: a durable delay-queue service"};
+  app.set_version_flag("--version", "delayq 0.1.0");
+  app.require_subcommand(1);
+
+  CLI::App* serve = app.add_subcommand("serve", "run the server");
+  std::string config_file;
+  serve->add_option("--config", config_file, "YAML configuration file (env DELAYQ_CONFIG)");
+  std::map<std::string, std::string> flag_values;
+  std::vector<std::pair<std::string, CLI::Option*>> flag_options;
+  for (const auto& setting : config::Settings()) {
+    auto* option = serve->add_option("--" + config::FlagName(setting.key), flag_values[setting.key],
+                                     setting.help);
+    flag_options.emplace_back(setting.key, option);
+  }
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve->parsed()) {
+    std::map<std::string, std::string> given;
+    for (const auto& [key, option] : flag_options) {
+      if (option->count() > 0) given[key] = flag_values[key];
+    }
+    std::optional<std::string> file;
+    if (!config_file.empty()) {
+      file = config_file;
+    } else {
+      file = config::GetEnv("DELAYQ_CONFIG");
+    }
+    auto cfg = config::LoadConfig(file, given, config::GetEnv);
+    if (!cfg) {
+      std::cerr << "delayq: configuration error: " << cfg.error().message << "\n";
+      return 2;
+    }
+    return Serve(*cfg);
+  }
+  return 0;
+}

@@ -1,0 +1,37 @@
+#include "queue/task.h"
+
+namespace delayq {
+
+bool IsFinished(TaskState state) {
+  return state == TaskState::kDone || state == TaskState::kDead || state == TaskState::kCancelled;
+}
+
+std::string_view StateName(TaskState state) {
+  switch (state) {
+    case TaskState::kScheduled:
+      return "scheduled";
+    case TaskState::kLeased:
+      return "leased";
+    case TaskState::kDelivering:
+      return "delivering";
+    case TaskState::kDone:
+      return "done";
+    case TaskState::kDead:
+      return "dead";
+    case TaskState::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+bool IsValidTopic(std::string_view topic) {
+  if (topic.empty() || topic.size() > kMaxTopicLength) return false;
+  for (char c : topic) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace delayq

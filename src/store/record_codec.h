@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "queue/task.h"
+
+namespace delayq::store {
+
+// The stored task record, a versioned binary encoding of Task.
+//
+// Layout (little-endian):
+//   u8 version (= kRecordVersion)
+//   u64 id, i64 due_at_ms, i64 created_at_ms, i64 finished_at_ms
+//   u8 kind, u8 state, u32 attempts, u32 max_attempts
+//   5 × (u32 length, bytes): topic, payload, last_error, dedup_key, callback
+//
+// To change it: add kRecordVersion + 1, keep decoding every older version (fill new fields
+// with defaults), encode only the newest. Never reuse a version number.
+inline constexpr uint8_t kRecordVersion = 1;
+
+std::string EncodeTask(const Task& task);
+
+// Rejects truncated or trailing bytes, unknown versions and out-of-range enums.
+Result<Task> DecodeTask(std::string_view bytes);
+
+}  // namespace delayq::store
