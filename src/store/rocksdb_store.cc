@@ -149,11 +149,12 @@ class RocksStore final : public Store {
                                        int64_t now_ms) override {
     std::vector<Task> taken;
     std::lock_guard lock(mu_);
+    // Serve tasks that fell due since the scheduler last ran (their topics are reported by
+    // the next Promote), and do not depend on the scheduler having loaded the window yet.
+    if (auto loaded = LoadWindow(now_ms); !loaded) return std::unexpected(loaded.error());
+    window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
     auto topic_index = window_.FindTopic(topic);
     if (!topic_index) return taken;
-    // Tasks that fell due since the scheduler last ran are served too; their topics are
-    // reported by the next Promote.
-    window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
 
     rocksdb::WriteBatch batch;
     std::vector<DueRef> popped;

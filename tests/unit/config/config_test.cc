@@ -1,0 +1,91 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "support/temp_dir.h"
+
+namespace delayq::config {
+namespace {
+
+EnvLookup NoEnv() {
+  return [](const std::string&) { return std::optional<std::string>(); };
+}
+
+TEST(Config, DefaultsWorkWithNoFile) {
+  auto config = LoadConfig(std::nullopt, {}, NoEnv());
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->listen, "127.0.0.1:7700");
+  EXPECT_EQ(config->data_dir, "./data");
+  EXPECT_EQ(config->store, "rocksdb");
+  EXPECT_EQ(config->redis_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(config->durability, "fsync");
+  EXPECT_EQ(config->retention_ms, 72LL * 3600 * 1000);
+}
+
+TEST(Config, NamesDeriveFromKeys) {
+  EXPECT_EQ(EnvName("data_dir"), "DELAYQ_DATA_DIR");
+  EXPECT_EQ(EnvName("redis.url"), "DELAYQ_REDIS_URL");
+  EXPECT_EQ(EnvName("callbacks.signing_key"), "DELAYQ_CALLBACKS_SIGNING_KEY");
+  EXPECT_EQ(FlagName("data_dir"), "data-dir");
+  EXPECT_EQ(FlagName("redis.url"), "redis-url");
+}
+
+TEST(Config, FileThenEnvironmentThenFlags) {
+  testing::TempDir dir;
+  std::string path = dir.Sub("delayq.yaml");
+  std::ofstream(path) << "listen: 0.0.0.0:9000\n"
+                         "data_dir: /var/lib/delayq\n"
+                         "durability: buffered\n"
+                         "retention: 5s\n"
+                         "near_window:\n"
+                         "  max_tasks: 5000\n"
+                         "services:\n"
+                         "  other.server: [\"http://127.0.0.1:8080\"]\n";
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "DELAYQ_DATA_DIR") return "/env/dir";
+    if (name == "DELAYQ_RETENTION") return "10s";
+    return std::nullopt;
+  };
+  auto config = LoadConfig(path, {{"retention", "1m"}}, env);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->listen, "0.0.0.0:9000");       // file
+  EXPECT_EQ(config->durability, "buffered");       // file
+  EXPECT_EQ(config->data_dir, "/env/dir");         // env beats file
+  EXPECT_EQ(config->retention_ms, 60'000);         // flag beats env
+  EXPECT_EQ(config->near_window_max_tasks, 5000);  // nested key
+  EXPECT_EQ(config->services.at("other.server").front(), "http://127.0.0.1:8080");
+}
+
+TEST(Config, ErrorsNameTheKeyAndTheSource) {
+  auto bad_flag = LoadConfig(std::nullopt, {{"durability", "sometimes"}}, NoEnv());
+  ASSERT_FALSE(bad_flag);
+  EXPECT_NE(bad_flag.error().message.find("--durability"), std::string::npos);
+  EXPECT_NE(bad_flag.error().message.find("fsync"), std::string::npos);
+
+  auto bad_env = LoadConfig(std::nullopt, {}, [](const std::string& name) {
+    return name == "DELAYQ_NODE_ID" ? std::optional<std::string>("5000") : std::nullopt;
+  });
+  ASSERT_FALSE(bad_env);
+  EXPECT_NE(bad_env.error().message.find("DELAYQ_NODE_ID"), std::string::npos);
+
+  testing::TempDir dir;
+  std::string path = dir.Sub("typo.yaml");
+  std::ofstream(path) << "retension: 5s\n";
+  auto typo = LoadConfig(path, {}, NoEnv());
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message.find("retension"), std::string::npos);
+}
+
+TEST(Config, RefusesAuthTokensItCannotEnforce) {
+  testing::TempDir dir;
+  std::string path = dir.Sub("auth.yaml");
+  std::ofstream(path) << "auth:\n  tokens: [\"secret\"]\n";
+  auto config = LoadConfig(path, {}, NoEnv());
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("auth.tokens"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace delayq::config

@@ -1,0 +1,232 @@
+// The Store contract: every backend must pass this suite (DESIGN.md §1). A backend joins
+// by adding a factory to INSTANTIATE_TEST_SUITE_P below.
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <set>
+
+#include "store/store.h"
+#include "support/temp_dir.h"
+
+namespace delayq::store {
+namespace {
+
+constexpr int64_t kNow = 1'800'000'000'000;
+
+struct Backend {
+  std::string name;
+  // Opens (or reopens) the store kept under `dir` with `config` (data_dir is set here).
+  std::function<Result<std::unique_ptr<Store>>(const std::string& dir, StoreConfig config)> open;
+};
+
+void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    auto opened = GetParam().open(dir_.path(), config_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(*opened);
+  }
+
+  Task Make(const std::string& topic, int64_t due_at_ms, std::string payload = "p") {
+    Task task;
+    task.id = ++next_id_;
+    task.topic = topic;
+    task.due_at_ms = due_at_ms;
+    task.created_at_ms = kNow;
+    task.payload = std::move(payload);
+    return task;
+  }
+
+  TaskId AddOne(const std::string& topic, int64_t due_at_ms, std::string payload = "p") {
+    Task task = Make(topic, due_at_ms, std::move(payload));
+    EXPECT_TRUE(store_->Add(std::span<const Task>(&task, 1)));
+    return task.id;
+  }
+
+  std::vector<TaskId> TakeAll(const std::string& topic, int64_t now_ms) {
+    std::vector<TaskId> ids;
+    for (;;) {
+      auto promoted = store_->Promote(now_ms);
+      EXPECT_TRUE(promoted);
+      auto taken = store_->ConsumeDue(topic, 100, now_ms);
+      EXPECT_TRUE(taken);
+      if (!taken || taken->empty()) {
+        // The loader may need another round to reach more of the backlog.
+        if (promoted && promoted->next_wake_ms <= now_ms) continue;
+        return ids;
+      }
+      for (const Task& task : *taken) ids.push_back(task.id);
+    }
+  }
+
+  testing::TempDir dir_;
+  StoreConfig config_;
+  std::unique_ptr<Store> store_;
+  TaskId next_id_ = 1000;
+};
+
+TEST_P(StoreContract, AddedTaskCanBeReadBack) {
+  TaskId id = AddOne("orders", kNow + 60'000, "{\"uid\":\"111111\"}");
+  auto task = store_->Get(id);
+  ASSERT_TRUE(task) << task.error().message;
+  EXPECT_EQ(task->topic, "orders");
+  EXPECT_EQ(task->payload, "{\"uid\":\"111111\"}");
+  EXPECT_EQ(task->due_at_ms, kNow + 60'000);
+  EXPECT_EQ(task->state, TaskState::kScheduled);
+  EXPECT_EQ(store_->Get(id + 1).error().code, Errc::kNotFound);
+}
+
+TEST_P(StoreContract, BatchAddWritesEveryTask) {
+  std::vector<Task> tasks;
+  for (int i = 0; i < 500; ++i) tasks.push_back(Make("bulk", kNow - i));
+  ASSERT_TRUE(store_->Add(tasks));
+  for (const Task& task : tasks) EXPECT_TRUE(store_->Get(task.id)) << task.id;
+  EXPECT_EQ(TakeAll("bulk", kNow).size(), 500u);
+}
+
+TEST_P(StoreContract, NothingIsTakenBeforeItIsDue) {
+  AddOne("t", kNow + 1000);
+  ASSERT_TRUE(store_->Promote(kNow));
+  EXPECT_TRUE(store_->ConsumeDue("t", 10, kNow)->empty());
+  EXPECT_TRUE(store_->ConsumeDue("t", 10, kNow + 999)->empty());
+  EXPECT_EQ(store_->ConsumeDue("t", 10, kNow + 1000)->size(), 1u);
+}
+
+TEST_P(StoreContract, TakesOldestDueFirstAndMarksDone) {
+  TaskId late = AddOne("t", kNow - 10);
+  TaskId early = AddOne("t", kNow - 500);
+  TaskId middle = AddOne("t", kNow - 100);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ConsumeDue("t", 1, kNow);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ(first->front().id, early);
+  EXPECT_EQ(first->front().state, TaskState::kDone);
+  EXPECT_EQ(store_->Get(early)->state, TaskState::kDone);
+  auto rest = store_->ConsumeDue("t", 10, kNow);
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].id, middle);
+  EXPECT_EQ((*rest)[1].id, late);
+  EXPECT_TRUE(store_->ConsumeDue("t", 10, kNow)->empty());  // each task once
+}
+
+TEST_P(StoreContract, TopicsAreSeparate) {
+  AddOne("a", kNow - 1);
+  TaskId b = AddOne("b", kNow - 1);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto taken = store_->ConsumeDue("b", 10, kNow);
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ(taken->front().id, b);
+  EXPECT_TRUE(store_->ConsumeDue("unknown", 10, kNow)->empty());
+}
+
+TEST_P(StoreContract, PromoteReportsTopicsAndTheNextDeadline) {
+  AddOne("x", kNow + 100);
+  AddOne("y", kNow + 300);
+  auto first = store_->Promote(kNow);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->topics_ready.empty());
+  EXPECT_EQ(first->next_wake_ms, kNow + 100);
+  auto second = store_->Promote(kNow + 100);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->topics_ready, std::vector<std::string>{"x"});
+  EXPECT_EQ(second->next_wake_ms, kNow + 300);
+}
+
+TEST_P(StoreContract, ConsumeByIdChecksTopicDueTimeAndState) {
+  TaskId due = AddOne("t", kNow - 1, "now");
+  TaskId later = AddOne("t", kNow + 5000);
+  EXPECT_EQ(store_->ConsumeById("t", 999'999, kNow).error().code, Errc::kNotFound);
+  EXPECT_EQ(store_->ConsumeById("other", due, kNow).error().code, Errc::kNotFound);
+  EXPECT_EQ(store_->ConsumeById("t", later, kNow).error().code, Errc::kNotDue);
+  auto taken = store_->ConsumeById("t", due, kNow);
+  ASSERT_TRUE(taken) << taken.error().message;
+  EXPECT_EQ(taken->payload, "now");
+  EXPECT_EQ(store_->ConsumeById("t", due, kNow).error().code, Errc::kNotFound);
+  // The task taken by id is not handed out again by topic.
+  ASSERT_TRUE(store_->Promote(kNow));
+  EXPECT_TRUE(store_->ConsumeDue("t", 10, kNow)->empty());
+}
+
+TEST_P(StoreContract, TasksBeyondTheWindowStayOnDiskUntilTheirTimeComes) {
+  config_.near_window_ms = 1000;
+  Reopen();
+  for (int i = 0; i < 50; ++i) AddOne("far", kNow + 60'000 + i);
+  ASSERT_TRUE(store_->Promote(kNow));
+  EXPECT_EQ(store_->Stats().window_scheduled, 0u);  // nothing of the backlog in memory
+  auto near = store_->Promote(kNow + 59'500);
+  ASSERT_TRUE(near);
+  EXPECT_EQ(store_->Stats().window_scheduled, 50u);
+  EXPECT_EQ(TakeAll("far", kNow + 60'049).size(), 50u);
+}
+
+TEST_P(StoreContract, WindowMemoryIsBoundedAndEverythingStillFires) {
+  config_.near_window_max_tasks = 1000;
+  Reopen();
+  std::vector<Task> tasks;
+  for (int i = 0; i < 5000; ++i) tasks.push_back(Make("big", kNow - 5000 + i));
+  ASSERT_TRUE(store_->Add(tasks));
+  Reopen();  // the backlog is read from disk, not from what Add put in memory
+  ASSERT_TRUE(store_->Promote(kNow));
+  StoreStats stats = store_->Stats();
+  EXPECT_LE(stats.window_scheduled + stats.window_ready, 1000u);
+  auto ids = TakeAll("big", kNow);
+  ASSERT_EQ(ids.size(), 5000u);
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));  // oldest due first, across slices
+}
+
+TEST_P(StoreContract, SurvivesReopenAndDoesNotRedeliverConsumedTasks) {
+  TaskId consumed = AddOne("t", kNow - 100);
+  ASSERT_TRUE(store_->Promote(kNow));
+  ASSERT_EQ(store_->ConsumeDue("t", 1, kNow)->front().id, consumed);
+  TaskId pending = AddOne("t", kNow - 50);
+  TaskId future = AddOne("t", kNow + 100'000);
+  Reopen();
+  EXPECT_EQ(store_->Get(consumed)->state, TaskState::kDone);
+  EXPECT_EQ(TakeAll("t", kNow), std::vector<TaskId>{pending});
+  EXPECT_EQ(store_->Get(future)->state, TaskState::kScheduled);
+  auto max_id = store_->MaxTaskId();
+  ASSERT_TRUE(max_id);
+  EXPECT_EQ(*max_id, future);
+}
+
+TEST_P(StoreContract, PurgeDeletesOnlyFinishedTasksPastTheCutoff) {
+  TaskId done = AddOne("t", kNow - 10);
+  TaskId waiting = AddOne("t", kNow + 10'000);
+  ASSERT_TRUE(store_->Promote(kNow));
+  ASSERT_EQ(store_->ConsumeDue("t", 10, kNow)->size(), 1u);
+  EXPECT_EQ(*store_->PurgeFinished(kNow, 100), 0u);  // finished at kNow: not before kNow
+  EXPECT_EQ(*store_->PurgeFinished(kNow + 1, 100), 1u);
+  EXPECT_EQ(store_->Get(done).error().code, Errc::kNotFound);
+  EXPECT_TRUE(store_->Get(waiting));
+  EXPECT_EQ(*store_->PurgeFinished(kNow + 1'000'000, 100), 0u);
+}
+
+TEST_P(StoreContract, PurgeRespectsItsLimit) {
+  for (int i = 0; i < 30; ++i) AddOne("t", kNow - 100 + i);
+  ASSERT_EQ(TakeAll("t", kNow).size(), 30u);
+  EXPECT_EQ(*store_->PurgeFinished(kNow + 1, 20), 20u);
+  EXPECT_EQ(*store_->PurgeFinished(kNow + 1, 20), 10u);
+}
+
+TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 0u); }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract,
+                         ::testing::Values(Backend{"rocksdb",
+                                                   [](const std::string& dir, StoreConfig config) {
+                                                     config.backend = "rocksdb";
+                                                     config.data_dir = dir + "/data";
+                                                     return OpenStore(config);
+                                                   }}),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace delayq::store
