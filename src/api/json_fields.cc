@@ -99,4 +99,29 @@ Result<std::optional<int64_t>> OptionalInteger(const json::object& object, std::
   return std::optional<int64_t>(*integer);
 }
 
+Result<std::optional<std::string>> OptionalString(const json::object& object,
+                                                  std::string_view field) {
+  const json::value* value = object.if_contains(json::string_view(field.data(), field.size()));
+  if (value == nullptr || value->is_null()) return std::optional<std::string>();
+  if (!value->is_string()) {
+    return Fail(Errc::kInvalidArgument,
+                std::string(field) + " must be a string, not " + std::string(KindName(*value)));
+  }
+  return std::optional<std::string>(std::string(value->get_string()));
+}
+
+Result<std::optional<bool>> OptionalBool(const json::object& object, std::string_view field) {
+  const json::value* value = object.if_contains(json::string_view(field.data(), field.size()));
+  if (value == nullptr || value->is_null()) return std::optional<bool>();
+  if (!value->is_bool()) {
+    return Fail(Errc::kInvalidArgument, std::string(field) + " must be true or false, not " +
+                                            std::string(KindName(*value)));
+  }
+  return std::optional<bool>(value->get_bool());
+}
+
+std::string FieldName(std::string_view prefix, std::string_view field) {
+  return std::string(prefix) + std::string(field);
+}
+
 }  // namespace delayq::api

@@ -22,5 +22,11 @@ Result<std::string> RequireString(const boost::json::object& object, std::string
 Result<int64_t> RequireInteger(const boost::json::object& object, std::string_view field);
 Result<std::optional<int64_t>> OptionalInteger(const boost::json::object& object,
                                                std::string_view field);
+Result<std::optional<std::string>> OptionalString(const boost::json::object& object,
+                                                  std::string_view field);
+Result<std::optional<bool>> OptionalBool(const boost::json::object& object, std::string_view field);
+
+// `field` with a prefix for messages about items of a batch ("tasks[3].delay_ms").
+std::string FieldName(std::string_view prefix, std::string_view field);
 
 }  // namespace delayq::api

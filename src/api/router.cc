@@ -3,6 +3,7 @@
 #include "api/errors.h"
 #include "api/metrics_text.h"
 #include "api/seed_api.h"
+#include "api/v1_api.h"
 
 namespace delayq::api {
 
@@ -31,6 +32,7 @@ void Router::Handle(http::Request request, http::Responder respond) {
     if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "POST")));
     return HandleSeedPull(engine_, request, std::move(respond));
   }
+  if (path.starts_with("/v1/")) return HandleV1(engine_, limits_, request, std::move(respond));
   if (path == "/healthz") {
     if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
     return respond(Json(200, R"({"status":"ok"})"));

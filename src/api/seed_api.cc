@@ -130,10 +130,11 @@ void HandleSeedAdd(engine::Engine& engine, const ApiLimits& limits, const http::
   tasks[0].due_at_ms = add->due_at_ms;
   tasks[0].payload = std::move(add->content);
   tasks[0].kind = DeliveryKind::kPull;
-  engine.Add(std::move(tasks), [respond = std::move(respond)](Result<std::vector<TaskId>> ids) {
-    if (!ids) return respond(MakeErrorResponse(ids.error()));
-    respond(http::Response{200, "application/json", EncodeSeedAddOk(ids->front())});
-  });
+  engine.Add(std::move(tasks),
+             [respond = std::move(respond)](Result<std::vector<engine::AddedTask>> ids) {
+               if (!ids) return respond(MakeErrorResponse(ids.error()));
+               respond(http::Response{200, "application/json", EncodeSeedAddOk(ids->front().id)});
+             });
 }
 
 void HandleSeedPull(engine::Engine& engine, const http::Request& request, http::Responder respond) {

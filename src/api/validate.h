@@ -12,6 +12,16 @@ namespace delayq::api {
 struct ApiLimits {
   size_t max_payload_bytes = 1 << 20;
   int64_t max_delay_ms = 2LL * 366 * 24 * 3600 * 1000;  // how far ahead a task may be due
+  // v1 API bounds (SPEC.md §3).
+  static constexpr size_t kMaxBatch = 1000;
+  static constexpr size_t kMaxPull = 1000;
+  static constexpr int64_t kMaxWaitMs = 30'000;
+  static constexpr int64_t kDefaultLeaseMs = 30'000;
+  static constexpr int64_t kMinLeaseMs = 100;
+  static constexpr int64_t kMaxLeaseMs = 12LL * 3600 * 1000;
+  static constexpr int64_t kMaxAttempts = 1000;
+  static constexpr size_t kMaxDedupKeyBytes = 256;
+  static constexpr size_t kMaxDeadPage = 1000;
 };
 
 // Topic names: 1-128 characters of [A-Za-z0-9._:-]; `field` names it in the message.

@@ -4,15 +4,32 @@
 
 #include <algorithm>
 
-#include "engine/scheduler.h"
 #include "engine/store_worker.h"
 
 namespace delayq::engine {
 
-// One purge round deletes at most this many finished tasks, so that the store worker
-// stays responsive; the next round follows one purge interval later.
-constexpr size_t kPurgeSlice = 10'000;
-constexpr int kPurgeSlicesPerRound = 10;
+// One purge round deletes at most this many finished tasks per slice, so that the store
+// worker stays responsive; slices are separate jobs.
+constexpr size_t kPurgeSlice = 1'000;
+constexpr int kPurgeSlicesPerRound = 20;
+// Expired leases handled per store job.
+constexpr size_t kExpireSlice = 10'000;
+
+// A v1 pull that is waiting for tasks (long poll). Owned jointly by the topic's waiting
+// list, the deadline index and in-flight claim jobs; answered exactly once.
+struct Engine::Waiter {
+  std::string topic;
+  size_t max = 1;
+  int64_t lease_ms = 0;
+  int64_t deadline_ms = 0;
+  TasksDone done;
+  bool registered = false;  // in waiting_ (guarded by waiters_mu_)
+  std::atomic<bool> answered{false};
+
+  void Answer(Result<std::vector<Task>> result) {
+    if (!answered.exchange(true)) done(std::move(result));
+  }
+};
 
 Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config)
     : store_(store),
@@ -20,12 +37,8 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config)
       config_(config),
       ids_(config.node_id, clock),
       worker_(std::make_unique<StoreWorker>(store, metrics_, config.max_queued)),
-      scheduler_(std::make_unique<Scheduler>(
-          store, clock, config.purge_interval_ms,
-          [this](const std::vector<std::string>&) {
-            // Seed consumers poll; long-poll waiters (v1) are woken here.
-          },
-          [this] { Purge(); })) {}
+      scheduler_(
+          std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -33,6 +46,7 @@ Result<void> Engine::Start() {
   auto max_id = store_.MaxTaskId();
   if (!max_id) return std::unexpected(max_id.error());
   ids_.Observe(*max_id);
+  next_purge_ms_ = clock_.NowMs() + config_.purge_interval_ms;
   worker_->Start();
   scheduler_->Start();
   started_ = true;
@@ -40,21 +54,32 @@ Result<void> Engine::Start() {
 }
 
 void Engine::Stop() {
-  if (!started_) return;
-  started_ = false;
+  if (!started_.exchange(false)) return;
   scheduler_->Stop();
+  // Waiting pulls get an empty answer now rather than at their deadline.
+  std::multimap<int64_t, std::shared_ptr<Waiter>> waiting;
+  {
+    std::lock_guard lock(waiters_mu_);
+    waiting.swap(deadlines_);
+    waiting_.clear();
+  }
+  for (auto& [deadline, waiter] : waiting) waiter->Answer(std::vector<Task>());
   worker_->Stop();
   if (auto synced = store_.Sync(); !synced) {
     spdlog::error("msg=\"final sync failed\" error=\"{}\"", synced.error().message);
   }
 }
 
+Error Engine::Overloaded() {
+  return Error{Errc::kOverloaded, "server is overloaded (store queue full); retry later"};
+}
+
+// --- Adding ---------------------------------------------------------------------------------
+
 void Engine::Add(std::vector<NewTask> tasks, AddDone done) {
   int64_t now = clock_.NowMs();
   std::vector<Task> records;
-  std::vector<TaskId> ids;
   records.reserve(tasks.size());
-  ids.reserve(tasks.size());
   int64_t earliest = kNoDeadline;
   for (NewTask& in : tasks) {
     Task task;
@@ -63,23 +88,34 @@ void Engine::Add(std::vector<NewTask> tasks, AddDone done) {
     task.due_at_ms = in.due_at_ms;
     task.created_at_ms = now;
     task.payload = std::move(in.payload);
+    task.payload_is_json = in.payload_is_json;
     task.kind = in.kind;
-    ids.push_back(task.id);
+    task.max_attempts = in.max_attempts != 0 ? in.max_attempts : config_.default_max_attempts;
+    task.dedup_key = std::move(in.dedup_key);
     earliest = std::min(earliest, task.due_at_ms);
     records.push_back(std::move(task));
   }
-  auto on_written = [this, ids = std::move(ids), earliest,
-                     done = std::move(done)](Result<void> written) mutable {
-    if (!written) return done(std::unexpected(written.error()));
+  std::vector<TaskId> minted;
+  minted.reserve(records.size());
+  for (const Task& task : records) minted.push_back(task.id);
+  auto on_written = [this, minted = std::move(minted), earliest,
+                     done = std::move(done)](Result<std::vector<TaskId>> stored) mutable {
+    if (!stored) return done(std::unexpected(stored.error()));
     scheduler_->Kick(earliest);
-    done(std::move(ids));
+    std::vector<AddedTask> added(stored->size());
+    for (size_t i = 0; i < added.size(); ++i) {
+      added[i] = AddedTask{(*stored)[i], (*stored)[i] == minted[i]};
+    }
+    done(std::move(added));
   };
   if (!worker_->SubmitAdd(std::move(records), std::move(on_written))) {
     metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
     // Refused: nothing was moved, so answer here, on the caller's thread.
-    on_written(Fail(Errc::kOverloaded, "server is overloaded (store queue full); retry later"));
+    on_written(std::unexpected(Overloaded()));
   }
 }
+
+// --- Seed pull ------------------------------------------------------------------------------
 
 void Engine::PullOldest(std::string topic, PullDone done) {
   auto job = [this, topic = std::move(topic), done]() {
@@ -95,7 +131,7 @@ void Engine::PullOldest(std::string topic, PullDone done) {
   };
   if (!worker_->Submit(std::move(job))) {
     metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
-    done(Fail(Errc::kOverloaded, "server is overloaded (store queue full); retry later"));
+    done(std::unexpected(Overloaded()));
   }
 }
 
@@ -109,29 +145,193 @@ void Engine::PullById(std::string topic, TaskId id, PullDone done) {
   };
   if (!worker_->Submit(std::move(job))) {
     metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
-    done(Fail(Errc::kOverloaded, "server is overloaded (store queue full); retry later"));
+    done(std::unexpected(Overloaded()));
   }
 }
 
+// --- v1 pull with leases and long poll ------------------------------------------------------
+
+void Engine::Claim(std::string topic, size_t max, int64_t wait_ms, int64_t lease_ms,
+                   TasksDone done) {
+  auto waiter = std::make_shared<Waiter>();
+  waiter->topic = std::move(topic);
+  waiter->max = max;
+  waiter->lease_ms = lease_ms;
+  waiter->deadline_ms = clock_.NowMs() + std::max<int64_t>(wait_ms, 0);
+  waiter->done = std::move(done);
+  TryClaim(std::move(waiter));
+}
+
+void Engine::TryClaim(std::shared_ptr<Waiter> waiter) {
+  auto job = [this, waiter]() {
+    int64_t now = clock_.NowMs();
+    auto taken = store_.ClaimDue(waiter->topic, waiter->max, now, now + waiter->lease_ms);
+    if (!taken) {
+      metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      return waiter->Answer(std::unexpected(taken.error()));
+    }
+    if (!taken->empty() || now >= waiter->deadline_ms || !started_) {
+      for (const Task& task : *taken) RecordDelivery(task, now);
+      return waiter->Answer(std::move(*taken));
+    }
+    Register(waiter);
+  };
+  if (!worker_->Submit(std::move(job))) {
+    metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
+    waiter->Answer(std::unexpected(Overloaded()));
+  }
+}
+
+void Engine::Register(std::shared_ptr<Waiter> waiter) {
+  {
+    std::lock_guard lock(waiters_mu_);
+    waiter->registered = true;
+    waiting_[waiter->topic].push_back(waiter);
+    deadlines_.emplace(waiter->deadline_ms, waiter);
+  }
+  scheduler_->Kick(waiter->deadline_ms);
+  // A task may have fallen due between the claim and the registration, its wake-up gone
+  // to nobody: look once more.
+  if (store_.HasDue(waiter->topic, clock_.NowMs())) WakeWaiters(waiter->topic);
+}
+
+void Engine::WakeWaiters(const std::string& topic) {
+  std::vector<std::shared_ptr<Waiter>> woken;
+  {
+    std::lock_guard lock(waiters_mu_);
+    auto it = waiting_.find(topic);
+    if (it == waiting_.end()) return;
+    woken.swap(it->second);
+    waiting_.erase(it);
+    for (auto& waiter : woken) waiter->registered = false;
+  }
+  // Every waiter tries; those that find nothing register again (their deadline stands).
+  for (auto& waiter : woken) {
+    if (!waiter->answered) TryClaim(std::move(waiter));
+  }
+}
+
+void Engine::Ack(TaskId id, uint64_t lease_token, TaskDone done) {
+  RunOnWorker([this, id, lease_token](int64_t now) { return store_.Ack(id, lease_token, now); },
+              std::move(done), false);
+}
+
+void Engine::Nack(TaskId id, uint64_t lease_token, int64_t delay_ms, TaskDone done) {
+  RunOnWorker(
+      [this, id, lease_token, delay_ms](int64_t now) {
+        return store_.Nack(id, lease_token, now + std::max<int64_t>(delay_ms, 0),
+                           "nacked by consumer", now);
+      },
+      std::move(done), true);
+}
+
+void Engine::Cancel(TaskId id, TaskDone done) {
+  RunOnWorker([this, id](int64_t now) { return store_.Cancel(id, now); }, std::move(done), false);
+}
+
+void Engine::Reschedule(TaskId id, int64_t due_at_ms, TaskDone done) {
+  RunOnWorker([this, id, due_at_ms](int64_t now) { return store_.Reschedule(id, due_at_ms, now); },
+              std::move(done), true);
+}
+
+void Engine::Redrive(TaskId id, TaskDone done) {
+  RunOnWorker([this, id](int64_t now) { return store_.Redrive(id, now); }, std::move(done), true);
+}
+
+void Engine::RunOnWorker(std::function<Result<Task>(int64_t)> op, TaskDone done, bool kick_at_due) {
+  auto job = [this, op = std::move(op), done, kick_at_due]() {
+    auto task = op(clock_.NowMs());
+    if (task && kick_at_due && task->state == TaskState::kScheduled) {
+      scheduler_->Kick(task->due_at_ms);
+    }
+    done(std::move(task));
+  };
+  if (!worker_->Submit(std::move(job))) {
+    metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
+    done(std::unexpected(Overloaded()));
+  }
+}
+
+// --- Reads ----------------------------------------------------------------------------------
+
 Result<Task> Engine::Get(TaskId id) { return store_.Get(id); }
+
+Result<std::vector<Task>> Engine::ListDead(const std::string& topic, TaskId after_id,
+                                           size_t limit) {
+  return store_.ListDead(topic, after_id, limit);
+}
+
+Result<std::vector<store::TopicStats>> Engine::Topics(const std::string& topic) {
+  return store_.Topics(topic, clock_.NowMs());
+}
 
 bool Engine::Ready() const { return started_ && store_.Healthy(); }
 
 void Engine::RecordDelivery(const Task& task, int64_t now_ms) {
   metrics_.tasks_delivered.fetch_add(1, std::memory_order_relaxed);
-  metrics_.delivery_lateness.Observe(now_ms - task.due_at_ms);
+  // Lateness is a property of the schedule: count first deliveries only, not retries.
+  if (task.attempts <= 1) metrics_.delivery_lateness.Observe(now_ms - task.due_at_ms);
 }
 
-void Engine::Purge() {
-  auto job = [this] {
-    int64_t before = clock_.NowMs() - config_.retention_ms;
-    for (int i = 0; i < kPurgeSlicesPerRound; ++i) {
-      auto purged = store_.PurgeFinished(before, kPurgeSlice);
-      if (!purged) {
-        spdlog::warn("msg=\"purge failed\" error=\"{}\"", purged.error().message);
-        return;
+// --- Scheduler thread -----------------------------------------------------------------------
+
+void Engine::OnPromoted(const store::PromoteResult& result, int64_t now_ms) {
+  metrics_.tasks_promoted.fetch_add(result.promoted, std::memory_order_relaxed);
+  for (const std::string& topic : result.topics_ready) WakeWaiters(topic);
+  if (result.leases_expired && !expiry_queued_.exchange(true)) {
+    auto job = [this] {
+      int64_t now = clock_.NowMs();
+      auto expired = store_.ExpireLeases(now, kExpireSlice);
+      expiry_queued_ = false;
+      if (!expired) {
+        spdlog::warn("msg=\"lease expiry failed\" error=\"{}\"", expired.error().message);
+      } else if (*expired > 0) {
+        scheduler_->Kick(now);  // the tasks are due again now
       }
-      if (*purged < kPurgeSlice) return;
+    };
+    if (!worker_->Submit(std::move(job))) expiry_queued_ = false;  // next round retries
+  }
+  (void)now_ms;
+}
+
+int64_t Engine::OnTick(int64_t now_ms) {
+  if (now_ms >= next_purge_ms_) {
+    Purge();
+    next_purge_ms_ = now_ms + config_.purge_interval_ms;
+  }
+  std::vector<std::shared_ptr<Waiter>> expired;
+  int64_t next = next_purge_ms_;
+  {
+    std::lock_guard lock(waiters_mu_);
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
+      std::shared_ptr<Waiter> waiter = std::move(deadlines_.begin()->second);
+      deadlines_.erase(deadlines_.begin());
+      // A waiter not registered is in a claim job, which sees the deadline itself.
+      if (!waiter->registered) continue;
+      auto& list = waiting_[waiter->topic];
+      list.erase(std::remove(list.begin(), list.end(), waiter), list.end());
+      if (list.empty()) waiting_.erase(waiter->topic);
+      waiter->registered = false;
+      expired.push_back(std::move(waiter));
+    }
+    if (!deadlines_.empty()) next = std::min(next, deadlines_.begin()->first);
+  }
+  for (auto& waiter : expired) waiter->Answer(std::vector<Task>());
+  return next;
+}
+
+void Engine::Purge() { PurgeSlice(kPurgeSlicesPerRound); }
+
+// One slice per store job, chained while slices come back full, so that a large backlog
+// of expired records does not hold the store worker for long at a stretch.
+void Engine::PurgeSlice(int slices_left) {
+  auto job = [this, slices_left] {
+    int64_t before = clock_.NowMs() - config_.retention_ms;
+    auto purged = store_.PurgeFinished(before, kPurgeSlice);
+    if (!purged) {
+      spdlog::warn("msg=\"purge failed\" error=\"{}\"", purged.error().message);
+    } else if (*purged == kPurgeSlice && slices_left > 1) {
+      PurgeSlice(slices_left - 1);
     }
   };
   // A full queue skips this round; the next interval tries again.

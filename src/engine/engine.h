@@ -3,14 +3,18 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
 #include "engine/metrics.h"
+#include "engine/scheduler.h"
 #include "queue/ids.h"
 #include "queue/task.h"
 #include "store/store.h"
@@ -18,15 +22,16 @@
 namespace delayq::engine {
 
 class StoreWorker;
-class Scheduler;
 
 struct EngineConfig {
   uint32_t node_id = 0;
   int64_t retention_ms = 72LL * 3600 * 1000;
   int64_t purge_interval_ms = 1000;
-  // Work waiting for the store worker (tasks + operations) before adds are refused with
-  // "overloaded": bounds memory and latency when the disk cannot keep up.
+  // Work waiting for the store worker (tasks + operations) before requests are refused
+  // with "overloaded": bounds memory and latency when the disk cannot keep up.
   size_t max_queued = 200'000;
+  // max_attempts of a task that does not say.
+  uint32_t default_max_attempts = 10;
 };
 
 // A task as the API hands it over: validated, not yet given an id.
@@ -34,33 +39,57 @@ struct NewTask {
   std::string topic;
   int64_t due_at_ms = 0;
   std::string payload;
+  bool payload_is_json = false;
   DeliveryKind kind = DeliveryKind::kPull;
+  uint32_t max_attempts = 0;  // 0: EngineConfig::default_max_attempts
+  std::string dedup_key;
+};
+
+struct AddedTask {
+  TaskId id = 0;
+  bool created = true;  // false: dedup_key matched an existing task, whose id this is
 };
 
 // The queue behind both front doors (seed API, v1 API). Callbacks passed to the async
-// operations run on the store worker thread, exactly once each; they must not block.
-class Engine {
+// operations run on the store worker thread (or on the caller's thread when refused),
+// exactly once each; they must not block.
+class Engine final : private SchedulerListener {
  public:
   Engine(store::Store& store, const Clock& clock, EngineConfig config);
-  ~Engine();
+  ~Engine() override;
 
   // Reads the store's largest id (ids never go below it) and starts the threads.
   Result<void> Start();
-  // Finishes queued work, stops the threads and makes buffered writes durable.
+  // Answers waiting pulls, finishes queued work, stops the threads, syncs the store.
   void Stop();
 
-  using AddDone = std::function<void(Result<std::vector<TaskId>>)>;
+  using AddDone = std::function<void(Result<std::vector<AddedTask>>)>;
   // All tasks or none; `done` runs once they are durable.
   void Add(std::vector<NewTask> tasks, AddDone done);
 
+  using TaskDone = std::function<void(Result<Task>)>;
   using PullDone = std::function<void(Result<std::optional<Task>>)>;
+  using TasksDone = std::function<void(Result<std::vector<Task>>)>;
+
   // Seed pull: the oldest due pull task of the topic, marked done; nullopt when none.
   void PullOldest(std::string topic, PullDone done);
   // Seed pull by id (kNotFound / kNotDue as in Store::ConsumeById).
   void PullById(std::string topic, TaskId id, PullDone done);
 
-  // Reads from any thread; never waits for the store worker.
+  // v1 pull: up to `max` due tasks under a lease of `lease_ms`. With nothing due, waits up
+  // to `wait_ms` and answers as soon as a task of the topic falls due (long poll).
+  void Claim(std::string topic, size_t max, int64_t wait_ms, int64_t lease_ms, TasksDone done);
+  void Ack(TaskId id, uint64_t lease_token, TaskDone done);
+  // Due again after `delay_ms` (or dead when out of attempts).
+  void Nack(TaskId id, uint64_t lease_token, int64_t delay_ms, TaskDone done);
+  void Cancel(TaskId id, TaskDone done);
+  void Reschedule(TaskId id, int64_t due_at_ms, TaskDone done);
+  void Redrive(TaskId id, TaskDone done);
+
+  // Reads from any thread; never wait for the store worker.
   Result<Task> Get(TaskId id);
+  Result<std::vector<Task>> ListDead(const std::string& topic, TaskId after_id, size_t limit);
+  Result<std::vector<store::TopicStats>> Topics(const std::string& topic);
 
   bool Ready() const;
   int64_t NowMs() const { return clock_.NowMs(); }
@@ -68,8 +97,21 @@ class Engine {
   store::StoreStats StoreStats() const { return store_.Stats(); }
 
  private:
+  struct Waiter;
+
+  // SchedulerListener, on the scheduler thread.
+  void OnPromoted(const store::PromoteResult& result, int64_t now_ms) override;
+  int64_t OnTick(int64_t now_ms) override;
+
+  // Runs `op` on the store worker and hands its result to `done`; refuses when full.
+  void RunOnWorker(std::function<Result<Task>(int64_t now_ms)> op, TaskDone done, bool kick_at_due);
+  void TryClaim(std::shared_ptr<Waiter> waiter);
+  void Register(std::shared_ptr<Waiter> waiter);
+  void WakeWaiters(const std::string& topic);
   void Purge();
+  void PurgeSlice(int slices_left);
   void RecordDelivery(const Task& task, int64_t now_ms);
+  static Error Overloaded();
 
   store::Store& store_;
   const Clock& clock_;
@@ -79,6 +121,12 @@ class Engine {
   std::unique_ptr<StoreWorker> worker_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> started_{false};
+  std::atomic<bool> expiry_queued_{false};
+  int64_t next_purge_ms_ = 0;  // scheduler thread only
+
+  std::mutex waiters_mu_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
+  std::multimap<int64_t, std::shared_ptr<Waiter>> deadlines_;
 };
 
 }  // namespace delayq::engine

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 
 namespace delayq::engine {
 
@@ -14,13 +13,8 @@ constexpr int64_t kErrorBackoffMs = 100;
 // noticed within a second.
 constexpr int64_t kMaxSleepMs = 1000;
 
-Scheduler::Scheduler(store::Store& store, const Clock& clock, int64_t purge_interval_ms,
-                     TopicsReady on_ready, PurgeTick on_purge)
-    : store_(store),
-      clock_(clock),
-      purge_interval_ms_(purge_interval_ms),
-      on_ready_(std::move(on_ready)),
-      on_purge_(std::move(on_purge)) {}
+Scheduler::Scheduler(store::Store& store, const Clock& clock, SchedulerListener& listener)
+    : store_(store), clock_(clock), listener_(listener) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -37,33 +31,28 @@ void Scheduler::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Scheduler::Kick(int64_t due_at_ms) {
+void Scheduler::Kick(int64_t at_ms) {
   {
     std::lock_guard lock(mu_);
-    if (due_at_ms >= planned_wake_ms_) return;
+    if (at_ms >= planned_wake_ms_) return;
     kicked_ = true;
   }
   wake_.notify_one();
 }
 
 void Scheduler::Run() {
-  int64_t next_purge_ms = clock_.NowMs() + purge_interval_ms_;
   for (;;) {
     int64_t now = clock_.NowMs();
     int64_t wake_at;
     auto promoted = store_.Promote(now);
     if (promoted) {
-      if (!promoted->topics_ready.empty()) on_ready_(promoted->topics_ready);
+      listener_.OnPromoted(*promoted, now);
       wake_at = promoted->next_wake_ms;
     } else {
       spdlog::error("msg=\"promote failed\" error=\"{}\"", promoted.error().message);
       wake_at = now + kErrorBackoffMs;
     }
-    if (now >= next_purge_ms) {
-      on_purge_();
-      next_purge_ms = now + purge_interval_ms_;
-    }
-    wake_at = std::min({wake_at, next_purge_ms, now + kMaxSleepMs});
+    wake_at = std::min({wake_at, listener_.OnTick(now), now + kMaxSleepMs});
 
     std::unique_lock lock(mu_);
     if (stopping_) return;
@@ -79,7 +68,7 @@ void Scheduler::Run() {
     }
     if (stopping_) return;
     kicked_ = false;
-    planned_wake_ms_ = kAwake;  // awake: any kick means "look again"
+    planned_wake_ms_ = kAwake;
   }
 }
 

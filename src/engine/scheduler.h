@@ -2,47 +2,47 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <mutex>
-#include <string>
 #include <thread>
-#include <vector>
 
 #include "common/clock.h"
 #include "store/store.h"
 
 namespace delayq::engine {
 
-// The thread that moves time forward: it sleeps until the store's next deadline (or an
-// earlier kick from a new add), calls Store::Promote, and reports topics that received
-// due tasks. It also triggers the retention purge on a fixed interval.
-inline constexpr int64_t kAwake = std::numeric_limits<int64_t>::max();
+// What the scheduler reports to, on its own thread. Must not block for long.
+class SchedulerListener {
+ public:
+  virtual ~SchedulerListener() = default;
+  // After each Store::Promote.
+  virtual void OnPromoted(const store::PromoteResult& result, int64_t now_ms) = 0;
+  // Every round: run timers that are due; return the next time this needs a round.
+  virtual int64_t OnTick(int64_t now_ms) = 0;
+};
 
+// The thread that moves time forward: it sleeps until the store's next deadline, the
+// listener's next timer, or an earlier kick, then calls Store::Promote.
 class Scheduler {
  public:
-  using TopicsReady = std::function<void(const std::vector<std::string>& topics)>;
-  using PurgeTick = std::function<void()>;
-
-  Scheduler(store::Store& store, const Clock& clock, int64_t purge_interval_ms,
-            TopicsReady on_ready, PurgeTick on_purge);
+  Scheduler(store::Store& store, const Clock& clock, SchedulerListener& listener);
   ~Scheduler();
 
   void Start();
   void Stop();
 
-  // A task due at `due_at_ms` entered the near window: wake early if that is before the
-  // planned wake-up. Cheap; called on the store worker after each add round.
-  void Kick(int64_t due_at_ms);
+  // Something is due at `at_ms` (a task entered the window, a waiter's deadline): wake
+  // early if that is before the planned wake-up. Cheap; any thread.
+  void Kick(int64_t at_ms);
 
  private:
+  static constexpr int64_t kAwake = std::numeric_limits<int64_t>::max();
+
   void Run();
 
   store::Store& store_;
   const Clock& clock_;
-  const int64_t purge_interval_ms_;
-  TopicsReady on_ready_;
-  PurgeTick on_purge_;
+  SchedulerListener& listener_;
 
   std::mutex mu_;
   std::condition_variable wake_;

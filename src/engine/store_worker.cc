@@ -79,18 +79,27 @@ void StoreWorker::CommitAdds(std::vector<AddRequest>& adds) {
     }
   }
   auto started = std::chrono::steady_clock::now();
-  Result<void> written = store_.Add(batch);
+  Result<std::vector<TaskId>> stored = store_.Add(batch);
   auto elapsed = std::chrono::steady_clock::now() - started;
   metrics_.commit_latency.Observe(
       std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
-  if (written) {
-    metrics_.add_commits.fetch_add(1, std::memory_order_relaxed);
-    metrics_.tasks_added.fetch_add(batch.size(), std::memory_order_relaxed);
-  } else {
+  if (!stored) {
     metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    // All or nothing for the whole round: every request in it gets the same error.
+    for (AddRequest& add : adds) add.done(std::unexpected(stored.error()));
+    return;
   }
-  // All or nothing for the whole round: every request in it gets the same outcome.
-  for (AddRequest& add : adds) add.done(written);
+  metrics_.add_commits.fetch_add(1, std::memory_order_relaxed);
+  size_t created = 0;
+  for (size_t i = 0; i < batch.size(); ++i) created += (*stored)[i] == batch[i].id;
+  metrics_.tasks_added.fetch_add(created, std::memory_order_relaxed);
+  size_t offset = 0;
+  for (AddRequest& add : adds) {
+    size_t count = adds.size() == 1 ? batch.size() : add.tasks.size();
+    std::vector<TaskId> ids(stored->begin() + offset, stored->begin() + offset + count);
+    offset += count;
+    add.done(std::move(ids));
+  }
 }
 
 }  // namespace delayq::engine

@@ -23,7 +23,8 @@ namespace delayq::engine {
 // with respect to the others without further locking.
 class StoreWorker {
  public:
-  using AddDone = std::function<void(Result<void>)>;
+  // The ids stored for the request's tasks, in order (see Store::Add on dedup).
+  using AddDone = std::function<void(Result<std::vector<TaskId>>)>;
   using Job = std::function<void()>;
 
   // `max_queued` bounds the work waiting (tasks + jobs); beyond it Submit* refuse.

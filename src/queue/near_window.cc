@@ -52,6 +52,11 @@ std::optional<DueRef> NearWindow::PopReady(uint32_t topic) {
   return ref;
 }
 
+const DueRef* NearWindow::PeekReady(uint32_t topic) const {
+  if (topic >= ready_.size() || ready_[topic].empty()) return nullptr;
+  return &ready_[topic].front();
+}
+
 void NearWindow::PushReady(const DueRef& ref) {
   auto& heap = ready_[ref.topic];
   heap.push_back(ref);

@@ -41,6 +41,7 @@ class NearWindow {
 
   // The oldest due entry of a topic, if any.
   std::optional<DueRef> PopReady(uint32_t topic);
+  const DueRef* PeekReady(uint32_t topic) const;
   void PushReady(const DueRef& ref);
   size_t ReadyCount(uint32_t topic) const;
 

@@ -32,9 +32,12 @@ struct Task {
   std::string payload;  // opaque bytes, stored and returned exactly as given
   DeliveryKind kind = DeliveryKind::kPull;
   TaskState state = TaskState::kScheduled;
-  uint32_t attempts = 0;       // deliveries started so far
-  uint32_t max_attempts = 0;   // 0: the topic's default
-  int64_t finished_at_ms = 0;  // set when the task reaches done/dead/cancelled
+  uint32_t attempts = 0;         // deliveries started so far
+  uint32_t max_attempts = 0;     // deliveries allowed before the task is dead (0: no limit)
+  int64_t finished_at_ms = 0;    // set when the task reaches done/dead/cancelled
+  uint64_t lease_token = 0;      // while kLeased: the secret a consumer acks or nacks with
+  int64_t lease_until_ms = 0;    // while kLeased: when the lease expires
+  bool payload_is_json = false;  // v1 payload given as a JSON value, not a string
   std::string last_error;
   std::string dedup_key;
   std::string callback;  // callback target spec (JSON) for kCallback tasks

@@ -63,6 +63,9 @@ std::string EncodeTask(const Task& task) {
   PutString(&out, task.last_error);
   PutString(&out, task.dedup_key);
   PutString(&out, task.callback);
+  PutFixed<uint64_t>(&out, task.lease_token);
+  PutFixed<int64_t>(&out, task.lease_until_ms);
+  PutFixed<uint8_t>(&out, task.payload_is_json ? 1 : 0);
   return out;
 }
 
@@ -70,7 +73,7 @@ Result<Task> DecodeTask(std::string_view bytes) {
   Reader in(bytes);
   uint8_t version = 0;
   if (!in.Fixed(&version)) return Fail(Errc::kInternal, "task record is empty");
-  if (version != kRecordVersion) {
+  if (version < 1 || version > kRecordVersion) {
     return Fail(Errc::kInternal, "task record has unknown version " + std::to_string(version));
   }
   Task task;
@@ -81,6 +84,12 @@ Result<Task> DecodeTask(std::string_view bytes) {
             in.Fixed(&task.attempts) && in.Fixed(&task.max_attempts) && in.String(&task.topic) &&
             in.String(&task.payload) && in.String(&task.last_error) && in.String(&task.dedup_key) &&
             in.String(&task.callback);
+  uint8_t payload_is_json = 0;
+  if (ok && version >= 2) {
+    ok = in.Fixed(&task.lease_token) && in.Fixed(&task.lease_until_ms) &&
+         in.Fixed(&payload_is_json) && payload_is_json <= 1;
+    task.payload_is_json = payload_is_json == 1;
+  }
   if (!ok) return Fail(Errc::kInternal, "task record is truncated");
   if (!in.done()) return Fail(Errc::kInternal, "task record has trailing bytes");
   if (kind > static_cast<uint8_t>(DeliveryKind::kCallback)) {

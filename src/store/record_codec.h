@@ -15,10 +15,11 @@ namespace delayq::store {
 //   u64 id, i64 due_at_ms, i64 created_at_ms, i64 finished_at_ms
 //   u8 kind, u8 state, u32 attempts, u32 max_attempts
 //   5 × (u32 length, bytes): topic, payload, last_error, dedup_key, callback
+//   version >= 2: u64 lease_token, i64 lease_until_ms, u8 payload_is_json
 //
 // To change it: add kRecordVersion + 1, keep decoding every older version (fill new fields
 // with defaults), encode only the newest. Never reuse a version number.
-inline constexpr uint8_t kRecordVersion = 1;
+inline constexpr uint8_t kRecordVersion = 2;
 
 std::string EncodeTask(const Task& task);
 

@@ -2,13 +2,17 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <mutex>
+#include <random>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "queue/near_window.h"
@@ -19,14 +23,21 @@ namespace {
 
 // --- On-disk keys -------------------------------------------------------------------------
 // Column families (docs/ARCHITECTURE.md):
-//   tasks:    id (u64 BE)                       -> record (record_codec.h)
-//   due:      due_at_ms (u64 BE), id (u64 BE)   -> kind (u8), topic   [unfinished tasks]
-//   finished: finished_at_ms (u64 BE), id (BE)  -> empty              [retention index]
+//   default:  "n" topic \0 state(u8)              -> i64 count (merge: add)
+//   tasks:    id (u64 BE)                         -> record (record_codec.h)
+//   due:      due_at_ms (u64 BE), id (u64 BE)     -> kind (u8), topic   [scheduled tasks]
+//   leases:   lease_until_ms (u64 BE), id (BE)    -> empty              [leased tasks]
+//   finished: finished_at_ms (u64 BE), id (BE)    -> empty              [retention index]
+//   dead:     topic \0 id (u64 BE)                -> empty              [dead letters]
+//   dedup:    topic \0 dedup_key                  -> id (u64 BE)
 // Big-endian so that bytewise key order is numeric order and "what is due" is a range scan.
 
 constexpr const char* kTasksCf = "tasks";
 constexpr const char* kDueCf = "due";
+constexpr const char* kLeasesCf = "leases";
 constexpr const char* kFinishedCf = "finished";
+constexpr const char* kDeadCf = "dead";
+constexpr const char* kDedupCf = "dedup";
 
 void PutBigEndian(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
@@ -66,6 +77,52 @@ std::string DueValue(const Task& task) {
   return value;
 }
 
+// Topic names cannot contain \0, so "topic \0 suffix" keys of different topics never
+// share a prefix.
+std::string TopicKey(std::string_view topic, std::string_view suffix) {
+  std::string key;
+  key.reserve(topic.size() + 1 + suffix.size());
+  key.append(topic).push_back('\0');
+  key.append(suffix);
+  return key;
+}
+
+std::string DeadKey(std::string_view topic, TaskId id) { return TopicKey(topic, TaskKey(id)); }
+
+constexpr char kCountPrefix = 'n';
+
+std::string CountKey(std::string_view topic, TaskState state) {
+  std::string key(1, kCountPrefix);
+  key.append(topic).push_back('\0');
+  key.push_back(static_cast<char>(state));
+  return key;
+}
+
+std::string EncodeInt64(int64_t v) {
+  std::string out(sizeof v, '\0');
+  std::memcpy(out.data(), &v, sizeof v);
+  return out;
+}
+
+int64_t DecodeInt64(const rocksdb::Slice& s) {
+  int64_t v = 0;
+  if (s.size() == sizeof v) std::memcpy(&v, s.data(), sizeof v);
+  return v;
+}
+
+// Per-topic state counters are kept with RocksDB merges in the same batch as the state
+// change, so they are exact after any crash and GET /v1/topics needs no scan of tasks.
+class Int64AddOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    int64_t sum = (existing ? DecodeInt64(*existing) : 0) + DecodeInt64(value);
+    *new_value = EncodeInt64(sum);
+    return true;
+  }
+  const char* Name() const override { return "delayq.Int64Add"; }
+};
+
 // --- Tunables -------------------------------------------------------------------------------
 // The loader reads the due index in slices so that the window mutex is never held long
 // (4,096 entries ≈ 1-2 ms); the scheduler calls again at once while more is pending.
@@ -75,16 +132,24 @@ constexpr size_t kPromoteSlice = 65536;
 // When the window is full (consumers far behind), look again this often.
 constexpr int64_t kFullWindowRetryMs = 100;
 
+std::string Describe(TaskId id) { return "task " + std::to_string(id); }
+
 class RocksStore final : public Store {
  public:
   RocksStore(const StoreConfig& config, std::unique_ptr<rocksdb::DB> db,
              std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : config_(config), db_(std::move(db)), handles_(std::move(handles)) {
+      : config_(config),
+        db_(std::move(db)),
+        handles_(std::move(handles)),
+        lease_rng_(std::random_device{}()) {
+    meta_cf_ = handles_[0];
     tasks_cf_ = handles_[1];
     due_cf_ = handles_[2];
-    finished_cf_ = handles_[3];
-    add_options_.sync = config.durability == Durability::kFsync;
-    // State changes after delivery: losing one only re-delivers (at-least-once).
+    leases_cf_ = handles_[3];
+    finished_cf_ = handles_[4];
+    dead_cf_ = handles_[5];
+    dedup_cf_ = handles_[6];
+    durable_options_.sync = config.durability == Durability::kFsync;
     unsynced_options_.sync = false;
   }
 
@@ -93,37 +158,72 @@ class RocksStore final : public Store {
     db_->Close();
   }
 
-  Result<void> Add(std::span<const Task> tasks) override {
+  // Leases survive restarts: every lease still open is tracked again (a lease that ran out
+  // while the process was down expires at the first Promote).
+  Result<void> LoadLeases() {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), leases_cf_));
+    std::lock_guard lock(mu_);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      leases_.Add(DueRef{DecodeTimeIdKey(it->key()), 0});
+    }
+    if (!it->status().ok()) return ReadFailed(it->status());
+    return {};
+  }
+
+  // --- Adding ---------------------------------------------------------------------------------
+
+  Result<std::vector<TaskId>> Add(std::span<const Task> tasks) override {
+    std::lock_guard write_lock(write_mu_);
     rocksdb::WriteBatch batch;
+    std::vector<TaskId> stored;
+    stored.reserve(tasks.size());
+    std::unordered_map<std::string, TaskId> dedup_in_call;
+    std::vector<const Task*> written;
+    written.reserve(tasks.size());
     for (const Task& task : tasks) {
+      if (!task.dedup_key.empty()) {
+        std::string key = TopicKey(task.topic, task.dedup_key);
+        if (auto it = dedup_in_call.find(key); it != dedup_in_call.end()) {
+          stored.push_back(it->second);
+          continue;
+        }
+        auto existing = FindDedup(key);
+        if (!existing) return std::unexpected(existing.error());
+        if (*existing != 0) {
+          stored.push_back(*existing);
+          continue;
+        }
+        std::string id_bytes;
+        PutBigEndian(&id_bytes, task.id);
+        batch.Put(dedup_cf_, key, id_bytes);
+        dedup_in_call.emplace(std::move(key), task.id);
+      }
       batch.Put(tasks_cf_, TaskKey(task.id), EncodeTask(task));
       batch.Put(due_cf_, TimeIdKey(task.due_at_ms, task.id), DueValue(task));
+      Count(&batch, task.topic, TaskState::kScheduled, +1);
+      stored.push_back(task.id);
+      written.push_back(&task);
     }
-    if (auto written = Write(add_options_, &batch); !written) return written;
+    if (written.empty()) return stored;
+    if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
     add_batches_.fetch_add(1, std::memory_order_relaxed);
-    if (add_options_.sync) synced_batches_.fetch_add(1, std::memory_order_relaxed);
-    tasks_added_.fetch_add(tasks.size(), std::memory_order_relaxed);
+    if (durable_options_.sync) synced_batches_.fetch_add(1, std::memory_order_relaxed);
+    tasks_added_.fetch_add(written.size(), std::memory_order_relaxed);
 
-    // Tasks below the loader's cursor will not be read from disk again: put them in memory.
-    // A concurrent loader may have read some of them already; the duplicate hint is
-    // dropped when a consumer re-checks the record.
     std::lock_guard lock(mu_);
-    for (const Task& task : tasks) {
-      DueKey key{std::max<int64_t>(task.due_at_ms, 0), task.id};
-      if (task.kind == DeliveryKind::kPull && window_.Covers(key)) {
-        window_.Schedule(DueRef{key, window_.InternTopic(task.topic)});
-      }
-    }
-    return {};
+    for (const Task* task : written) ScheduleInWindow(*task);
+    return stored;
   }
 
   Result<Task> Get(TaskId id) override {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), tasks_cf_, TaskKey(id), &value);
-    if (s.IsNotFound()) return Fail(Errc::kNotFound, "task " + std::to_string(id) + " not found");
-    if (!s.ok()) return Fail(Errc::kUnavailable, "storage read failed: " + s.ToString());
+    if (s.IsNotFound()) return Fail(Errc::kNotFound, Describe(id) + " not found");
+    if (!s.ok()) return ReadFailed(s);
     return DecodeTask(value);
   }
+
+  // --- Time -----------------------------------------------------------------------------------
 
   Result<PromoteResult> Promote(int64_t now_ms) override {
     PromoteResult result;
@@ -134,9 +234,10 @@ class RocksStore final : public Store {
     result.promoted = window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
     topics.swap(pending_topics_);
     for (uint32_t topic : topics) result.topics_ready.push_back(window_.TopicName(topic));
+    result.leases_expired = leases_.NextDeadlineMs() <= now_ms;
 
     int64_t refill_at = window_.cursor().due_at_ms - config_.near_window_ms / 2;
-    result.next_wake_ms = std::min(window_.NextDeadlineMs(), refill_at);
+    result.next_wake_ms = std::min({window_.NextDeadlineMs(), refill_at, leases_.NextDeadlineMs()});
     if (*loaded == LoadOutcome::kMorePending || window_.NextDeadlineMs() <= now_ms) {
       result.next_wake_ms = now_ms;  // a slice limit was hit: continue right away
     } else if (*loaded == LoadOutcome::kWindowFull) {
@@ -145,53 +246,30 @@ class RocksStore final : public Store {
     return result;
   }
 
+  bool HasDue(std::string_view topic, int64_t now_ms) override {
+    std::lock_guard lock(mu_);
+    window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
+    auto index = window_.FindTopic(topic);
+    return index && window_.ReadyCount(*index) > 0;
+  }
+
+  // --- Taking due tasks -------------------------------------------------------------------------
+
   Result<std::vector<Task>> ConsumeDue(std::string_view topic, size_t max,
                                        int64_t now_ms) override {
-    std::vector<Task> taken;
-    std::lock_guard lock(mu_);
-    // Serve tasks that fell due since the scheduler last ran (their topics are reported by
-    // the next Promote), and do not depend on the scheduler having loaded the window yet.
-    if (auto loaded = LoadWindow(now_ms); !loaded) return std::unexpected(loaded.error());
-    window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
-    auto topic_index = window_.FindTopic(topic);
-    if (!topic_index) return taken;
+    return TakeDue(topic, max, now_ms, /*lease_until_ms=*/0);
+  }
 
-    rocksdb::WriteBatch batch;
-    std::vector<DueRef> popped;
-    std::unordered_set<TaskId> seen;
-    while (taken.size() < max) {
-      auto ref = window_.PopReady(*topic_index);
-      if (!ref) break;
-      popped.push_back(*ref);
-      if (!seen.insert(ref->key.id).second) continue;  // duplicate hint
-      auto task = Get(ref->key.id);
-      if (!task) {
-        if (task.error().code == Errc::kNotFound) continue;  // purged or never written
-        RestoreReady(popped);
-        return std::unexpected(task.error());
-      }
-      // The record is the authority: a hint for a task taken, cancelled or moved is stale.
-      if (task->state != TaskState::kScheduled || task->kind != DeliveryKind::kPull ||
-          task->topic != topic || std::max<int64_t>(task->due_at_ms, 0) != ref->key.due_at_ms) {
-        continue;
-      }
-      MarkConsumed(&*task, now_ms, &batch);
-      taken.push_back(std::move(*task));
-    }
-    if (taken.empty()) return taken;
-    if (auto written = Write(unsynced_options_, &batch); !written) {
-      RestoreReady(popped);
-      return std::unexpected(written.error());
-    }
-    tasks_consumed_.fetch_add(taken.size(), std::memory_order_relaxed);
-    return taken;
+  Result<std::vector<Task>> ClaimDue(std::string_view topic, size_t max, int64_t now_ms,
+                                     int64_t lease_until_ms) override {
+    return TakeDue(topic, max, now_ms, std::max<int64_t>(lease_until_ms, 1));
   }
 
   Result<Task> ConsumeById(std::string_view topic, TaskId id, int64_t now_ms) override {
-    std::lock_guard lock(mu_);  // serialises with ConsumeDue: a task is taken once
+    std::lock_guard write_lock(write_mu_);
     auto task = Get(id);
     if (!task) return task;
-    std::string name = "task " + std::to_string(id);
+    std::string name = Describe(id);
     if (task->topic != topic) return Fail(Errc::kNotFound, name + " not found in this topic");
     if (task->kind != DeliveryKind::kPull) {
       return Fail(Errc::kNotFound, name + " is a callback task and cannot be pulled");
@@ -205,16 +283,174 @@ class RocksStore final : public Store {
                   name + " is not due yet (due_at_ms " + std::to_string(task->due_at_ms) + ")");
     }
     rocksdb::WriteBatch batch;
-    MarkConsumed(&*task, now_ms, &batch);
+    batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, task->id));
+    task->attempts += 1;
+    Finish(&batch, &*task, TaskState::kDone, now_ms);
     // Its hint in the window, if any, is now stale and will be dropped when popped.
-    if (auto written = Write(unsynced_options_, &batch); !written) {
-      return std::unexpected(written.error());
-    }
+    if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
     tasks_consumed_.fetch_add(1, std::memory_order_relaxed);
     return task;
   }
 
+  // --- Leases ---------------------------------------------------------------------------------
+
+  Result<Task> Ack(TaskId id, uint64_t lease_token, int64_t now_ms) override {
+    std::lock_guard write_lock(write_mu_);
+    auto task = LeasedTask(id, lease_token);
+    if (!task) return task;
+    rocksdb::WriteBatch batch;
+    batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, id));
+    ClearLease(&*task);
+    Finish(&batch, &*task, TaskState::kDone, now_ms);
+    if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
+    return task;
+  }
+
+  Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms, std::string_view reason,
+                    int64_t now_ms) override {
+    std::lock_guard write_lock(write_mu_);
+    auto task = LeasedTask(id, lease_token);
+    if (!task) return task;
+    rocksdb::WriteBatch batch;
+    Release(&batch, &*task, retry_at_ms, reason, now_ms);
+    if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
+    std::lock_guard lock(mu_);
+    if (task->state == TaskState::kScheduled) ScheduleInWindow(*task);
+    return task;
+  }
+
+  Result<size_t> ExpireLeases(int64_t now_ms, size_t limit) override {
+    std::lock_guard write_lock(write_mu_);
+    std::vector<DueRef> expired;
+    {
+      std::lock_guard lock(mu_);
+      leases_.PopDue(now_ms, limit, &expired);
+    }
+    rocksdb::WriteBatch batch;
+    std::vector<Task> released;
+    for (const DueRef& ref : expired) {
+      auto task = Get(ref.key.id);
+      if (!task) {
+        if (task.error().code == Errc::kNotFound) continue;
+        RestoreLeases(expired);
+        return std::unexpected(task.error());
+      }
+      // Acked, nacked or re-leased since: this deadline is stale.
+      if (task->state != TaskState::kLeased || task->lease_until_ms != ref.key.due_at_ms) continue;
+      Release(&batch, &*task, now_ms, "lease expired", now_ms);
+      released.push_back(std::move(*task));
+    }
+    if (released.empty()) return size_t{0};
+    if (auto ok = Write(unsynced_options_, &batch); !ok) {
+      RestoreLeases(expired);
+      return std::unexpected(ok.error());
+    }
+    std::lock_guard lock(mu_);
+    for (const Task& task : released) {
+      if (task.state == TaskState::kScheduled) ScheduleInWindow(task);
+    }
+    return released.size();
+  }
+
+  // --- Changing scheduled tasks -----------------------------------------------------------------
+
+  Result<Task> Cancel(TaskId id, int64_t now_ms) override {
+    std::lock_guard write_lock(write_mu_);
+    auto task = Get(id);
+    if (!task) return task;
+    if (task->state == TaskState::kCancelled) return task;
+    if (auto ok = RequireScheduled(*task, "cancelled"); !ok) return std::unexpected(ok.error());
+    rocksdb::WriteBatch batch;
+    batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
+    Finish(&batch, &*task, TaskState::kCancelled, now_ms);
+    // The user was told "cancelled": make it as durable as an add.
+    if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
+    return task;
+  }
+
+  Result<Task> Reschedule(TaskId id, int64_t due_at_ms, int64_t /*now_ms*/) override {
+    std::lock_guard write_lock(write_mu_);
+    auto task = Get(id);
+    if (!task) return task;
+    if (auto ok = RequireScheduled(*task, "rescheduled"); !ok) return std::unexpected(ok.error());
+    rocksdb::WriteBatch batch;
+    batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
+    task->due_at_ms = due_at_ms;
+    batch.Put(tasks_cf_, TaskKey(id), EncodeTask(*task));
+    batch.Put(due_cf_, TimeIdKey(due_at_ms, id), DueValue(*task));
+    if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
+    std::lock_guard lock(mu_);
+    ScheduleInWindow(*task);  // the old hint no longer matches the record and is dropped
+    return task;
+  }
+
+  Result<Task> Redrive(TaskId id, int64_t now_ms) override {
+    std::lock_guard write_lock(write_mu_);
+    auto task = Get(id);
+    if (!task) return task;
+    if (task->state != TaskState::kDead) {
+      return Fail(Errc::kConflict, Describe(id) + " is " + std::string(StateName(task->state)) +
+                                       "; only dead tasks can be redriven");
+    }
+    rocksdb::WriteBatch batch;
+    batch.Delete(dead_cf_, DeadKey(task->topic, id));
+    batch.Delete(finished_cf_, TimeIdKey(task->finished_at_ms, id));
+    task->finished_at_ms = 0;
+    task->attempts = 0;
+    Schedule(&batch, &*task, now_ms);
+    if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
+    std::lock_guard lock(mu_);
+    ScheduleInWindow(*task);
+    return task;
+  }
+
+  // --- Reading --------------------------------------------------------------------------------
+
+  Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id,
+                                     size_t limit) override {
+    std::vector<Task> dead;
+    std::string prefix = TopicKey(topic, "");
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), dead_cf_));
+    for (it->Seek(DeadKey(topic, after_id + 1)); it->Valid() && dead.size() < limit; it->Next()) {
+      if (!it->key().starts_with(prefix)) break;
+      auto task = Get(GetBigEndian(it->key().data() + prefix.size()));
+      if (task) dead.push_back(std::move(*task));
+    }
+    if (!it->status().ok()) return ReadFailed(it->status());
+    return dead;
+  }
+
+  Result<std::vector<TopicStats>> Topics(std::string_view topic, int64_t now_ms) override {
+    std::vector<TopicStats> stats;
+    std::string prefix(1, kCountPrefix);
+    if (!topic.empty()) prefix.append(topic).push_back('\0');
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_cf_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      rocksdb::Slice key = it->key();
+      std::string_view name(key.data() + 1, key.size() - 3);  // "n" topic \0 state
+      auto state = static_cast<uint8_t>(key[key.size() - 1]);
+      if (stats.empty() || stats.back().topic != name)
+        stats.push_back(TopicStats{std::string(name)});
+      if (state < stats.back().by_state.size())
+        stats.back().by_state[state] = DecodeInt64(it->value());
+    }
+    if (!it->status().ok()) return ReadFailed(it->status());
+    std::lock_guard lock(mu_);
+    for (TopicStats& s : stats) {
+      auto index = window_.FindTopic(s.topic);
+      if (!index) continue;
+      s.due_waiting = window_.ReadyCount(*index);
+      if (const DueRef* oldest = window_.PeekReady(*index)) {
+        s.oldest_due_lateness_ms = std::max<int64_t>(0, now_ms - oldest->key.due_at_ms);
+      }
+    }
+    return stats;
+  }
+
+  // --- Housekeeping ---------------------------------------------------------------------------
+
   Result<size_t> PurgeFinished(int64_t finished_before_ms, size_t limit) override {
+    std::lock_guard write_lock(write_mu_);
     std::string upper = TimeIdKey(finished_before_ms, 0);
     rocksdb::Slice upper_slice(upper);
     rocksdb::ReadOptions read_options;
@@ -225,16 +461,21 @@ class RocksStore final : public Store {
     for (it->SeekToFirst(); it->Valid() && purged < limit; it->Next()) {
       DueKey key = DecodeTimeIdKey(it->key());
       batch.Delete(finished_cf_, it->key());
-      batch.Delete(tasks_cf_, TaskKey(key.id));
       ++purged;
+      auto task = Get(key.id);
+      if (!task) continue;  // index entry without a record: drop the entry
+      batch.Delete(tasks_cf_, TaskKey(key.id));
+      Count(&batch, task->topic, task->state, -1);
+      if (task->state == TaskState::kDead) batch.Delete(dead_cf_, DeadKey(task->topic, key.id));
+      if (!task->dedup_key.empty()) {
+        std::string dedup = TopicKey(task->topic, task->dedup_key);
+        auto owner = FindDedupEntry(dedup);
+        if (owner && *owner == key.id) batch.Delete(dedup_cf_, dedup);
+      }
     }
-    if (!it->status().ok()) {
-      return Fail(Errc::kUnavailable, "storage read failed: " + it->status().ToString());
-    }
+    if (!it->status().ok()) return ReadFailed(it->status());
     if (purged == 0) return size_t{0};
-    if (auto written = Write(unsynced_options_, &batch); !written) {
-      return std::unexpected(written.error());
-    }
+    if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
     tasks_purged_.fetch_add(purged, std::memory_order_relaxed);
     return purged;
   }
@@ -242,9 +483,7 @@ class RocksStore final : public Store {
   Result<TaskId> MaxTaskId() override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), tasks_cf_));
     it->SeekToLast();
-    if (!it->status().ok()) {
-      return Fail(Errc::kUnavailable, "storage read failed: " + it->status().ToString());
-    }
+    if (!it->status().ok()) return ReadFailed(it->status());
     return it->Valid() ? GetBigEndian(it->key().data()) : TaskId{0};
   }
 
@@ -266,11 +505,77 @@ class RocksStore final : public Store {
     std::lock_guard lock(mu_);
     stats.window_scheduled = window_.scheduled_count();
     stats.window_ready = window_.ready_count();
+    stats.leases_tracked = leases_.size();
     return stats;
   }
 
  private:
   enum class LoadOutcome { kUpToDate, kMorePending, kWindowFull };
+
+  // Takes due pull tasks: consumed (lease_until_ms == 0) or leased. Caller holds nothing.
+  Result<std::vector<Task>> TakeDue(std::string_view topic, size_t max, int64_t now_ms,
+                                    int64_t lease_until_ms) {
+    std::lock_guard write_lock(write_mu_);
+    std::vector<Task> taken;
+    std::optional<uint32_t> topic_index;
+    {
+      std::lock_guard lock(mu_);
+      // Serve tasks that fell due since the scheduler last ran (their topics are reported
+      // by the next Promote), without depending on the scheduler having loaded the window.
+      if (auto loaded = LoadWindow(now_ms); !loaded) return std::unexpected(loaded.error());
+      window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
+      topic_index = window_.FindTopic(topic);
+    }
+    if (!topic_index) return taken;
+
+    rocksdb::WriteBatch batch;
+    std::vector<DueRef> popped;
+    std::unordered_set<TaskId> seen;
+    while (taken.size() < max) {
+      std::optional<DueRef> ref;
+      {
+        std::lock_guard lock(mu_);
+        ref = window_.PopReady(*topic_index);
+      }
+      if (!ref) break;
+      popped.push_back(*ref);
+      if (!seen.insert(ref->key.id).second) continue;  // duplicate hint
+      auto task = Get(ref->key.id);
+      if (!task) {
+        if (task.error().code == Errc::kNotFound) continue;  // purged or never written
+        RestoreReady(popped);
+        return std::unexpected(task.error());
+      }
+      // The record is the authority: a hint for a task taken, cancelled or moved is stale.
+      if (task->state != TaskState::kScheduled || task->kind != DeliveryKind::kPull ||
+          task->topic != topic || std::max<int64_t>(task->due_at_ms, 0) != ref->key.due_at_ms) {
+        continue;
+      }
+      batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, task->id));
+      task->attempts += 1;
+      if (lease_until_ms == 0) {
+        Finish(&batch, &*task, TaskState::kDone, now_ms);
+      } else {
+        Transition(&batch, &*task, TaskState::kLeased);
+        task->lease_token = NewLeaseToken();
+        task->lease_until_ms = lease_until_ms;
+        batch.Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
+        batch.Put(leases_cf_, TimeIdKey(lease_until_ms, task->id), rocksdb::Slice());
+      }
+      taken.push_back(std::move(*task));
+    }
+    if (taken.empty()) return taken;
+    if (auto ok = Write(unsynced_options_, &batch); !ok) {
+      RestoreReady(popped);
+      return std::unexpected(ok.error());
+    }
+    tasks_consumed_.fetch_add(taken.size(), std::memory_order_relaxed);
+    if (lease_until_ms != 0) {
+      std::lock_guard lock(mu_);
+      for (const Task& task : taken) leases_.Add(DueRef{{task.lease_until_ms, task.id}, 0});
+    }
+    return taken;
+  }
 
   // Reads the due index from the cursor up to now + near_window_ms (one slice at most).
   // Caller holds mu_.
@@ -300,25 +605,125 @@ class RocksStore final : public Store {
       window_.SetCursor(DueKey{key.due_at_ms, key.id + 1});
       ++loaded;
     }
-    if (!it->status().ok()) {
-      return Fail(Errc::kUnavailable, "storage read failed: " + it->status().ToString());
-    }
+    if (!it->status().ok()) return ReadFailed(it->status());
     window_.SetCursor(DueKey{horizon, 0});
     return LoadOutcome::kUpToDate;
   }
 
-  void MarkConsumed(Task* task, int64_t now_ms, rocksdb::WriteBatch* batch) {
-    batch->Delete(due_cf_, TimeIdKey(task->due_at_ms, task->id));
-    task->state = TaskState::kDone;
-    task->attempts += 1;
+  // A scheduled pull task below the loader's cursor will not be read from disk again: put
+  // it in memory. (A concurrent loader may have read it too; the duplicate hint is dropped
+  // when a consumer re-checks the record.) Caller holds mu_.
+  void ScheduleInWindow(const Task& task) {
+    DueKey key{std::max<int64_t>(task.due_at_ms, 0), task.id};
+    if (task.kind == DeliveryKind::kPull && window_.Covers(key)) {
+      window_.Schedule(DueRef{key, window_.InternTopic(task.topic)});
+    }
+  }
+
+  void Count(rocksdb::WriteBatch* batch, std::string_view topic, TaskState state, int64_t delta) {
+    batch->Merge(meta_cf_, CountKey(topic, state), EncodeInt64(delta));
+  }
+
+  void Transition(rocksdb::WriteBatch* batch, Task* task, TaskState to) {
+    Count(batch, task->topic, task->state, -1);
+    Count(batch, task->topic, to, +1);
+    task->state = to;
+  }
+
+  // Moves a task to a final state, indexed for retention (and as a dead letter), and
+  // writes its record.
+  void Finish(rocksdb::WriteBatch* batch, Task* task, TaskState to, int64_t now_ms) {
+    Transition(batch, task, to);
     task->finished_at_ms = now_ms;
-    batch->Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
     batch->Put(finished_cf_, TimeIdKey(now_ms, task->id), rocksdb::Slice());
+    if (to == TaskState::kDead)
+      batch->Put(dead_cf_, DeadKey(task->topic, task->id), rocksdb::Slice());
+    batch->Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
+  }
+
+  // Makes a task scheduled at `due_at_ms` and writes its record and due entry.
+  void Schedule(rocksdb::WriteBatch* batch, Task* task, int64_t due_at_ms) {
+    if (task->state != TaskState::kScheduled) Transition(batch, task, TaskState::kScheduled);
+    task->due_at_ms = due_at_ms;
+    batch->Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
+    batch->Put(due_cf_, TimeIdKey(due_at_ms, task->id), DueValue(*task));
+  }
+
+  // Ends a lease without success: due again at `retry_at_ms`, or dead if out of attempts.
+  void Release(rocksdb::WriteBatch* batch, Task* task, int64_t retry_at_ms, std::string_view reason,
+               int64_t now_ms) {
+    batch->Delete(leases_cf_, TimeIdKey(task->lease_until_ms, task->id));
+    ClearLease(task);
+    task->last_error = std::string(reason);
+    if (task->max_attempts != 0 && task->attempts >= task->max_attempts) {
+      Finish(batch, task, TaskState::kDead, now_ms);
+    } else {
+      Schedule(batch, task, std::max(retry_at_ms, now_ms));
+    }
+  }
+
+  static void ClearLease(Task* task) {
+    task->lease_token = 0;
+    task->lease_until_ms = 0;
+  }
+
+  Result<Task> LeasedTask(TaskId id, uint64_t lease_token) {
+    auto task = Get(id);
+    if (!task) return task;
+    if (task->state != TaskState::kLeased || task->lease_token != lease_token) {
+      return Fail(Errc::kConflict,
+                  "lease is stale: " + Describe(id) + " is " + std::string(StateName(task->state)) +
+                      (task->state == TaskState::kLeased ? " under another lease" : "") +
+                      " (the lease expired, or the task was already acked or nacked)");
+    }
+    return task;
+  }
+
+  Result<void> RequireScheduled(const Task& task, std::string_view verb) {
+    if (task.state == TaskState::kScheduled) return {};
+    return Fail(Errc::kConflict, Describe(task.id) + " cannot be " + std::string(verb) +
+                                     ": it is " + std::string(StateName(task.state)) +
+                                     (IsFinished(task.state) ? "" : " (already delivered)"));
+  }
+
+  uint64_t NewLeaseToken() {
+    uint64_t token = 0;
+    while (token == 0) token = lease_rng_();
+    return token;
+  }
+
+  // The id a dedup key points to, 0 when free (never set, or its task was purged).
+  Result<TaskId> FindDedup(const std::string& key) {
+    auto owner = FindDedupEntry(key);
+    if (!owner || *owner == 0) return owner;
+    auto task = Get(*owner);
+    if (!task)
+      return task.error().code == Errc::kNotFound ? Result<TaskId>(0)
+                                                  : std::unexpected(task.error());
+    return *owner;
+  }
+
+  Result<TaskId> FindDedupEntry(const std::string& key) {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), dedup_cf_, key, &value);
+    if (s.IsNotFound()) return TaskId{0};
+    if (!s.ok()) return ReadFailed(s);
+    return value.size() == 8 ? GetBigEndian(value.data()) : TaskId{0};
   }
 
   // A failed write must not lose the in-memory hints: the tasks are still due.
   void RestoreReady(const std::vector<DueRef>& popped) {
+    std::lock_guard lock(mu_);
     for (const DueRef& ref : popped) window_.PushReady(ref);
+  }
+
+  void RestoreLeases(const std::vector<DueRef>& popped) {
+    std::lock_guard lock(mu_);
+    for (const DueRef& ref : popped) leases_.Add(ref);
+  }
+
+  std::unexpected<Error> ReadFailed(const rocksdb::Status& s) {
+    return Fail(Errc::kUnavailable, "storage read failed: " + s.ToString());
   }
 
   Result<void> Write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch) {
@@ -334,15 +739,27 @@ class RocksStore final : public Store {
   const StoreConfig config_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* tasks_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* due_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* leases_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* finished_cf_ = nullptr;
-  rocksdb::WriteOptions add_options_;
+  rocksdb::ColumnFamilyHandle* dead_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedup_cf_ = nullptr;
+  rocksdb::WriteOptions durable_options_;
   rocksdb::WriteOptions unsynced_options_;
 
-  mutable std::mutex mu_;  // guards window_ and pending_topics_; serialises consumption
+  // Lock order: write_mu_, then mu_.
+  // write_mu_ makes each state change a read-modify-write that no other can interleave.
+  // (In the server one thread makes them all, so it is uncontended.)
+  std::mutex write_mu_;
+  // mu_ guards the in-memory schedule; held only briefly, never across an fsync, so that
+  // Promote on the scheduler thread is not delayed by writes.
+  mutable std::mutex mu_;
   NearWindow window_;
+  TimerQueue leases_;  // lease deadlines (topic unused); entries may be stale
   std::vector<uint32_t> pending_topics_;
+  std::mt19937_64 lease_rng_;  // guarded by write_mu_
 
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> add_batches_{0};
@@ -352,22 +769,28 @@ class RocksStore final : public Store {
   std::atomic<uint64_t> tasks_purged_{0};
 };
 
+rocksdb::ColumnFamilyOptions MetaFamilyOptions() {
+  rocksdb::ColumnFamilyOptions options;
+  options.merge_operator = std::make_shared<Int64AddOperator>();
+  return options;
+}
+
 rocksdb::ColumnFamilyOptions IndexFamilyOptions() {
   rocksdb::ColumnFamilyOptions options;
-  // The due and finished indexes are queues: keys are inserted, read once, deleted. Compact
-  // files that fill with tombstones so that range scans do not wade through them.
+  // The due, lease and finished indexes are queues: keys are inserted, read once, deleted.
+  // Compact files that fill with tombstones so that range scans do not wade through them.
   options.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/16384,
                                                     /*deletion_trigger=*/8192));
   return options;
 }
 
-rocksdb::ColumnFamilyOptions TaskFamilyOptions() {
+rocksdb::ColumnFamilyOptions LookupFamilyOptions(size_t write_buffer_bytes) {
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));  // point lookups by id
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));  // point lookups by key
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.write_buffer_size = 64 << 20;
+  options.write_buffer_size = write_buffer_bytes;
   return options;
 }
 
@@ -381,11 +804,15 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
   options.keep_log_file_num = 4;
   options.max_total_wal_size = 256 << 20;
 
+  // The order is the handle order the store relies on.
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {kTasksCf, TaskFamilyOptions()},
+      {rocksdb::kDefaultColumnFamilyName, MetaFamilyOptions()},
+      {kTasksCf, LookupFamilyOptions(64 << 20)},
       {kDueCf, IndexFamilyOptions()},
+      {kLeasesCf, IndexFamilyOptions()},
       {kFinishedCf, IndexFamilyOptions()},
+      {kDeadCf, rocksdb::ColumnFamilyOptions()},
+      {kDedupCf, LookupFamilyOptions(16 << 20)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -399,8 +826,10 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
     }
     return Fail(Errc::kUnavailable, "cannot open data_dir '" + config.data_dir + "': " + why);
   }
-  return std::unique_ptr<Store>(
-      new RocksStore(config, std::unique_ptr<rocksdb::DB>(raw), std::move(handles)));
+  auto store =
+      std::make_unique<RocksStore>(config, std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
+  if (auto loaded = store->LoadLeases(); !loaded) return std::unexpected(loaded.error());
+  return std::unique_ptr<Store>(std::move(store));
 }
 
 }  // namespace delayq::store

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -32,7 +33,17 @@ struct StoreConfig {
 struct PromoteResult {
   std::vector<std::string> topics_ready;  // topics that received due tasks since last call
   size_t promoted = 0;
+  bool leases_expired = false;         // ExpireLeases has work to do
   int64_t next_wake_ms = kNoDeadline;  // call Promote again no later than this
+};
+
+// Per topic: how many tasks are in each state (TaskState order), how many due tasks wait
+// in memory for a consumer, and how late the oldest of those is.
+struct TopicStats {
+  std::string topic;
+  std::array<int64_t, 6> by_state{};  // index: static_cast<int>(TaskState)
+  size_t due_waiting = 0;
+  int64_t oldest_due_lateness_ms = 0;
 };
 
 struct StoreStats {
@@ -43,36 +54,83 @@ struct StoreStats {
   uint64_t tasks_purged = 0;
   size_t window_scheduled = 0;  // in memory, not yet due
   size_t window_ready = 0;      // in memory, due, not yet taken
+  size_t leases_tracked = 0;    // lease deadlines held in memory
 };
 
 // The operations of a delay queue, each atomic inside the backend. Implementations are
 // thread-safe. Times are unix milliseconds (wall clock), passed in by the caller.
+//
+// Writes that create or change a task are durable under the configured durability before
+// they return, except where noted "unsynced": those are written to the log without fsync,
+// because losing them in a power failure only re-delivers a task (at-least-once).
 class Store {
  public:
   virtual ~Store() = default;
 
-  // Persists every task or none. Returns once the write is durable under the configured
-  // durability. Callers assign ids; each task must be kScheduled.
-  virtual Result<void> Add(std::span<const Task> tasks) = 0;
+  // Persists every task or none. Callers assign ids; each task must be kScheduled. Returns,
+  // per task, the id now stored: the task's own, or, when its dedup_key is already taken
+  // in its topic (by a task not yet purged, or earlier in the same call), that task's id
+  // (nothing is written for it).
+  virtual Result<std::vector<TaskId>> Add(std::span<const Task> tasks) = 0;
 
   virtual Result<Task> Get(TaskId id) = 0;
 
   // Moves scheduled tasks whose due time has come into their topics' ready sets, and
-  // keeps the near window filled from disk. Cheap when there is nothing to do.
+  // keeps the near window filled from disk. Read-only on disk; cheap when idle.
   virtual Result<PromoteResult> Promote(int64_t now_ms) = 0;
 
+  // Whether `topic` has due pull tasks waiting (a long-poll re-checks this after
+  // registering, so that a wake-up between its claim and its registration is not lost).
+  virtual bool HasDue(std::string_view topic, int64_t now_ms) = 0;
+
   // Seed pull: takes up to `max` due pull tasks of `topic`, oldest due first, and marks
-  // them done (the seed's pull has no acknowledgement). The state change is written
-  // without fsync: losing it in a crash only re-delivers the task.
+  // them done (the seed's pull has no acknowledgement). Unsynced.
   virtual Result<std::vector<Task>> ConsumeDue(std::string_view topic, size_t max,
                                                int64_t now_ms) = 0;
 
   // Seed pull by id: kNotFound if unknown, of another topic, not a pull task, or already
-  // consumed; kNotDue if its due time has not come.
+  // consumed; kNotDue if its due time has not come. Unsynced.
   virtual Result<Task> ConsumeById(std::string_view topic, TaskId id, int64_t now_ms) = 0;
 
+  // v1 pull: takes up to `max` due pull tasks of `topic` under a lease until
+  // `lease_until_ms`: state kLeased, attempts + 1, a fresh lease_token. Unsynced.
+  virtual Result<std::vector<Task>> ClaimDue(std::string_view topic, size_t max, int64_t now_ms,
+                                             int64_t lease_until_ms) = 0;
+
+  // Completes a leased task. kNotFound if unknown; kConflict if the lease is not the
+  // current one (expired and re-delivered, already acked, or never leased).
+  virtual Result<Task> Ack(TaskId id, uint64_t lease_token, int64_t now_ms) = 0;
+
+  // Gives a leased task back: due again at `retry_at_ms`, or kDead when its attempts are
+  // used up. `reason` becomes last_error. Errors as Ack.
+  virtual Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms,
+                            std::string_view reason, int64_t now_ms) = 0;
+
+  // Leases whose time has passed are treated as a nack with no delay. Returns how many
+  // expired (at most `limit` per call).
+  virtual Result<size_t> ExpireLeases(int64_t now_ms, size_t limit) = 0;
+
+  // A task not yet delivered (kScheduled) becomes kCancelled. kNotFound if unknown;
+  // kConflict if it was delivered, is being delivered, or is dead. Cancelling a cancelled
+  // task succeeds and changes nothing.
+  virtual Result<Task> Cancel(TaskId id, int64_t now_ms) = 0;
+
+  // Moves a task not yet delivered (kScheduled) to a new due time. Errors as Cancel.
+  virtual Result<Task> Reschedule(TaskId id, int64_t due_at_ms, int64_t now_ms) = 0;
+
+  // A dead task becomes scheduled again, due now, with its attempts reset. kConflict if
+  // it is not dead.
+  virtual Result<Task> Redrive(TaskId id, int64_t now_ms) = 0;
+
+  // Dead tasks of a topic in id order, starting after `after_id`.
+  virtual Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id,
+                                             size_t limit) = 0;
+
+  // Counts per state for one topic, or for every topic known when `topic` is empty.
+  virtual Result<std::vector<TopicStats>> Topics(std::string_view topic, int64_t now_ms) = 0;
+
   // Deletes up to `limit` finished tasks (done, dead, cancelled) that finished before
-  // `finished_before_ms`. Returns how many were deleted.
+  // `finished_before_ms`. Returns how many were deleted. Unsynced.
   virtual Result<size_t> PurgeFinished(int64_t finished_before_ms, size_t limit) = 0;
 
   // The largest id stored, 0 when empty (the id generator never mints below it).

@@ -40,7 +40,12 @@ class EngineTest : public ::testing::Test {
     tasks[0].due_at_ms = due_at_ms;
     tasks[0].payload = std::move(payload);
     std::promise<Result<std::vector<TaskId>>> done;
-    engine_->Add(std::move(tasks), [&](Result<std::vector<TaskId>> ids) { done.set_value(ids); });
+    engine_->Add(std::move(tasks), [&](Result<std::vector<AddedTask>> added) {
+      if (!added) return done.set_value(std::unexpected(added.error()));
+      std::vector<TaskId> ids;
+      for (const AddedTask& a : *added) ids.push_back(a.id);
+      done.set_value(ids);
+    });
     return done.get_future().get();
   }
 
@@ -89,20 +94,20 @@ TEST_F(EngineTest, PullByIdDistinguishesNotDueFromNotFound) {
 
 TEST_F(EngineTest, ConcurrentAddsAllLandWithDistinctIds) {
   constexpr int kAdds = 2000;
-  std::vector<std::promise<Result<std::vector<TaskId>>>> done(kAdds);
+  std::vector<std::promise<Result<std::vector<AddedTask>>>> done(kAdds);
   for (int i = 0; i < kAdds; ++i) {
     std::vector<NewTask> tasks(1);
     tasks[0].topic = "bulk";
     tasks[0].due_at_ms = kNow;
     tasks[0].payload = std::to_string(i);
     engine_->Add(std::move(tasks),
-                 [&, i](Result<std::vector<TaskId>> ids) { done[i].set_value(ids); });
+                 [&, i](Result<std::vector<AddedTask>> ids) { done[i].set_value(ids); });
   }
   std::set<TaskId> ids;
   for (auto& d : done) {
     auto r = d.get_future().get();
     ASSERT_TRUE(r);
-    ids.insert(r->front());
+    ids.insert(r->front().id);
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kAdds));
   // Group commit: adds queued together share store writes.

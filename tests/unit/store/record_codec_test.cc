@@ -20,6 +20,9 @@ Task Sample() {
   task.last_error = "HTTP 500";
   task.dedup_key = "order-1";
   task.callback = R"({"url":"http://127.0.0.1:9/x"})";
+  task.lease_token = 0xdeadbeefcafef00d;
+  task.lease_until_ms = 1'565'700'800'000;
+  task.payload_is_json = true;
   return task;
 }
 
@@ -40,6 +43,22 @@ TEST(RecordCodec, RoundTripsEveryField) {
   EXPECT_EQ(out->last_error, in.last_error);
   EXPECT_EQ(out->dedup_key, in.dedup_key);
   EXPECT_EQ(out->callback, in.callback);
+  EXPECT_EQ(out->lease_token, in.lease_token);
+  EXPECT_EQ(out->lease_until_ms, in.lease_until_ms);
+  EXPECT_EQ(out->payload_is_json, in.payload_is_json);
+}
+
+TEST(RecordCodec, DecodesVersionOneRecords) {
+  // A version-1 record is the version-2 layout without the last 17 bytes.
+  Task in = Sample();
+  std::string bytes = EncodeTask(in);
+  bytes.resize(bytes.size() - 17);
+  bytes[0] = 1;
+  auto out = DecodeTask(bytes);
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(out->payload, in.payload);
+  EXPECT_EQ(out->lease_token, 0u);
+  EXPECT_FALSE(out->payload_is_json);
 }
 
 TEST(RecordCodec, StartsWithItsVersion) {
