@@ -50,6 +50,7 @@ void Session::Reject(int status, std::string_view message) {
 }
 
 void Session::ReadHeader() {
+  head_ = false;
   parser_.emplace();
   parser_->body_limit(context_.config.max_body_bytes);
   parser_->header_limit(static_cast<uint32_t>(context_.config.max_header_bytes));
@@ -62,6 +63,22 @@ void Session::ReadHeader() {
 void Session::OnHeader(beast::error_code ec) {
   if (ec) return FailAndClose(ec);
   auto& request = parser_->get();
+  // RFC 9112 §6.3: a Transfer-Encoding other than chunked leaves the body length unknown;
+  // guessing would let the body be read as a second request (request smuggling). Beast
+  // only decodes "chunked", so anything else is refused and the connection closed.
+  if (auto coding = request[bhttp::field::transfer_encoding]; !coding.empty()) {
+    if (!beast::iequals(coding, "chunked")) {
+      return Write(context_.handler.ErrorResponse(
+                       400, "unsupported Transfer-Encoding '" + std::string(coding.substr(0, 64)) +
+                                "': only chunked is accepted"),
+                   true);
+    }
+    if (request.count(bhttp::field::content_length) > 0) {
+      return Write(context_.handler.ErrorResponse(
+                       400, "request has both Transfer-Encoding and Content-Length"),
+                   true);
+    }
+  }
   if (beast::iequals(request[bhttp::field::expect], "100-continue")) {
     // curl sends this for bodies over 1 KiB and waits for it before sending the body.
     auto interim = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
@@ -115,9 +132,11 @@ void Session::Dispatch() {
   bhttp::request<bhttp::string_body> parsed = parser_->release();
   keep_alive_ = parsed.keep_alive();
   version_ = parsed.version();
+  // HEAD is answered like GET without the body (RFC 9110 §9.3.2).
+  head_ = parsed.method() == bhttp::verb::head;
 
   Request request;
-  request.method = std::string(parsed.method_string());
+  request.method = head_ ? "GET" : std::string(parsed.method_string());
   request.target = std::string(parsed.target());
   request.body = std::move(parsed.body());
   request.headers.reserve(8);
@@ -143,9 +162,13 @@ void Session::Write(Response response, bool close) {
   response_.result(static_cast<unsigned>(response.status));
   response_.set(bhttp::field::server, "delayq");
   response_.set(bhttp::field::content_type, response.content_type);
-  response_.body() = std::move(response.body);
   response_.keep_alive(keep_alive_ && !close && !context_.stopping.load(std::memory_order_relaxed));
-  response_.prepare_payload();
+  if (head_) {
+    response_.content_length(response.body.size());  // the length GET would have sent
+  } else {
+    response_.body() = std::move(response.body);
+    response_.prepare_payload();
+  }
   stream_.expires_after(kWriteTimeout);
   bhttp::async_write(stream_, response_,
                      [self = shared_from_this(), counted](beast::error_code ec, size_t) {

@@ -56,6 +56,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = true;
   unsigned version_ = 11;
   bool handler_owes_answer_ = false;
+  bool head_ = false;  // the request being answered is a HEAD
 };
 
 }  // namespace delayq::http
