@@ -91,6 +91,7 @@ int Serve(const config::Config& cfg) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("msg=\"stopping\" signal={}", signal_number);
+  engine.Quiesce();  // long polls answer now, so that the grace period is not spent waiting
   server.Shutdown(std::chrono::milliseconds(cfg.shutdown_grace_ms));
   engine.Stop();
   spdlog::info("msg=\"stopped\"");

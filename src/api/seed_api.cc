@@ -70,7 +70,7 @@ Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiLimits& limits, in
   if (*moment < 0) {
     return Fail(Errc::kInvalidArgument, "timing_moment must be a unix time in seconds, >= 0");
   }
-  if (*moment > std::numeric_limits<int64_t>::max() / 1000 - limits.max_delay_ms) {
+  if (*moment > std::numeric_limits<int64_t>::max() / 1000) {
     return Fail(Errc::kInvalidArgument, "timing_moment is out of range (unix seconds expected)");
   }
   auto due = CheckDueAtMs(*moment * 1000, now_ms, limits, "timing_moment");

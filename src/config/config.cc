@@ -57,11 +57,15 @@ auto Duration(int64_t Config::*field, int64_t min_ms) {
   };
 }
 
-auto Size(uint64_t Config::*field, uint64_t min) {
-  return [field, min](Config& c, std::string_view value) -> Result<void> {
+auto Size(uint64_t Config::*field, uint64_t min, uint64_t max) {
+  return [field, min, max](Config& c, std::string_view value) -> Result<void> {
     auto bytes = ParseSizeBytes(value);
     if (!bytes) return std::unexpected(bytes.error());
-    if (*bytes < min) return Invalid("", value, "a size of at least " + std::to_string(min));
+    if (*bytes < min || *bytes > max) {
+      return Invalid(
+          "", value,
+          "a size from " + std::to_string(min) + " to " + std::to_string(max) + " bytes");
+    }
     c.*field = *bytes;
     return {};
   };
@@ -176,15 +180,16 @@ const std::vector<Setting>& Settings() {
       {"node_id", "node number in task ids, 0-1023, unique per instance",
        Integer(&Config::node_id, 0, 1023)},
       {"io_threads", "HTTP event-loop threads", Integer(&Config::io_threads, 1, 64)},
-      {"near_window", "tasks due within this span are held in memory",
+      {"near_window.span", "tasks due within this span are held in memory",
        Duration(&Config::near_window_ms, 100)},
       {"near_window.max_tasks", "upper bound on tasks held in memory",
        Integer(&Config::near_window_max_tasks, 1000, 1'000'000'000)},
       {"limits.max_payload_bytes", "largest task payload (seed: content)",
-       Size(&Config::max_payload_bytes, 1)},
-      {"limits.max_body_bytes", "largest request body", Size(&Config::max_body_bytes, 1024)},
+       Size(&Config::max_payload_bytes, 1, 1ULL << 30)},
+      {"limits.max_body_bytes", "largest request body",
+       Size(&Config::max_body_bytes, 1024, 1ULL << 31)},
       {"limits.max_header_bytes", "largest request header block",
-       Size(&Config::max_header_bytes, 1024)},
+       Size(&Config::max_header_bytes, 1024, 1 << 20)},
       {"limits.max_delay", "how far ahead a task may be due",
        Duration(&Config::max_delay_ms, 1000)},
       {"limits.idle_timeout", "close a connection idle (or sending slowly) this long",
@@ -231,7 +236,13 @@ Result<Config> LoadConfig(const std::optional<std::string>& file,
   }
   for (const Setting& setting : Settings()) {
     std::string name = EnvName(setting.key);
-    if (auto value = env(name)) {
+    std::optional<std::string> value = env(name);
+    // SPEC.md §5 fixes this name for the signing key; the derived one works too.
+    if (!value && setting.key == "callbacks.signing_key") {
+      name = "DELAYQ_SIGNING_KEY";
+      value = env(name);
+    }
+    if (value) {
       if (auto ok = Apply(setting, config, *value, "environment " + name); !ok) {
         return std::unexpected(ok.error());
       }

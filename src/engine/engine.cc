@@ -53,9 +53,8 @@ Result<void> Engine::Start() {
   return {};
 }
 
-void Engine::Stop() {
-  if (!started_.exchange(false)) return;
-  scheduler_->Stop();
+void Engine::Quiesce() {
+  quiescing_ = true;
   // Waiting pulls get an empty answer now rather than at their deadline.
   std::multimap<int64_t, std::shared_ptr<Waiter>> waiting;
   {
@@ -64,6 +63,12 @@ void Engine::Stop() {
     waiting_.clear();
   }
   for (auto& [deadline, waiter] : waiting) waiter->Answer(std::vector<Task>());
+}
+
+void Engine::Stop() {
+  if (!started_.exchange(false)) return;
+  scheduler_->Stop();
+  Quiesce();
   worker_->Stop();
   if (auto synced = store_.Sync(); !synced) {
     spdlog::error("msg=\"final sync failed\" error=\"{}\"", synced.error().message);
@@ -170,7 +175,7 @@ void Engine::TryClaim(std::shared_ptr<Waiter> waiter) {
       metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
       return waiter->Answer(std::unexpected(taken.error()));
     }
-    if (!taken->empty() || now >= waiter->deadline_ms || !started_) {
+    if (!taken->empty() || now >= waiter->deadline_ms || quiescing_) {
       for (const Task& task : *taken) RecordDelivery(task, now);
       return waiter->Answer(std::move(*taken));
     }
@@ -265,12 +270,12 @@ Result<std::vector<store::TopicStats>> Engine::Topics(const std::string& topic) 
   return store_.Topics(topic, clock_.NowMs());
 }
 
-bool Engine::Ready() const { return started_ && store_.Healthy(); }
+bool Engine::Ready() { return started_ && store_.Healthy(); }
 
 void Engine::RecordDelivery(const Task& task, int64_t now_ms) {
   metrics_.tasks_delivered.fetch_add(1, std::memory_order_relaxed);
   // Lateness is a property of the schedule: count first deliveries only, not retries.
-  if (task.attempts <= 1) metrics_.delivery_lateness.Observe(now_ms - task.due_at_ms);
+  if (task.attempts <= 1) metrics_.delivery_lateness.ObserveMillis(now_ms - task.due_at_ms);
 }
 
 // --- Scheduler thread -----------------------------------------------------------------------

@@ -60,6 +60,9 @@ class Engine final : private SchedulerListener {
 
   // Reads the store's largest id (ids never go below it) and starts the threads.
   Result<void> Start();
+  // First step of a shutdown: waiting pulls are answered now (empty) and new pulls do not
+  // wait, so that the server can answer every request in flight before it stops.
+  void Quiesce();
   // Answers waiting pulls, finishes queued work, stops the threads, syncs the store.
   void Stop();
 
@@ -91,7 +94,7 @@ class Engine final : private SchedulerListener {
   Result<std::vector<Task>> ListDead(const std::string& topic, TaskId after_id, size_t limit);
   Result<std::vector<store::TopicStats>> Topics(const std::string& topic);
 
-  bool Ready() const;
+  bool Ready();
   int64_t NowMs() const { return clock_.NowMs(); }
   const Metrics& metrics() const { return metrics_; }
   store::StoreStats StoreStats() const { return store_.Stats(); }
@@ -121,6 +124,7 @@ class Engine final : private SchedulerListener {
   std::unique_ptr<StoreWorker> worker_;
   std::unique_ptr<Scheduler> scheduler_;
   std::atomic<bool> started_{false};
+  std::atomic<bool> quiescing_{false};
   std::atomic<bool> expiry_queued_{false};
   int64_t next_purge_ms_ = 0;  // scheduler thread only
 

@@ -57,12 +57,18 @@ void StoreWorker::Run() {
       if (adds_.empty() && jobs_.empty()) return;  // stopping, and everything is done
       adds.swap(adds_);
       jobs.swap(jobs_);
-      queued_ = 0;
     }
+    size_t round = jobs.size();
+    for (const AddRequest& add : adds) round += add.tasks.size();
     if (!adds.empty()) CommitAdds(adds);
     for (Job& job : jobs) job();
     adds.clear();
     jobs.clear();
+    {
+      // Counted until done, so that queued plus in-progress work stays within max_queued.
+      std::lock_guard lock(mu_);
+      queued_ -= round;
+    }
   }
 }
 
@@ -81,8 +87,8 @@ void StoreWorker::CommitAdds(std::vector<AddRequest>& adds) {
   auto started = std::chrono::steady_clock::now();
   Result<std::vector<TaskId>> stored = store_.Add(batch);
   auto elapsed = std::chrono::steady_clock::now() - started;
-  metrics_.commit_latency.Observe(
-      std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  metrics_.commit_latency.ObserveMicros(
+      std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   if (!stored) {
     metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
     // All or nothing for the whole round: every request in it gets the same error.

@@ -131,6 +131,8 @@ constexpr size_t kLoadSlice = 4096;
 constexpr size_t kPromoteSlice = 65536;
 // When the window is full (consumers far behind), look again this often.
 constexpr int64_t kFullWindowRetryMs = 100;
+// A passed lease deadline is handled by a queued ExpireLeases; look again this much later.
+constexpr int64_t kLeaseRecheckMs = 20;
 
 std::string Describe(TaskId id) { return "task " + std::to_string(id); }
 
@@ -236,12 +238,17 @@ class RocksStore final : public Store {
     for (uint32_t topic : topics) result.topics_ready.push_back(window_.TopicName(topic));
     result.leases_expired = leases_.NextDeadlineMs() <= now_ms;
 
-    int64_t refill_at = window_.cursor().due_at_ms - config_.near_window_ms / 2;
-    result.next_wake_ms = std::min({window_.NextDeadlineMs(), refill_at, leases_.NextDeadlineMs()});
+    // When to look again: the next timer, the moment the window needs refilling (or, when
+    // it is full and the cursor cannot move, a short retry), the next lease deadline (one
+    // already passed is being handled by ExpireLeases: check back shortly, do not spin).
+    int64_t refill_at = *loaded == LoadOutcome::kWindowFull
+                            ? now_ms + kFullWindowRetryMs
+                            : window_.cursor().due_at_ms - config_.near_window_ms / 2;
+    int64_t lease_at = leases_.NextDeadlineMs();
+    if (lease_at <= now_ms) lease_at = now_ms + kLeaseRecheckMs;
+    result.next_wake_ms = std::min({window_.NextDeadlineMs(), refill_at, lease_at});
     if (*loaded == LoadOutcome::kMorePending || window_.NextDeadlineMs() <= now_ms) {
       result.next_wake_ms = now_ms;  // a slice limit was hit: continue right away
-    } else if (*loaded == LoadOutcome::kWindowFull) {
-      result.next_wake_ms = std::min(result.next_wake_ms, now_ms + kFullWindowRetryMs);
     }
     return result;
   }
@@ -460,9 +467,13 @@ class RocksStore final : public Store {
     size_t purged = 0;
     for (it->SeekToFirst(); it->Valid() && purged < limit; it->Next()) {
       DueKey key = DecodeTimeIdKey(it->key());
+      auto task = Get(key.id);
+      if (!task && task.error().code != Errc::kNotFound) {
+        // Unreadable: keep both entry and record, and stop; an operator must look.
+        return std::unexpected(task.error());
+      }
       batch.Delete(finished_cf_, it->key());
       ++purged;
-      auto task = Get(key.id);
       if (!task) continue;  // index entry without a record: drop the entry
       batch.Delete(tasks_cf_, TaskKey(key.id));
       Count(&batch, task->topic, task->state, -1);
@@ -493,7 +504,15 @@ class RocksStore final : public Store {
     return {};
   }
 
-  bool Healthy() const override { return healthy_.load(std::memory_order_relaxed); }
+  bool Healthy() override {
+    if (healthy_.load(std::memory_order_relaxed)) return true;
+    // After a failed write nothing else may write again (a drained instance gets no
+    // traffic), so probe: ask RocksDB to resume from a background error, then write.
+    db_->Resume();
+    rocksdb::WriteBatch probe;
+    probe.Put(meta_cf_, "probe", EncodeInt64(0));
+    return static_cast<bool>(Write(unsynced_options_, &probe));
+  }
 
   StoreStats Stats() const override {
     StoreStats stats;

@@ -139,8 +139,9 @@ class Store {
   // Makes every write so far durable (used at shutdown in buffered mode).
   virtual Result<void> Sync() = 0;
 
-  // False after a write failed, until one succeeds again (readiness probe).
-  virtual bool Healthy() const = 0;
+  // False after a write failed, until one succeeds again; while unhealthy, each call tries
+  // a small write so that readiness recovers by itself (readiness probe).
+  virtual bool Healthy() = 0;
 
   virtual StoreStats Stats() const = 0;
 };

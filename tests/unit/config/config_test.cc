@@ -32,6 +32,14 @@ TEST(Config, NamesDeriveFromKeys) {
   EXPECT_EQ(FlagName("redis.url"), "redis-url");
 }
 
+TEST(Config, SpecNameForTheSigningKey) {
+  auto config = LoadConfig(std::nullopt, {}, [](const std::string& name) {
+    return name == "DELAYQ_SIGNING_KEY" ? std::optional<std::string>("k3y") : std::nullopt;
+  });
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->signing_key, "k3y");
+}
+
 TEST(Config, FileThenEnvironmentThenFlags) {
   testing::TempDir dir;
   std::string path = dir.Sub("delayq.yaml");
@@ -40,6 +48,7 @@ TEST(Config, FileThenEnvironmentThenFlags) {
                          "durability: buffered\n"
                          "retention: 5s\n"
                          "near_window:\n"
+                         "  span: 20s\n"
                          "  max_tasks: 5000\n"
                          "services:\n"
                          "  other.server: [\"http://127.0.0.1:8080\"]\n";
@@ -55,6 +64,7 @@ TEST(Config, FileThenEnvironmentThenFlags) {
   EXPECT_EQ(config->data_dir, "/env/dir");         // env beats file
   EXPECT_EQ(config->retention_ms, 60'000);         // flag beats env
   EXPECT_EQ(config->near_window_max_tasks, 5000);  // nested key
+  EXPECT_EQ(config->near_window_ms, 20'000);
   EXPECT_EQ(config->services.at("other.server").front(), "http://127.0.0.1:8080");
 }
 
