@@ -12,6 +12,10 @@
 
 #include "api/router.h"
 #include "config/config.h"
+#include "delivery/callback_spec.h"
+#include "delivery/dispatcher.h"
+#include "delivery/http_client.h"
+#include "delivery/registry.h"
 #include "engine/engine.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -52,20 +56,57 @@ int Serve(const config::Config& cfg) {
     return 1;
   }
 
+  delivery::Registry registry(cfg.services, cfg.allow_hosts, cfg.callback_timeout_ms);
+  api::ApiConfig limits;
+  limits.max_payload_bytes = cfg.max_payload_bytes;
+  limits.max_delay_ms = cfg.max_delay_ms;
+  limits.registry = &registry;
+
   engine::EngineConfig engine_config;
   engine_config.node_id = static_cast<uint32_t>(cfg.node_id);
   engine_config.retention_ms = cfg.retention_ms;
   engine_config.purge_interval_ms = cfg.purge_interval_ms;
   engine_config.max_queued = static_cast<size_t>(cfg.max_queued);
-  engine::Engine engine(**store, SystemClock::Instance(), engine_config);
+  engine_config.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
+  engine_config.retry = RetryPolicy{cfg.retry_initial_ms, cfg.retry_max_ms, cfg.retry_multiplier};
+  // A delivering task is due again if no answer was recorded within the longest allowed
+  // callback plus a margin (a crash while callbacks were in flight).
+  engine_config.callback_lease_ms = cfg.callback_timeout_ms + 5'000;
+  engine_config.default_topic_limits.max_in_flight =
+      static_cast<size_t>(cfg.callback_max_in_flight_per_topic);
+  for (const auto& [name, topic] : cfg.topics) {
+    engine::EngineConfig::TopicLimits topic_limits = engine_config.default_topic_limits;
+    if (topic.max_in_flight != 0)
+      topic_limits.max_in_flight = static_cast<size_t>(topic.max_in_flight);
+    topic_limits.rate_limit = topic.rate_limit;
+    engine_config.topic_limits[name] = topic_limits;
+    api::TopicDefaults defaults;
+    defaults.max_attempts = static_cast<uint32_t>(topic.max_attempts);
+    if (!topic.callback_json.empty()) {
+      std::string field = "topics." + name + ".callback";
+      auto spec = delivery::ParseCallbackObject(topic.callback_json, field);
+      if (spec) {
+        if (auto ok = registry.Check(*spec, field); !ok) spec = std::unexpected(ok.error());
+      }
+      if (!spec) {
+        std::fprintf(stderr, "delayq: configuration error: %s\n", spec.error().message.c_str());
+        return 2;
+      }
+      defaults.callback_json = delivery::EncodeCallbackSpec(*spec);
+    }
+    limits.topics[name] = std::move(defaults);
+  }
+
+  delivery::HttpClient http_client(static_cast<size_t>(cfg.callback_max_per_host),
+                                   static_cast<size_t>(cfg.callback_max_connections));
+  delivery::Dispatcher dispatcher(registry, http_client, cfg.signing_key);
+  http_client.Start();
+  engine::Engine engine(**store, SystemClock::Instance(), engine_config, &dispatcher);
   if (auto started = engine.Start(); !started) {
     spdlog::critical("msg=\"cannot start engine\" error=\"{}\"", started.error().message);
     return 1;
   }
 
-  api::ApiLimits limits;
-  limits.max_payload_bytes = cfg.max_payload_bytes;
-  limits.max_delay_ms = cfg.max_delay_ms;
   api::Router router(engine, limits);
 
   http::ServerConfig server_config;
@@ -94,6 +135,7 @@ int Serve(const config::Config& cfg) {
   engine.Quiesce();  // long polls answer now, so that the grace period is not spent waiting
   server.Shutdown(std::chrono::milliseconds(cfg.shutdown_grace_ms));
   engine.Stop();
+  http_client.Stop();
   spdlog::info("msg=\"stopped\"");
   return 0;
 }

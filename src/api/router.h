@@ -10,14 +10,14 @@ namespace delayq::api {
 // Handler interface; holds no sockets.
 class Router final : public http::Handler {
  public:
-  Router(engine::Engine& engine, ApiLimits limits) : engine_(engine), limits_(limits) {}
+  Router(engine::Engine& engine, ApiConfig limits) : engine_(engine), limits_(limits) {}
 
   void Handle(http::Request request, http::Responder respond) override;
   http::Response ErrorResponse(int status, std::string_view message) override;
 
  private:
   engine::Engine& engine_;
-  const ApiLimits limits_;
+  const ApiConfig limits_;
 };
 
 }  // namespace delayq::api

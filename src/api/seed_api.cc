@@ -8,6 +8,8 @@
 
 #include "api/errors.h"
 #include "api/json_fields.h"
+#include "delivery/callback_spec.h"
+#include "delivery/registry.h"
 
 namespace delayq::api {
 
@@ -18,16 +20,47 @@ namespace {
 constexpr std::string_view kAddFields = "topic, timing_moment, content";
 constexpr std::string_view kPullFields = "topic (and optionally task_id)";
 
-// Seed v2: content that is a JSON object with a "url" is a callback task.
-bool IsCallbackContent(std::string_view content) {
+// Seed v2: content that is a JSON object with a "url" is a callback task. An absolute url
+// is called as is; otherwise "sn" names a service of the registry and url is the path on
+// it. Returns the canonical callback spec, or "" for a pull task.
+Result<std::string> SeedCallback(std::string_view content, const ApiConfig& config) {
   size_t first = content.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos || content[first] != '{') return false;
+  if (first == std::string_view::npos || content[first] != '{') return std::string();
   boost::system::error_code ec;
   json::parse_options options;
   options.max_depth = kMaxJsonDepth;
   json::value value =
       json::parse(json::string_view(content.data(), content.size()), ec, {}, options);
-  return !ec && value.is_object() && value.get_object().contains("url");
+  if (ec || !value.is_object()) return std::string();
+  const json::object& object = value.get_object();
+  const json::value* url = object.if_contains("url");
+  if (url == nullptr) return std::string();
+  if (!url->is_string() || url->get_string().empty()) {
+    return Fail(Errc::kInvalidArgument, "content.url must be a non-empty string");
+  }
+  if (config.registry == nullptr) {
+    return Fail(Errc::kInvalidArgument, "content has a url, but callback delivery is disabled");
+  }
+  delivery::CallbackSpec spec;
+  std::string_view target(url->get_string().data(), url->get_string().size());
+  bool absolute = target.find("://") != std::string_view::npos;
+  std::string field = "content.url";
+  if (absolute) {
+    spec.url = std::string(target);
+  } else {
+    const json::value* sn = object.if_contains("sn");
+    if (sn == nullptr || !sn->is_string() || sn->get_string().empty()) {
+      return Fail(Errc::kInvalidArgument,
+                  "content.url '" + std::string(target.substr(0, 200)) +
+                      "' is a path: give sn (a service name from the services configuration) "
+                      "or an absolute http(s) URL");
+    }
+    spec.service = std::string(sn->get_string());
+    spec.path = target.front() == '/' ? std::string(target) : "/" + std::string(target);
+    field = "content.sn";
+  }
+  if (auto ok = config.registry->Check(spec, field); !ok) return std::unexpected(ok.error());
+  return delivery::EncodeCallbackSpec(spec);
 }
 
 Result<std::optional<TaskId>> DecodeTaskId(const json::object& body) {
@@ -55,7 +88,7 @@ Result<std::optional<TaskId>> DecodeTaskId(const json::object& body) {
 
 }  // namespace
 
-Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiLimits& limits, int64_t now_ms) {
+Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiConfig& limits, int64_t now_ms) {
   auto object = ParseBodyObject(body, kAddFields);
   if (!object) return std::unexpected(object.error());
   SeedAdd add;
@@ -82,8 +115,10 @@ Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiLimits& limits, in
   if (auto ok = CheckPayloadSize(content->size(), limits, "content"); !ok) {
     return std::unexpected(ok.error());
   }
+  auto callback = SeedCallback(*content, limits);
+  if (!callback) return std::unexpected(callback.error());
+  add.callback_json = std::move(*callback);
   add.content = std::move(*content);
-  add.is_callback = IsCallbackContent(add.content);
   return add;
 }
 
@@ -114,22 +149,19 @@ std::string EncodeSeedPullOk(TaskId id, std::string_view content) {
   return json::serialize(body);
 }
 
-void HandleSeedAdd(engine::Engine& engine, const ApiLimits& limits, const http::Request& request,
+void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const http::Request& request,
                    http::Responder respond) {
   auto add = DecodeSeedAdd(request.body, limits, engine.NowMs());
   if (!add) return respond(MakeErrorResponse(add.error()));
-  if (add->is_callback) {
-    return respond(MakeErrorResponse(
-        {Errc::kInvalidArgument,
-         "content has a url, which makes this a callback task; callback delivery is not "
-         "available in this version yet (see docs/API.md); send content without url to "
-         "create a pull task"}));
-  }
   std::vector<engine::NewTask> tasks(1);
   tasks[0].topic = std::move(add->topic);
   tasks[0].due_at_ms = add->due_at_ms;
   tasks[0].payload = std::move(add->content);
-  tasks[0].kind = DeliveryKind::kPull;
+  tasks[0].kind = add->callback_json.empty() ? DeliveryKind::kPull : DeliveryKind::kCallback;
+  tasks[0].callback = std::move(add->callback_json);
+  if (auto it = limits.topics.find(tasks[0].topic); it != limits.topics.end()) {
+    tasks[0].max_attempts = it->second.max_attempts;
+  }
   engine.Add(std::move(tasks),
              [respond = std::move(respond)](Result<std::vector<engine::AddedTask>> ids) {
                if (!ids) return respond(MakeErrorResponse(ids.error()));

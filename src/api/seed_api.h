@@ -18,7 +18,9 @@ struct SeedAdd {
   std::string topic;
   int64_t due_at_ms = 0;  // timing_moment (unix seconds) * 1000
   std::string content;
-  bool is_callback = false;  // content is a JSON object with a "url" field (seed v2)
+  // Seed v2: content is a JSON object with "url" (and "sn" for a path): the canonical
+  // callback spec; empty for a pull task.
+  std::string callback_json;
 };
 
 // POST /delay/task/pull, decoded.
@@ -27,14 +29,14 @@ struct SeedPull {
   std::optional<TaskId> task_id;  // absent or 0: the oldest due task
 };
 
-Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiLimits& limits, int64_t now_ms);
+Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiConfig& limits, int64_t now_ms);
 Result<SeedPull> DecodeSeedPull(std::string_view body);
 
 std::string EncodeSeedAddOk(TaskId id);
 // task_id 0 and content "" when nothing is due.
 std::string EncodeSeedPullOk(TaskId id, std::string_view content);
 
-void HandleSeedAdd(engine::Engine& engine, const ApiLimits& limits, const http::Request& request,
+void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const http::Request& request,
                    http::Responder respond);
 void HandleSeedPull(engine::Engine& engine, const http::Request& request, http::Responder respond);
 

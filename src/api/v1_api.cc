@@ -6,6 +6,8 @@
 #include "api/errors.h"
 #include "api/json_fields.h"
 #include "api/time_format.h"
+#include "delivery/callback_spec.h"
+#include "delivery/registry.h"
 
 namespace delayq::api {
 
@@ -127,7 +129,7 @@ Error MethodNotAllowed(const http::Request& request, std::string_view allowed) {
 
 // --- Handlers -------------------------------------------------------------------------------
 
-void AddTask(engine::Engine& engine, const ApiLimits& limits, std::string_view topic,
+void AddTask(engine::Engine& engine, const ApiConfig& limits, std::string_view topic,
              const http::Request& request, http::Responder respond) {
   auto body = ParseBodyObject(request.body, "payload and delay_ms, at_ms or at");
   if (!body) return respond(MakeErrorResponse(body.error()));
@@ -153,7 +155,7 @@ void AddTask(engine::Engine& engine, const ApiLimits& limits, std::string_view t
   });
 }
 
-void AddBatch(engine::Engine& engine, const ApiLimits& limits, std::string_view topic,
+void AddBatch(engine::Engine& engine, const ApiConfig& limits, std::string_view topic,
               const http::Request& request, http::Responder respond) {
   auto body = ParseBodyObject(request.body, "tasks (an array of task objects)");
   if (!body) return respond(MakeErrorResponse(body.error()));
@@ -164,10 +166,10 @@ void AddBatch(engine::Engine& engine, const ApiLimits& limits, std::string_view 
     return respond(MakeErrorResponse({Errc::kInvalidArgument, "tasks must be an array"}));
   }
   const json::array& array = items->get_array();
-  if (array.empty() || array.size() > ApiLimits::kMaxBatch) {
+  if (array.empty() || array.size() > ApiConfig::kMaxBatch) {
     return respond(
         MakeErrorResponse({array.empty() ? Errc::kInvalidArgument : Errc::kTooLarge,
-                           "tasks must hold 1 to " + std::to_string(ApiLimits::kMaxBatch) +
+                           "tasks must hold 1 to " + std::to_string(ApiConfig::kMaxBatch) +
                                " tasks, not " + std::to_string(array.size())}));
   }
   int64_t now = engine.NowMs();
@@ -205,15 +207,15 @@ void Pull(engine::Engine& engine, std::string topic, const http::Request& reques
           http::Responder respond) {
   auto body = OptionalBody(request.body, "max, wait_ms, lease_ms (all optional)");
   if (!body) return respond(MakeErrorResponse(body.error()));
-  auto max = BoundedInteger(*body, "", "max", 1, ApiLimits::kMaxPull);
+  auto max = BoundedInteger(*body, "", "max", 1, ApiConfig::kMaxPull);
   if (!max) return respond(MakeErrorResponse(max.error()));
-  auto wait = BoundedInteger(*body, "", "wait_ms", 0, ApiLimits::kMaxWaitMs);
+  auto wait = BoundedInteger(*body, "", "wait_ms", 0, ApiConfig::kMaxWaitMs);
   if (!wait) return respond(MakeErrorResponse(wait.error()));
   auto lease =
-      BoundedInteger(*body, "", "lease_ms", ApiLimits::kMinLeaseMs, ApiLimits::kMaxLeaseMs);
+      BoundedInteger(*body, "", "lease_ms", ApiConfig::kMinLeaseMs, ApiConfig::kMaxLeaseMs);
   if (!lease) return respond(MakeErrorResponse(lease.error()));
   engine.Claim(std::move(topic), static_cast<size_t>(max->value_or(1)), wait->value_or(0),
-               lease->value_or(ApiLimits::kDefaultLeaseMs),
+               lease->value_or(ApiConfig::kDefaultLeaseMs),
                [respond = std::move(respond)](Result<std::vector<Task>> tasks) {
                  if (!tasks) return respond(MakeErrorResponse(tasks.error()));
                  json::array out;
@@ -240,7 +242,7 @@ engine::Engine::TaskDone AnswerWithTask(engine::Engine& engine, http::Responder 
   };
 }
 
-void TaskAction(engine::Engine& engine, const ApiLimits& limits, TaskId id, std::string_view action,
+void TaskAction(engine::Engine& engine, const ApiConfig& limits, TaskId id, std::string_view action,
                 const http::Request& request, http::Responder respond) {
   if (action == "ack" || action == "nack") {
     auto body = ParseBodyObject(request.body, "lease");
@@ -324,10 +326,10 @@ void DeadList(engine::Engine& engine, std::string_view topic, const http::Reques
   if (std::string_view text = QueryParam(request.target, "limit"); !text.empty()) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
     if (ec != std::errc() || end != text.data() + text.size() || limit == 0 ||
-        limit > ApiLimits::kMaxDeadPage) {
+        limit > ApiConfig::kMaxDeadPage) {
       return respond(
           MakeErrorResponse({Errc::kInvalidArgument, "limit must be between 1 and " +
-                                                         std::to_string(ApiLimits::kMaxDeadPage)}));
+                                                         std::to_string(ApiConfig::kMaxDeadPage)}));
     }
   }
   auto dead = engine.ListDead(std::string(topic), after, limit);
@@ -355,7 +357,7 @@ std::vector<std::string_view> Split(std::string_view path) {
 
 }  // namespace
 
-Result<int64_t> DecodeDueTime(const json::object& body, const ApiLimits& limits, int64_t now_ms,
+Result<int64_t> DecodeDueTime(const json::object& body, const ApiConfig& limits, int64_t now_ms,
                               std::string_view prefix) {
   int given = body.contains("delay_ms") + body.contains("at_ms") + body.contains("at");
   if (given > 1) {
@@ -393,7 +395,7 @@ Result<int64_t> DecodeDueTime(const json::object& body, const ApiLimits& limits,
 }
 
 Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object& body,
-                                     const ApiLimits& limits, int64_t now_ms,
+                                     const ApiConfig& limits, int64_t now_ms,
                                      std::string_view prefix) {
   auto with_prefix = [&](const Error& e) {
     return Fail(e.code, prefix.empty() ? e.message : std::string(prefix) + e.message);
@@ -416,29 +418,46 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
   auto due = DecodeDueTime(body, limits, now_ms, prefix);
   if (!due) return std::unexpected(due.error());
   task.due_at_ms = *due;
-  auto attempts = BoundedInteger(body, prefix, "max_attempts", 1, ApiLimits::kMaxAttempts);
+  auto attempts = BoundedInteger(body, prefix, "max_attempts", 1, ApiConfig::kMaxAttempts);
   if (!attempts) return std::unexpected(attempts.error());
   task.max_attempts = static_cast<uint32_t>(attempts->value_or(0));
   auto dedup = OptionalString(body, "dedup_key");
   if (!dedup) return with_prefix(dedup.error());
   if (*dedup) {
-    if ((*dedup)->empty() || (*dedup)->size() > ApiLimits::kMaxDedupKeyBytes) {
+    if ((*dedup)->empty() || (*dedup)->size() > ApiConfig::kMaxDedupKeyBytes) {
       return Fail(Errc::kInvalidArgument, FieldName(prefix, "dedup_key") + " must be 1 to " +
-                                              std::to_string(ApiLimits::kMaxDedupKeyBytes) +
+                                              std::to_string(ApiConfig::kMaxDedupKeyBytes) +
                                               " bytes");
     }
     task.dedup_key = std::move(**dedup);
   }
-  if (body.contains("callback")) {
-    return Fail(Errc::kInvalidArgument,
-                FieldName(prefix, "callback") +
-                    ": callback delivery is not available in this version yet; omit callback "
-                    "and pull the task (POST /v1/topics/{topic}/pull)");
+  auto defaults = limits.topics.find(task.topic);
+  if (task.max_attempts == 0 && defaults != limits.topics.end()) {
+    task.max_attempts = defaults->second.max_attempts;
+  }
+  const json::value* callback = body.if_contains("callback");
+  std::string field = FieldName(prefix, "callback");
+  if (callback != nullptr && !callback->is_null()) {
+    if (limits.registry == nullptr) {
+      return Fail(Errc::kInvalidArgument, field + ": callback delivery is disabled");
+    }
+    auto spec = delivery::ParseCallbackObject(json::serialize(*callback), field);
+    if (!spec) return std::unexpected(spec.error());
+    if (auto ok = limits.registry->Check(
+            *spec, spec->service.empty() ? field + ".url" : field + ".service");
+        !ok) {
+      return std::unexpected(ok.error());
+    }
+    task.kind = DeliveryKind::kCallback;
+    task.callback = delivery::EncodeCallbackSpec(*spec);
+  } else if (defaults != limits.topics.end() && !defaults->second.callback_json.empty()) {
+    task.kind = DeliveryKind::kCallback;  // the topic's default callback (config topics)
+    task.callback = defaults->second.callback_json;
   }
   return task;
 }
 
-void HandleV1(engine::Engine& engine, const ApiLimits& limits, const http::Request& request,
+void HandleV1(engine::Engine& engine, const ApiConfig& limits, const http::Request& request,
               http::Responder respond) {
   std::vector<std::string_view> parts = Split(request.Path().substr(4));  // after "/v1/"
   const std::string& method = request.method;

@@ -19,14 +19,14 @@ Result<void> CheckTopic(std::string_view topic, std::string_view field) {
               name + " may contain only letters, digits and . _ : - (1-128 characters)");
 }
 
-Result<void> CheckPayloadSize(size_t bytes, const ApiLimits& limits, std::string_view field) {
+Result<void> CheckPayloadSize(size_t bytes, const ApiConfig& limits, std::string_view field) {
   if (bytes <= limits.max_payload_bytes) return {};
   return Fail(Errc::kTooLarge,
               std::string(field) + " is " + std::to_string(bytes) + " bytes; the limit is " +
                   std::to_string(limits.max_payload_bytes) + " (max_payload_bytes)");
 }
 
-Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiLimits& limits,
+Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiConfig& limits,
                              std::string_view field) {
   std::string name(field);
   if (due_at_ms < 0) {

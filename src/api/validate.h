@@ -2,14 +2,30 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "common/result.h"
 
+namespace delayq::delivery {
+class Registry;
+}
+
 namespace delayq::api {
 
-// Limits the API enforces on every add (configurable: docs/CONFIG.md).
-struct ApiLimits {
+// Defaults a topic's configuration gives to the tasks added to it.
+struct TopicDefaults {
+  uint32_t max_attempts = 0;  // 0: the engine's default
+  std::string callback_json;  // canonical callback spec for tasks that give none; "" none
+};
+
+// What the API needs besides the engine: limits it enforces on every add (configurable:
+// docs/CONFIG.md), the callback registry, per-topic defaults.
+struct ApiConfig {
+  // Resolves services and checks callback hosts; null refuses callback tasks.
+  const delivery::Registry* registry = nullptr;
+  std::map<std::string, TopicDefaults> topics;
   size_t max_payload_bytes = 1 << 20;
   int64_t max_delay_ms = 2LL * 366 * 24 * 3600 * 1000;  // how far ahead a task may be due
   // v1 API bounds (SPEC.md §3).
@@ -28,11 +44,11 @@ struct ApiLimits {
 Result<void> CheckTopic(std::string_view topic, std::string_view field = "topic");
 
 // The payload (seed: content) must fit max_payload_bytes.
-Result<void> CheckPayloadSize(size_t bytes, const ApiLimits& limits, std::string_view field);
+Result<void> CheckPayloadSize(size_t bytes, const ApiConfig& limits, std::string_view field);
 
 // A due time in unix milliseconds: not negative, at most max_delay_ms ahead of now.
 // A time in the past is accepted (due at once).
-Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiLimits& limits,
+Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiConfig& limits,
                              std::string_view field);
 
 }  // namespace delayq::api

@@ -57,6 +57,37 @@ auto Duration(int64_t Config::*field, int64_t min_ms) {
   };
 }
 
+auto Double(double Config::*field, double min, double max) {
+  return [field, min, max](Config& c, std::string_view value) -> Result<void> {
+    char* end = nullptr;
+    std::string text(value);
+    double parsed = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || parsed < min || parsed > max) {
+      return Invalid("", value,
+                     "a number from " + std::to_string(min) + " to " + std::to_string(max));
+    }
+    c.*field = parsed;
+    return {};
+  };
+}
+
+// A comma-separated list (the YAML form is a list; the environment and flags use commas).
+auto List(std::vector<std::string> Config::*field) {
+  return [field](Config& c, std::string_view value) -> Result<void> {
+    (c.*field).clear();
+    while (!value.empty()) {
+      size_t comma = value.find(',');
+      std::string_view item = value.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (!item.empty()) (c.*field).emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+    return {};
+  };
+}
+
 auto Size(uint64_t Config::*field, uint64_t min, uint64_t max) {
   return [field, min, max](Config& c, std::string_view value) -> Result<void> {
     auto bytes = ParseSizeBytes(value);
@@ -85,7 +116,7 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
              std::map<std::string, YAML::Node>* out) {
   for (const auto& item : node) {
     std::string key = prefix + item.first.as<std::string>();
-    if (item.second.IsMap() && key != "services") {
+    if (item.second.IsMap() && key != "services" && key != "topics") {
       Flatten(item.second, key + ".", out);
     } else {
       (*out)[key] = item.second;
@@ -121,6 +152,75 @@ Result<void> ApplyServices(Config& config, const YAML::Node& node, std::string_v
   return {};
 }
 
+// YAML scalars and maps to JSON text (for a topic's default callback); the API layer
+// validates the result like a callback given on an add.
+std::string YamlToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    std::string out = "{";
+    for (const auto& item : node) {
+      if (out.size() > 1) out += ",";
+      out += YamlToJson(item.first) + ":" + YamlToJson(item.second);
+    }
+    return out + "}";
+  }
+  if (node.IsSequence()) {
+    std::string out = "[";
+    for (const auto& item : node) out += (out.size() > 1 ? "," : "") + YamlToJson(item);
+    return out + "]";
+  }
+  std::string text = node.IsNull() ? "" : node.as<std::string>();
+  bool numeric = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  if (numeric && node.Tag() != "!") return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+Result<void> ApplyTopics(Config& config, const YAML::Node& node, std::string_view source) {
+  std::string where(source);
+  if (!node.IsMap()) return Fail(Errc::kInvalidArgument, where + ": topics must be a mapping");
+  for (const auto& item : node) {
+    std::string name = item.first.as<std::string>();
+    std::string prefix = where + ": topics." + name;
+    if (!item.second.IsMap()) return Fail(Errc::kInvalidArgument, prefix + " must be a mapping");
+    Config::Topic topic;
+    for (const auto& field : item.second) {
+      std::string key = field.first.as<std::string>();
+      if (key == "callback") {
+        if (!field.second.IsMap()) {
+          return Fail(Errc::kInvalidArgument, prefix + ".callback must be a mapping");
+        }
+        topic.callback_json = YamlToJson(field.second);
+        continue;
+      }
+      std::string value = field.second.as<std::string>();
+      char* end = nullptr;
+      double number = std::strtod(value.c_str(), &end);
+      if (value.empty() || end != value.c_str() + value.size() || number < 0) {
+        return Fail(Errc::kInvalidArgument, prefix + "." + key + " must be a number >= 0");
+      }
+      if (key == "max_attempts" && number >= 1 && number <= 1000) {
+        topic.max_attempts = static_cast<int64_t>(number);
+      } else if (key == "rate_limit") {
+        topic.rate_limit = number;
+      } else if (key == "max_in_flight" && number >= 1 && number <= 100000) {
+        topic.max_in_flight = static_cast<int64_t>(number);
+      } else {
+        return Fail(Errc::kInvalidArgument,
+                    prefix + "." + key +
+                        ": unknown or out of range (max_attempts 1-1000, rate_limit >= 0, "
+                        "max_in_flight 1-100000, callback)");
+      }
+    }
+    config.topics[name] = std::move(topic);
+  }
+  return {};
+}
+
 Result<void> ApplyFile(Config& config, const std::string& path) {
   YAML::Node root;
   try {
@@ -138,6 +238,15 @@ Result<void> ApplyFile(Config& config, const std::string& path) {
     for (const auto& [key, node] : flat) {
       if (key == "services") {
         if (auto ok = ApplyServices(config, node, path); !ok) return ok;
+        continue;
+      }
+      if (key == "topics") {
+        if (auto ok = ApplyTopics(config, node, path); !ok) return ok;
+        continue;
+      }
+      if (key == "callbacks.allow_hosts" && node.IsSequence()) {
+        config.allow_hosts.clear();
+        for (const auto& host : node) config.allow_hosts.push_back(host.as<std::string>());
         continue;
       }
       if (key == "auth.tokens") {
@@ -206,6 +315,24 @@ const std::vector<Setting>& Settings() {
        String(&Config::log_level, {"trace", "debug", "info", "warn", "error"})},
       {"callbacks.signing_key", "HMAC-SHA256 key for callback signatures",
        String(&Config::signing_key)},
+      {"max_attempts", "deliveries of a task before it is dead, unless the task says",
+       Integer(&Config::max_attempts, 1, 1000)},
+      {"callbacks.timeout", "how long a callback may take unless it says",
+       Duration(&Config::callback_timeout_ms, 100)},
+      {"callbacks.retry.initial", "wait before the first retry of a failed callback",
+       Duration(&Config::retry_initial_ms, 1)},
+      {"callbacks.retry.max", "longest wait between retries", Duration(&Config::retry_max_ms, 1)},
+      {"callbacks.retry.multiplier", "growth of the wait from one retry to the next",
+       Double(&Config::retry_multiplier, 1.0, 100.0)},
+      {"callbacks.max_in_flight_per_topic", "callbacks of one topic in flight at once",
+       Integer(&Config::callback_max_in_flight_per_topic, 1, 100'000)},
+      {"callbacks.max_per_host", "connections to one callback host at once (more wait)",
+       Integer(&Config::callback_max_per_host, 1, 100'000)},
+      {"callbacks.max_connections", "open callback connections in all",
+       Integer(&Config::callback_max_connections, 1, 1'000'000)},
+      {"callbacks.allow_hosts",
+       "hosts callbacks may call: names, *.suffix, IPv4 addresses or CIDRs (comma-separated)",
+       List(&Config::allow_hosts)},
   };
   return settings;
 }

@@ -37,6 +37,24 @@ struct Config {
   std::map<std::string, std::vector<std::string>> services;  // name -> base URLs
   std::string signing_key;                                   // callbacks.signing_key
   std::vector<std::string> auth_tokens;                      // auth.tokens
+  int64_t max_attempts = 10;  // deliveries of a task before it is dead, unless it says
+  int64_t callback_timeout_ms = 10'000;
+  int64_t retry_initial_ms = 1'000;
+  int64_t retry_max_ms = 3'600'000;
+  double retry_multiplier = 2.0;
+  int64_t callback_max_in_flight_per_topic = 64;
+  int64_t callback_max_per_host = 64;
+  int64_t callback_max_connections = 1024;
+  std::vector<std::string> allow_hosts;  // callbacks.allow_hosts; empty: any host
+
+  // Per-topic settings (YAML `topics:` only).
+  struct Topic {
+    int64_t max_attempts = 0;   // 0: the global max_attempts
+    double rate_limit = 0;      // callbacks started per second; 0: unlimited
+    int64_t max_in_flight = 0;  // 0: callbacks.max_in_flight_per_topic
+    std::string callback_json;  // default callback for tasks that name none ("" none)
+  };
+  std::map<std::string, Topic> topics;
 };
 
 // One scalar setting: its YAML key; the env variable and the flag derive from it

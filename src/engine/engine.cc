@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "engine/store_worker.h"
 
@@ -31,14 +32,16 @@ struct Engine::Waiter {
   }
 };
 
-Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config)
+Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
+               CallbackSink* callbacks)
     : store_(store),
       clock_(clock),
       config_(config),
       ids_(config.node_id, clock),
       worker_(std::make_unique<StoreWorker>(store, metrics_, config.max_queued)),
-      scheduler_(
-          std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))) {}
+      scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
+      callbacks_(callbacks),
+      jitter_(std::random_device{}()) {}
 
 Engine::~Engine() { Stop(); }
 
@@ -97,6 +100,7 @@ void Engine::Add(std::vector<NewTask> tasks, AddDone done) {
     task.kind = in.kind;
     task.max_attempts = in.max_attempts != 0 ? in.max_attempts : config_.default_max_attempts;
     task.dedup_key = std::move(in.dedup_key);
+    task.callback = std::move(in.callback);
     earliest = std::min(earliest, task.due_at_ms);
     records.push_back(std::move(task));
   }
@@ -170,7 +174,8 @@ void Engine::Claim(std::string topic, size_t max, int64_t wait_ms, int64_t lease
 void Engine::TryClaim(std::shared_ptr<Waiter> waiter) {
   auto job = [this, waiter]() {
     int64_t now = clock_.NowMs();
-    auto taken = store_.ClaimDue(waiter->topic, waiter->max, now, now + waiter->lease_ms);
+    auto taken = store_.ClaimDue(waiter->topic, DeliveryKind::kPull, waiter->max, now,
+                                 now + waiter->lease_ms);
     if (!taken) {
       metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
       return waiter->Answer(std::unexpected(taken.error()));
@@ -197,7 +202,9 @@ void Engine::Register(std::shared_ptr<Waiter> waiter) {
   scheduler_->Kick(waiter->deadline_ms);
   // A task may have fallen due between the claim and the registration, its wake-up gone
   // to nobody: look once more.
-  if (store_.HasDue(waiter->topic, clock_.NowMs())) WakeWaiters(waiter->topic);
+  if (store_.HasDue(waiter->topic, DeliveryKind::kPull, clock_.NowMs())) {
+    WakeWaiters(waiter->topic);
+  }
 }
 
 void Engine::WakeWaiters(const std::string& topic) {
@@ -283,6 +290,7 @@ void Engine::RecordDelivery(const Task& task, int64_t now_ms) {
 void Engine::OnPromoted(const store::PromoteResult& result, int64_t now_ms) {
   metrics_.tasks_promoted.fetch_add(result.promoted, std::memory_order_relaxed);
   for (const std::string& topic : result.topics_ready) WakeWaiters(topic);
+  for (const std::string& topic : result.callback_topics_ready) PumpCallbacks(topic);
   if (result.leases_expired && !expiry_queued_.exchange(true)) {
     auto job = [this] {
       int64_t now = clock_.NowMs();
@@ -322,7 +330,139 @@ int64_t Engine::OnTick(int64_t now_ms) {
     if (!deadlines_.empty()) next = std::min(next, deadlines_.begin()->first);
   }
   for (auto& waiter : expired) waiter->Answer(std::vector<Task>());
+  // Topics held back by their rate limit: try again when a token is due.
+  std::vector<std::string> unblocked;
+  {
+    std::lock_guard lock(lanes_mu_);
+    for (auto& [topic, lane] : lanes_) {
+      if (lane.blocked_until_ms == 0) continue;
+      if (lane.blocked_until_ms <= now_ms) {
+        lane.blocked_until_ms = 0;
+        unblocked.push_back(topic);
+      } else {
+        next = std::min(next, lane.blocked_until_ms);
+      }
+    }
+  }
+  for (const std::string& topic : unblocked) PumpCallbacks(topic);
   return next;
+}
+
+// --- Callback delivery ----------------------------------------------------------------------
+//
+// Per topic, at most max_in_flight callbacks are claimed and handed to the sink at once
+// (and at most rate_limit per second start), so that a slow or dead receiver only holds
+// its own topic's slots. Claims take tasks oldest due first from the topic's callback
+// lane; each completion frees a slot and claims more if more are due.
+
+const EngineConfig::TopicLimits& Engine::LimitsFor(const std::string& topic) const {
+  auto it = config_.topic_limits.find(topic);
+  return it == config_.topic_limits.end() ? config_.default_topic_limits : it->second;
+}
+
+void Engine::PumpCallbacks(const std::string& topic) {
+  if (callbacks_ == nullptr || quiescing_) return;
+  const EngineConfig::TopicLimits& limits = LimitsFor(topic);
+  int64_t now = clock_.NowMs();
+  size_t slots = 0;
+  {
+    std::lock_guard lock(lanes_mu_);
+    CallbackLane& lane = lanes_[topic];
+    size_t busy = lane.in_flight + lane.claiming;
+    if (busy >= limits.max_in_flight) return;
+    slots = limits.max_in_flight - busy;
+    if (limits.rate_limit > 0) {
+      // Token bucket holding at most one second's worth; starts full.
+      if (lane.refilled_at_ms == 0) {
+        lane.tokens = limits.rate_limit;
+      } else {
+        double elapsed_s = static_cast<double>(now - lane.refilled_at_ms) / 1000.0;
+        lane.tokens = std::min(limits.rate_limit, lane.tokens + elapsed_s * limits.rate_limit);
+      }
+      lane.refilled_at_ms = now;
+      if (lane.tokens < 1) {
+        int64_t wait_ms = static_cast<int64_t>((1 - lane.tokens) * 1000.0 / limits.rate_limit);
+        lane.blocked_until_ms = now + std::max<int64_t>(1, wait_ms);
+        scheduler_->Kick(lane.blocked_until_ms);
+        return;
+      }
+      slots = std::min(slots, static_cast<size_t>(lane.tokens));
+      lane.tokens -= static_cast<double>(slots);
+    }
+    lane.claiming += slots;
+  }
+  auto job = [this, topic, slots, rate_limited = limits.rate_limit > 0] {
+    int64_t now = clock_.NowMs();
+    auto claimed = store_.ClaimDue(topic, DeliveryKind::kCallback, slots, now,
+                                   now + config_.callback_lease_ms);
+    size_t taken = claimed ? claimed->size() : 0;
+    {
+      std::lock_guard lock(lanes_mu_);
+      CallbackLane& lane = lanes_[topic];
+      lane.claiming -= slots;
+      lane.in_flight += taken;
+      if (rate_limited) lane.tokens += static_cast<double>(slots - taken);  // unused tokens
+    }
+    if (!claimed) {
+      metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("msg=\"callback claim failed\" topic={} error=\"{}\"", topic,
+                   claimed.error().message);
+      return;
+    }
+    for (const Task& task : *claimed) {
+      RecordDelivery(task, now);
+      auto started = std::chrono::steady_clock::now();
+      callbacks_->Deliver(task, [this, sent = task, started](CallbackOutcome outcome) {
+        auto elapsed = std::chrono::steady_clock::now() - started;
+        metrics_.callback_latency.ObserveMicros(
+            std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+        OnCallbackDone(sent, outcome);
+      });
+    }
+    if (taken == slots) PumpCallbacks(topic);  // a full claim: more may be due
+  };
+  if (!worker_->Submit(std::move(job))) {
+    std::lock_guard lock(lanes_mu_);
+    lanes_[topic].claiming -= slots;  // the next promotion or completion tries again
+  }
+}
+
+void Engine::OnCallbackDone(const Task& task, const CallbackOutcome& outcome) {
+  (outcome.ok() ? metrics_.callbacks_ok : metrics_.callbacks_failed)
+      .fetch_add(1, std::memory_order_relaxed);
+  double random01;
+  {
+    std::lock_guard lock(jitter_mu_);
+    random01 = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_);
+  }
+  auto job = [this, task, outcome, random01] {
+    int64_t now = clock_.NowMs();
+    Result<Task> recorded =
+        outcome.ok()
+            ? store_.Ack(task.id, task.lease_token, now)
+            : store_.Nack(task.id, task.lease_token,
+                          now + config_.retry.DelayMs(task.attempts, random01), outcome.error, now);
+    if (!recorded) {
+      // kConflict: the lease ran out before the answer came and the task moved on.
+      spdlog::warn("msg=\"callback outcome not recorded\" task={} error=\"{}\"", task.id,
+                   recorded.error().message);
+    } else if (recorded->state == TaskState::kDead) {
+      metrics_.callbacks_dead.fetch_add(1, std::memory_order_relaxed);
+    } else if (recorded->state == TaskState::kScheduled) {
+      scheduler_->Kick(recorded->due_at_ms);
+    }
+    {
+      std::lock_guard lock(lanes_mu_);
+      lanes_[task.topic].in_flight -= 1;
+    }
+    if (store_.HasDue(task.topic, DeliveryKind::kCallback, now)) PumpCallbacks(task.topic);
+  };
+  if (!worker_->Submit(std::move(job))) {
+    // The outcome is lost; the task stays delivering until its lease expires and is then
+    // delivered again (at-least-once).
+    std::lock_guard lock(lanes_mu_);
+    lanes_[task.topic].in_flight -= 1;
+  }
 }
 
 void Engine::Purge() { PurgeSlice(kPurgeSlicesPerRound); }

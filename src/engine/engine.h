@@ -7,15 +7,18 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "engine/callback_sink.h"
 #include "engine/metrics.h"
 #include "engine/scheduler.h"
 #include "queue/ids.h"
+#include "queue/retry_policy.h"
 #include "queue/task.h"
 #include "store/store.h"
 
@@ -32,6 +35,18 @@ struct EngineConfig {
   size_t max_queued = 200'000;
   // max_attempts of a task that does not say.
   uint32_t default_max_attempts = 10;
+
+  // Callback delivery (SPEC.md §1, issue 4).
+  RetryPolicy retry;
+  // A delivering task whose answer has not come back within this is due again (covers a
+  // crash while callbacks were in flight); must exceed the longest callback timeout.
+  int64_t callback_lease_ms = 70'000;
+  struct TopicLimits {
+    size_t max_in_flight = 64;  // callbacks of the topic in flight at once
+    double rate_limit = 0;      // callbacks started per second; 0: unlimited
+  };
+  TopicLimits default_topic_limits;
+  std::map<std::string, TopicLimits> topic_limits;  // overrides by topic name
 };
 
 // A task as the API hands it over: validated, not yet given an id.
@@ -43,6 +58,7 @@ struct NewTask {
   DeliveryKind kind = DeliveryKind::kPull;
   uint32_t max_attempts = 0;  // 0: EngineConfig::default_max_attempts
   std::string dedup_key;
+  std::string callback;  // kCallback: the target spec (delivery/callback_spec.h)
 };
 
 struct AddedTask {
@@ -55,7 +71,10 @@ struct AddedTask {
 // exactly once each; they must not block.
 class Engine final : private SchedulerListener {
  public:
-  Engine(store::Store& store, const Clock& clock, EngineConfig config);
+  // `callbacks` receives due callback tasks; it must outlive the engine (may be null when
+  // no callback task can exist, e.g. in tests of the pull paths).
+  Engine(store::Store& store, const Clock& clock, EngineConfig config,
+         CallbackSink* callbacks = nullptr);
   ~Engine() override;
 
   // Reads the store's largest id (ids never go below it) and starts the threads.
@@ -101,6 +120,13 @@ class Engine final : private SchedulerListener {
 
  private:
   struct Waiter;
+  struct CallbackLane {
+    size_t in_flight = 0;  // handed to the sink, not yet answered
+    size_t claiming = 0;   // slots reserved by a claim job not yet run
+    double tokens = 0;     // rate limit bucket
+    int64_t refilled_at_ms = 0;
+    int64_t blocked_until_ms = 0;  // waiting for a token
+  };
 
   // SchedulerListener, on the scheduler thread.
   void OnPromoted(const store::PromoteResult& result, int64_t now_ms) override;
@@ -111,6 +137,9 @@ class Engine final : private SchedulerListener {
   void TryClaim(std::shared_ptr<Waiter> waiter);
   void Register(std::shared_ptr<Waiter> waiter);
   void WakeWaiters(const std::string& topic);
+  void PumpCallbacks(const std::string& topic);
+  void OnCallbackDone(const Task& task, const CallbackOutcome& outcome);
+  const EngineConfig::TopicLimits& LimitsFor(const std::string& topic) const;
   void Purge();
   void PurgeSlice(int slices_left);
   void RecordDelivery(const Task& task, int64_t now_ms);
@@ -127,6 +156,12 @@ class Engine final : private SchedulerListener {
   std::atomic<bool> quiescing_{false};
   std::atomic<bool> expiry_queued_{false};
   int64_t next_purge_ms_ = 0;  // scheduler thread only
+
+  CallbackSink* callbacks_;
+  std::mutex lanes_mu_;
+  std::unordered_map<std::string, CallbackLane> lanes_;
+  std::mutex jitter_mu_;
+  std::mt19937_64 jitter_;
 
   std::mutex waiters_mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;

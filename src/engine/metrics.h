@@ -33,6 +33,12 @@ struct Metrics {
   std::atomic<uint64_t> tasks_promoted{0};   // became due
   std::atomic<uint64_t> rejected_overload{0};
   std::atomic<uint64_t> store_errors{0};
+  std::atomic<uint64_t> callbacks_ok{0};      // 2xx answers
+  std::atomic<uint64_t> callbacks_failed{0};  // other answers, timeouts, connection errors
+  std::atomic<uint64_t> callbacks_dead{0};    // failures that used up max_attempts
+  // Time from sending a callback to its outcome: 100 us .. 60 s.
+  LatencyHistogram callback_latency{{100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000,
+                                     100'000, 250'000, 1'000'000, 5'000'000, 60'000'000}};
   // delivered_at - due_at of first deliveries: 1 ms .. 60 s.
   LatencyHistogram delivery_lateness{{1'000, 2'000, 5'000, 10'000, 20'000, 50'000, 100'000, 200'000,
                                       500'000, 1'000'000, 2'000'000, 5'000'000, 10'000'000,

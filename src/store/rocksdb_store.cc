@@ -136,6 +136,19 @@ constexpr int64_t kLeaseRecheckMs = 20;
 
 std::string Describe(TaskId id) { return "task " + std::to_string(id); }
 
+// The near window keeps one ready set per lane: a topic's pull tasks and its callback
+// tasks wait apart, so that a pull consumer never takes a callback task's hint and the
+// dispatcher claims callbacks topic by topic. A callback lane is the topic name behind a
+// \x01 byte, which topic names cannot contain.
+constexpr char kCallbackLaneMark = '\x01';
+
+std::string LaneName(DeliveryKind kind, std::string_view topic) {
+  if (kind == DeliveryKind::kPull) return std::string(topic);
+  std::string lane(1, kCallbackLaneMark);
+  lane.append(topic);
+  return lane;
+}
+
 class RocksStore final : public Store {
  public:
   RocksStore(const StoreConfig& config, std::unique_ptr<rocksdb::DB> db,
@@ -235,7 +248,14 @@ class RocksStore final : public Store {
     if (!loaded) return std::unexpected(loaded.error());
     result.promoted = window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
     topics.swap(pending_topics_);
-    for (uint32_t topic : topics) result.topics_ready.push_back(window_.TopicName(topic));
+    for (uint32_t lane : topics) {
+      const std::string& name = window_.TopicName(lane);
+      if (!name.empty() && name[0] == kCallbackLaneMark) {
+        result.callback_topics_ready.push_back(name.substr(1));
+      } else {
+        result.topics_ready.push_back(name);
+      }
+    }
     result.leases_expired = leases_.NextDeadlineMs() <= now_ms;
 
     // When to look again: the next timer, the moment the window needs refilling (or, when
@@ -253,10 +273,10 @@ class RocksStore final : public Store {
     return result;
   }
 
-  bool HasDue(std::string_view topic, int64_t now_ms) override {
+  bool HasDue(std::string_view topic, DeliveryKind kind, int64_t now_ms) override {
     std::lock_guard lock(mu_);
     window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
-    auto index = window_.FindTopic(topic);
+    auto index = window_.FindTopic(LaneName(kind, topic));
     return index && window_.ReadyCount(*index) > 0;
   }
 
@@ -264,12 +284,12 @@ class RocksStore final : public Store {
 
   Result<std::vector<Task>> ConsumeDue(std::string_view topic, size_t max,
                                        int64_t now_ms) override {
-    return TakeDue(topic, max, now_ms, /*lease_until_ms=*/0);
+    return TakeDue(topic, DeliveryKind::kPull, max, now_ms, /*lease_until_ms=*/0);
   }
 
-  Result<std::vector<Task>> ClaimDue(std::string_view topic, size_t max, int64_t now_ms,
-                                     int64_t lease_until_ms) override {
-    return TakeDue(topic, max, now_ms, std::max<int64_t>(lease_until_ms, 1));
+  Result<std::vector<Task>> ClaimDue(std::string_view topic, DeliveryKind kind, size_t max,
+                                     int64_t now_ms, int64_t lease_until_ms) override {
+    return TakeDue(topic, kind, max, now_ms, std::max<int64_t>(lease_until_ms, 1));
   }
 
   Result<Task> ConsumeById(std::string_view topic, TaskId id, int64_t now_ms) override {
@@ -343,7 +363,10 @@ class RocksStore final : public Store {
         return std::unexpected(task.error());
       }
       // Acked, nacked or re-leased since: this deadline is stale.
-      if (task->state != TaskState::kLeased || task->lease_until_ms != ref.key.due_at_ms) continue;
+      if ((task->state != TaskState::kLeased && task->state != TaskState::kDelivering) ||
+          task->lease_until_ms != ref.key.due_at_ms) {
+        continue;
+      }
       Release(&batch, &*task, now_ms, "lease expired", now_ms);
       released.push_back(std::move(*task));
     }
@@ -444,11 +467,14 @@ class RocksStore final : public Store {
     if (!it->status().ok()) return ReadFailed(it->status());
     std::lock_guard lock(mu_);
     for (TopicStats& s : stats) {
-      auto index = window_.FindTopic(s.topic);
-      if (!index) continue;
-      s.due_waiting = window_.ReadyCount(*index);
-      if (const DueRef* oldest = window_.PeekReady(*index)) {
-        s.oldest_due_lateness_ms = std::max<int64_t>(0, now_ms - oldest->key.due_at_ms);
+      for (DeliveryKind kind : {DeliveryKind::kPull, DeliveryKind::kCallback}) {
+        auto index = window_.FindTopic(LaneName(kind, s.topic));
+        if (!index) continue;
+        s.due_waiting += window_.ReadyCount(*index);
+        if (const DueRef* oldest = window_.PeekReady(*index)) {
+          s.oldest_due_lateness_ms =
+              std::max<int64_t>(s.oldest_due_lateness_ms, now_ms - oldest->key.due_at_ms);
+        }
       }
     }
     return stats;
@@ -531,9 +557,10 @@ class RocksStore final : public Store {
  private:
   enum class LoadOutcome { kUpToDate, kMorePending, kWindowFull };
 
-  // Takes due pull tasks: consumed (lease_until_ms == 0) or leased. Caller holds nothing.
-  Result<std::vector<Task>> TakeDue(std::string_view topic, size_t max, int64_t now_ms,
-                                    int64_t lease_until_ms) {
+  // Takes due tasks of one lane: pull tasks consumed (lease_until_ms == 0) or leased, or
+  // callback tasks marked delivering under a lease. Caller holds nothing.
+  Result<std::vector<Task>> TakeDue(std::string_view topic, DeliveryKind kind, size_t max,
+                                    int64_t now_ms, int64_t lease_until_ms) {
     std::lock_guard write_lock(write_mu_);
     std::vector<Task> taken;
     std::optional<uint32_t> topic_index;
@@ -543,7 +570,7 @@ class RocksStore final : public Store {
       // by the next Promote), without depending on the scheduler having loaded the window.
       if (auto loaded = LoadWindow(now_ms); !loaded) return std::unexpected(loaded.error());
       window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
-      topic_index = window_.FindTopic(topic);
+      topic_index = window_.FindTopic(LaneName(kind, topic));
     }
     if (!topic_index) return taken;
 
@@ -566,8 +593,8 @@ class RocksStore final : public Store {
         return std::unexpected(task.error());
       }
       // The record is the authority: a hint for a task taken, cancelled or moved is stale.
-      if (task->state != TaskState::kScheduled || task->kind != DeliveryKind::kPull ||
-          task->topic != topic || std::max<int64_t>(task->due_at_ms, 0) != ref->key.due_at_ms) {
+      if (task->state != TaskState::kScheduled || task->kind != kind || task->topic != topic ||
+          std::max<int64_t>(task->due_at_ms, 0) != ref->key.due_at_ms) {
         continue;
       }
       batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, task->id));
@@ -575,7 +602,8 @@ class RocksStore final : public Store {
       if (lease_until_ms == 0) {
         Finish(&batch, &*task, TaskState::kDone, now_ms);
       } else {
-        Transition(&batch, &*task, TaskState::kLeased);
+        Transition(&batch, &*task,
+                   kind == DeliveryKind::kPull ? TaskState::kLeased : TaskState::kDelivering);
         task->lease_token = NewLeaseToken();
         task->lease_until_ms = lease_until_ms;
         batch.Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
@@ -616,10 +644,10 @@ class RocksStore final : public Store {
       }
       DueKey key = DecodeTimeIdKey(it->key());
       rocksdb::Slice value = it->value();
-      if (value.size() >= 1 &&
-          static_cast<uint8_t>(value[0]) == static_cast<uint8_t>(DeliveryKind::kPull)) {
+      if (value.size() >= 1 && static_cast<uint8_t>(value[0]) <= 1) {
+        auto kind = static_cast<DeliveryKind>(value[0]);
         std::string_view topic(value.data() + 1, value.size() - 1);
-        window_.Schedule(DueRef{key, window_.InternTopic(topic)});
+        window_.Schedule(DueRef{key, window_.InternTopic(LaneName(kind, topic))});
       }
       window_.SetCursor(DueKey{key.due_at_ms, key.id + 1});
       ++loaded;
@@ -634,8 +662,8 @@ class RocksStore final : public Store {
   // when a consumer re-checks the record.) Caller holds mu_.
   void ScheduleInWindow(const Task& task) {
     DueKey key{std::max<int64_t>(task.due_at_ms, 0), task.id};
-    if (task.kind == DeliveryKind::kPull && window_.Covers(key)) {
-      window_.Schedule(DueRef{key, window_.InternTopic(task.topic)});
+    if (window_.Covers(key)) {
+      window_.Schedule(DueRef{key, window_.InternTopic(LaneName(task.kind, task.topic))});
     }
   }
 
@@ -689,10 +717,11 @@ class RocksStore final : public Store {
   Result<Task> LeasedTask(TaskId id, uint64_t lease_token) {
     auto task = Get(id);
     if (!task) return task;
-    if (task->state != TaskState::kLeased || task->lease_token != lease_token) {
+    bool held = task->state == TaskState::kLeased || task->state == TaskState::kDelivering;
+    if (!held || task->lease_token != lease_token) {
       return Fail(Errc::kConflict,
                   "lease is stale: " + Describe(id) + " is " + std::string(StateName(task->state)) +
-                      (task->state == TaskState::kLeased ? " under another lease" : "") +
+                      (held ? " under another lease" : "") +
                       " (the lease expired, or the task was already acked or nacked)");
     }
     return task;

@@ -31,7 +31,8 @@ struct StoreConfig {
 };
 
 struct PromoteResult {
-  std::vector<std::string> topics_ready;  // topics that received due tasks since last call
+  std::vector<std::string> topics_ready;  // topics that received due pull tasks since last call
+  std::vector<std::string> callback_topics_ready;  // ... due callback tasks
   size_t promoted = 0;
   bool leases_expired = false;         // ExpireLeases has work to do
   int64_t next_wake_ms = kNoDeadline;  // call Promote again no later than this
@@ -79,9 +80,9 @@ class Store {
   // keeps the near window filled from disk. Read-only on disk; cheap when idle.
   virtual Result<PromoteResult> Promote(int64_t now_ms) = 0;
 
-  // Whether `topic` has due pull tasks waiting (a long-poll re-checks this after
+  // Whether `topic` has due tasks of `kind` waiting (a long poll re-checks this after
   // registering, so that a wake-up between its claim and its registration is not lost).
-  virtual bool HasDue(std::string_view topic, int64_t now_ms) = 0;
+  virtual bool HasDue(std::string_view topic, DeliveryKind kind, int64_t now_ms) = 0;
 
   // Seed pull: takes up to `max` due pull tasks of `topic`, oldest due first, and marks
   // them done (the seed's pull has no acknowledgement). Unsynced.
@@ -92,13 +93,14 @@ class Store {
   // consumed; kNotDue if its due time has not come. Unsynced.
   virtual Result<Task> ConsumeById(std::string_view topic, TaskId id, int64_t now_ms) = 0;
 
-  // v1 pull: takes up to `max` due pull tasks of `topic` under a lease until
-  // `lease_until_ms`: state kLeased, attempts + 1, a fresh lease_token. Unsynced.
-  virtual Result<std::vector<Task>> ClaimDue(std::string_view topic, size_t max, int64_t now_ms,
-                                             int64_t lease_until_ms) = 0;
+  // Takes up to `max` due tasks of `kind` of `topic` under a lease until `lease_until_ms`:
+  // pull tasks become kLeased (v1 pull), callback tasks kDelivering (the dispatcher);
+  // attempts + 1, a fresh lease_token. Unsynced: a lost claim only re-delivers.
+  virtual Result<std::vector<Task>> ClaimDue(std::string_view topic, DeliveryKind kind, size_t max,
+                                             int64_t now_ms, int64_t lease_until_ms) = 0;
 
-  // Completes a leased task. kNotFound if unknown; kConflict if the lease is not the
-  // current one (expired and re-delivered, already acked, or never leased).
+  // Completes a leased or delivering task. kNotFound if unknown; kConflict if the lease is
+  // not the current one (expired and re-delivered, already acked, or never leased).
   virtual Result<Task> Ack(TaskId id, uint64_t lease_token, int64_t now_ms) = 0;
 
   // Gives a leased task back: due again at `retry_at_ms`, or kDead when its attempts are

@@ -198,8 +198,13 @@ std::vector<BadRequest> BadRequests() {
       {"AddContentOverPayloadLimit", "POST", add,
        AddBody(topic, moment, Quoted(std::string(kMaxPayloadBytes + 1, 'c'))), "", 413, 1,
        "content"},
-      {"AddContentWithCallbackUrl", "POST", add,
-       AddBody(topic, moment, R"("{\"url\":\"http://127.0.0.1:1/cb\"}")"), "", 400, 1, "content"},
+      {"AddCallbackPathWithoutSn", "POST", add, AddBody(topic, moment, R"("{\"url\":\"/cb\"}")"),
+       "", 400, 1, "content.url"},
+      {"AddCallbackUnknownSn", "POST", add,
+       AddBody(topic, moment, R"("{\"sn\":\"nobody\",\"url\":\"/cb\"}")"), "", 400, 1,
+       "content.sn"},
+      {"AddCallbackFtpUrl", "POST", add,
+       AddBody(topic, moment, R"("{\"url\":\"ftp://127.0.0.1/cb\"}")"), "", 400, 1, "content.url"},
 
       // --- the body as a whole ---
       {"AddBodyOverMaxBodyBytes", "POST", add,

@@ -5,29 +5,79 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
+#include "delivery/callback_spec.h"
+#include "delivery/registry.h"
 
 namespace delayq::api {
 namespace {
+
+namespace json = boost::json;
 
 constexpr int64_t kNow = 1'800'000'000'000;
 
 TEST(DecodeSeedAdd, TheSpecExample) {
   auto add = DecodeSeedAdd(
       R"({"topic": "order_timeout", "timing_moment": 1565700615, "content": "{\"uid\":\"111111\"}"})",
-      ApiLimits{}, kNow);
+      ApiConfig{}, kNow);
   ASSERT_TRUE(add) << add.error().message;
   EXPECT_EQ(add->topic, "order_timeout");
   EXPECT_EQ(add->due_at_ms, 1'565'700'615'000);
   EXPECT_EQ(add->content, R"({"uid":"111111"})");
-  EXPECT_FALSE(add->is_callback);
+  EXPECT_TRUE(add->callback_json.empty());
 }
 
-TEST(DecodeSeedAdd, ContentWithUrlIsACallback) {
-  auto add = DecodeSeedAdd(
-      R"({"topic":"p","timing_moment":1,"content":"{\"sn\":\"other.server\",\"url\":\"/cb\"}"})",
-      ApiLimits{}, kNow);
+class SeedCallbacks : public ::testing::Test {
+ protected:
+  Result<SeedAdd> Add(const std::string& content_json) {
+    ApiConfig config;
+    config.registry = &registry_;
+    json::object body;
+    body["topic"] = "p";
+    body["timing_moment"] = 1;
+    body["content"] = content_json;
+    return DecodeSeedAdd(json::serialize(body), config, kNow);
+  }
+  delivery::Registry registry_{
+      {{"other.server", {"http://127.0.0.1:9"}}}, {"127.0.0.1", "*.corp"}, 10'000};
+};
+
+TEST_F(SeedCallbacks, SnAndPathMakeACallbackTask) {
+  auto add =
+      Add(R"({"uid":"111111","sn":"other.server","url":"/xxxx/callback","msg_type":"gift"})");
+  ASSERT_TRUE(add) << add.error().message;
+  auto spec = delivery::DecodeCallbackSpec(add->callback_json);
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->service, "other.server");
+  EXPECT_EQ(spec->path, "/xxxx/callback");
+}
+
+TEST_F(SeedCallbacks, AbsoluteUrlIsCalledDirectly) {
+  auto add = Add(R"({"url":"http://api.corp:8080/hook"})");
+  ASSERT_TRUE(add) << add.error().message;
+  EXPECT_EQ(delivery::DecodeCallbackSpec(add->callback_json)->url, "http://api.corp:8080/hook");
+}
+
+TEST_F(SeedCallbacks, BadTargetsAreRefusedWithTheFieldNamed) {
+  struct Case {
+    const char* content;
+    const char* mentions;
+  };
+  for (const Case& c : {Case{R"({"sn":"nobody","url":"/x"})", "content.sn"},
+                        Case{R"({"url":"/relative/without/sn"})", "content.url"},
+                        Case{R"({"url":"ftp://127.0.0.1/x"})", "scheme"},
+                        Case{R"({"url":"http://169.254.169.254/latest"})", "allow_hosts"},
+                        Case{R"({"url":7})", "content.url"}}) {
+    auto add = Add(c.content);
+    ASSERT_FALSE(add) << c.content;
+    EXPECT_EQ(add.error().code, Errc::kInvalidArgument);
+    EXPECT_NE(add.error().message.find(c.mentions), std::string::npos) << add.error().message;
+  }
+}
+
+TEST_F(SeedCallbacks, ContentWithoutUrlStaysAPullTask) {
+  auto add = Add(R"({"sn":"other.server","uid":"1"})");
   ASSERT_TRUE(add);
-  EXPECT_TRUE(add->is_callback);
+  EXPECT_TRUE(add->callback_json.empty());
 }
 
 struct BadAdd {
@@ -39,7 +89,7 @@ struct BadAdd {
 class DecodeSeedAddRejects : public ::testing::TestWithParam<BadAdd> {};
 
 TEST_P(DecodeSeedAddRejects, WithTheFieldNamed) {
-  ApiLimits limits;
+  ApiConfig limits;
   limits.max_payload_bytes = 16;
   auto add = DecodeSeedAdd(GetParam().body, limits, kNow);
   ASSERT_FALSE(add);

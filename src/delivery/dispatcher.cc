@@ -1,0 +1,56 @@
+#include "delivery/dispatcher.h"
+
+#include <strings.h>
+
+#include <chrono>
+
+#include "delivery/signer.h"
+
+namespace delayq::delivery {
+
+Dispatcher::Dispatcher(Registry& registry, HttpClient& client, std::string signing_key)
+    : registry_(registry), client_(client), signing_key_(std::move(signing_key)) {}
+
+void Dispatcher::Deliver(const Task& task, std::function<void(engine::CallbackOutcome)> done) {
+  auto spec = DecodeCallbackSpec(task.callback);
+  if (!spec) return done(engine::CallbackOutcome{0, "bad callback spec: " + spec.error().message});
+  auto target = registry_.Resolve(*spec);
+  if (!target) return done(engine::CallbackOutcome{0, target.error().message});
+
+  HttpCall call;
+  call.method = target->method;
+  call.url = std::move(target->url);
+  call.timeout_ms = target->timeout_ms;
+  call.body = task.payload;  // seed: content exactly as given; v1: the payload
+  bool has_type = false;
+  for (auto& [name, value] : target->headers) {
+    if (strcasecmp(name.c_str(), "content-type") == 0) has_type = true;
+    call.headers.emplace_back(std::move(name), std::move(value));
+  }
+  if (!has_type) call.headers.emplace_back("Content-Type", "application/json");
+  call.headers.emplace_back("X-Delayq-Task-Id", std::to_string(task.id));
+  call.headers.emplace_back("X-Delayq-Topic", task.topic);
+  call.headers.emplace_back("X-Delayq-Attempt", std::to_string(task.attempts));
+  call.headers.emplace_back("X-Delayq-Due-At", std::to_string(task.due_at_ms));
+  if (!signing_key_.empty()) {
+    using namespace std::chrono;
+    std::string timestamp =
+        std::to_string(duration_cast<seconds>(system_clock::now().time_since_epoch()).count());
+    call.headers.emplace_back("X-Delayq-Timestamp", timestamp);
+    call.headers.emplace_back("X-Delayq-Signature",
+                              SignatureV1(signing_key_, timestamp, call.body));
+  }
+  client_.Send(std::move(call), [done = std::move(done)](HttpOutcome outcome) {
+    engine::CallbackOutcome result;
+    result.http_status = outcome.status;
+    if (!outcome.error.empty()) {
+      result.error = outcome.error;
+    } else if (outcome.status < 200 || outcome.status >= 300) {
+      result.error = "HTTP " + std::to_string(outcome.status);
+      if (!outcome.body_prefix.empty()) result.error += ": " + outcome.body_prefix;
+    }
+    done(std::move(result));
+  });
+}
+
+}  // namespace delayq::delivery
