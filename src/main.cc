@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "api/auth.h"
 #include "api/router.h"
 #include "config/config.h"
 #include "delivery/callback_spec.h"
@@ -61,6 +62,13 @@ int Serve(const config::Config& cfg) {
   limits.max_payload_bytes = cfg.max_payload_bytes;
   limits.max_delay_ms = cfg.max_delay_ms;
   limits.registry = &registry;
+  std::vector<api::TokenGrant> grants;
+  for (const auto& rule : cfg.auth_tokens) {
+    grants.push_back(
+        {rule.token, api::Principal{rule.admin, rule.topics, rule.publish, rule.consume}});
+  }
+  api::Authenticator authenticator(grants);
+  limits.auth = &authenticator;
 
   engine::EngineConfig engine_config;
   engine_config.node_id = static_cast<uint32_t>(cfg.node_id);

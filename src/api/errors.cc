@@ -20,6 +20,8 @@ ErrorMapping MapError(Errc code) {
       return {405, kDmInvalid};
     case Errc::kUnauthorized:
       return {401, kDmUnauthorized};
+    case Errc::kForbidden:
+      return {403, kDmUnauthorized};
     case Errc::kOverloaded:
       return {429, kDmUnavailable};
     case Errc::kUnavailable:

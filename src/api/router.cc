@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include "api/auth.h"
 #include "api/errors.h"
 #include "api/metrics_text.h"
 #include "api/seed_api.h"
@@ -24,26 +25,42 @@ void Router::Handle(http::Request request, http::Responder respond) {
   std::string_view path = request.Path();
   const std::string& method = request.method;
 
+  // Every call but the liveness probe needs a token once tokens are configured.
+  const Principal* who = nullptr;
+  if (limits_.auth != nullptr && limits_.auth->enabled() && path != "/healthz") {
+    auto principal = limits_.auth->Authenticate(request.Header("Authorization"));
+    if (!principal) return respond(MakeErrorResponse(principal.error()));
+    who = *principal;
+  }
+
   if (path == "/delay/task/add") {
     if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "POST")));
-    return HandleSeedAdd(engine_, limits_, request, std::move(respond));
+    return HandleSeedAdd(engine_, limits_, who, request, std::move(respond));
   }
   if (path == "/delay/task/pull") {
     if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "POST")));
-    return HandleSeedPull(engine_, request, std::move(respond));
+    return HandleSeedPull(engine_, who, request, std::move(respond));
   }
-  if (path.starts_with("/v1/")) return HandleV1(engine_, limits_, request, std::move(respond));
+  if (path.starts_with("/v1/")) {
+    return HandleV1(engine_, limits_, who, request, std::move(respond));
+  }
   if (path == "/healthz") {
     if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
     return respond(Json(200, R"({"status":"ok"})"));
   }
   if (path == "/readyz") {
     if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
+      return respond(MakeErrorResponse(ok.error()));
+    }
     if (engine_.Ready()) return respond(Json(200, R"({"status":"ready"})"));
     return respond(Json(503, R"({"status":"unavailable","reason":"storage is not writable"})"));
   }
   if (path == "/metrics") {
     if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
+      return respond(MakeErrorResponse(ok.error()));
+    }
     return respond(http::Response{200, "text/plain; version=0.0.4", RenderMetrics(engine_)});
   }
   respond(MakeErrorResponse({Errc::kNotFound, "no route for " + method + " " + std::string(path) +

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <limits>
 
+#include "api/auth.h"
 #include "api/errors.h"
 #include "api/json_fields.h"
 #include "delivery/callback_spec.h"
@@ -149,10 +150,13 @@ std::string EncodeSeedPullOk(TaskId id, std::string_view content) {
   return json::serialize(body);
 }
 
-void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const http::Request& request,
-                   http::Responder respond) {
+void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+                   const http::Request& request, http::Responder respond) {
   auto add = DecodeSeedAdd(request.body, limits, engine.NowMs());
   if (!add) return respond(MakeErrorResponse(add.error()));
+  if (auto ok = Authenticator::Authorize(who, Right::kPublish, add->topic); !ok) {
+    return respond(MakeErrorResponse(ok.error()));
+  }
   std::vector<engine::NewTask> tasks(1);
   tasks[0].topic = std::move(add->topic);
   tasks[0].due_at_ms = add->due_at_ms;
@@ -169,9 +173,13 @@ void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const http::
              });
 }
 
-void HandleSeedPull(engine::Engine& engine, const http::Request& request, http::Responder respond) {
+void HandleSeedPull(engine::Engine& engine, const Principal* who, const http::Request& request,
+                    http::Responder respond) {
   auto pull = DecodeSeedPull(request.body);
   if (!pull) return respond(MakeErrorResponse(pull.error()));
+  if (auto ok = Authenticator::Authorize(who, Right::kConsume, pull->topic); !ok) {
+    return respond(MakeErrorResponse(ok.error()));
+  }
   auto on_done = [respond = std::move(respond)](Result<std::optional<Task>> task) {
     if (!task) return respond(MakeErrorResponse(task.error()));
     if (!task->has_value())

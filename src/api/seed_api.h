@@ -36,8 +36,10 @@ std::string EncodeSeedAddOk(TaskId id);
 // task_id 0 and content "" when nothing is due.
 std::string EncodeSeedPullOk(TaskId id, std::string_view content);
 
-void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const http::Request& request,
-                   http::Responder respond);
-void HandleSeedPull(engine::Engine& engine, const http::Request& request, http::Responder respond);
+// `who` is the caller's token (null when authentication is off).
+void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+                   const http::Request& request, http::Responder respond);
+void HandleSeedPull(engine::Engine& engine, const Principal* who, const http::Request& request,
+                    http::Responder respond);
 
 }  // namespace delayq::api

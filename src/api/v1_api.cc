@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "api/auth.h"
 #include "api/errors.h"
 #include "api/json_fields.h"
 #include "api/time_format.h"
@@ -457,8 +458,13 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
   return task;
 }
 
-void HandleV1(engine::Engine& engine, const ApiConfig& limits, const http::Request& request,
-              http::Responder respond) {
+void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+              const http::Request& request, http::Responder respond) {
+  auto deny = [&](Right right, std::string_view topic) {
+    auto ok = Authenticator::Authorize(who, right, topic);
+    if (!ok) respond(MakeErrorResponse(ok.error()));
+    return !ok;
+  };
   std::vector<std::string_view> parts = Split(request.Path().substr(4));  // after "/v1/"
   const std::string& method = request.method;
   auto not_found = [&] {
@@ -471,6 +477,7 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const http::Reque
   if (parts[0] == "topics") {
     if (parts.size() == 1) {
       if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(request, "GET")));
+      if (deny(Right::kAdmin, "")) return;
       return TopicsList(engine, "", std::move(respond));
     }
     std::string_view topic = parts[1];
@@ -479,16 +486,19 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const http::Reque
     }
     if (parts.size() == 2) {
       if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(request, "GET")));
+      if (deny(Right::kRead, topic)) return;
       return TopicsList(engine, topic, std::move(respond));
     }
     if (parts.size() != 3) return not_found();
     std::string_view leaf = parts[2];
     if (leaf == "dead") {
       if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(request, "GET")));
+      if (deny(Right::kRead, topic)) return;
       return DeadList(engine, topic, request, std::move(respond));
     }
     if (leaf != "tasks" && leaf != "tasks:batch" && leaf != "pull") return not_found();
     if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(request, "POST")));
+    if (deny(leaf == "pull" ? Right::kConsume : Right::kPublish, topic)) return;
     if (leaf == "tasks") return AddTask(engine, limits, topic, request, std::move(respond));
     if (leaf == "tasks:batch") return AddBatch(engine, limits, topic, request, std::move(respond));
     return Pull(engine, std::string(topic), request, std::move(respond));
@@ -497,12 +507,19 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const http::Reque
   if (parts[0] == "tasks" && (parts.size() == 2 || parts.size() == 3)) {
     auto id = ParseTaskId(parts[1]);
     if (!id) return respond(MakeErrorResponse(id.error()));
+    // The right needed depends on the action; the topic is the task's.
+    Right right = Right::kPublish;  // cancel, reschedule, redrive
+    if (parts.size() == 2 && method == "GET") right = Right::kRead;
+    if (parts.size() == 3 && (parts[2] == "ack" || parts[2] == "nack")) right = Right::kConsume;
+    std::optional<Task> task;
+    if (who != nullptr || (parts.size() == 2 && method == "GET")) {
+      auto found = engine.Get(*id);
+      if (!found) return respond(MakeErrorResponse(found.error()));
+      if (deny(right, found->topic)) return;
+      task = std::move(*found);
+    }
     if (parts.size() == 2) {
-      if (method == "GET") {
-        auto task = engine.Get(*id);
-        if (!task) return respond(MakeErrorResponse(task.error()));
-        return respond(JsonResponse(200, TaskJson(*task, engine.NowMs())));
-      }
+      if (method == "GET") return respond(JsonResponse(200, TaskJson(*task, engine.NowMs())));
       if (method == "DELETE") return engine.Cancel(*id, AnswerWithTask(engine, std::move(respond)));
       return respond(MakeErrorResponse(MethodNotAllowed(request, "GET or DELETE")));
     }

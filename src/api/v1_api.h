@@ -12,8 +12,9 @@ namespace delayq::api {
 
 // The native API (SPEC.md §3, docs/API.md): routes every request whose path starts with
 // "/v1/". Ids are decimal strings, times unix milliseconds or RFC 3339.
-void HandleV1(engine::Engine& engine, const ApiConfig& limits, const http::Request& request,
-              http::Responder respond);
+// `who` is the caller's token (null when authentication is off).
+void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+              const http::Request& request, http::Responder respond);
 
 // Decoded, validated add of one task (exposed for unit tests). `prefix` is prepended to
 // field names in messages ("tasks[3].").

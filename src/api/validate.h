@@ -14,6 +14,9 @@ class Registry;
 
 namespace delayq::api {
 
+class Authenticator;
+struct Principal;
+
 // Defaults a topic's configuration gives to the tasks added to it.
 struct TopicDefaults {
   uint32_t max_attempts = 0;  // 0: the engine's default
@@ -25,6 +28,8 @@ struct TopicDefaults {
 struct ApiConfig {
   // Resolves services and checks callback hosts; null refuses callback tasks.
   const delivery::Registry* registry = nullptr;
+  // Bearer tokens; null or without tokens: the API is open.
+  const Authenticator* auth = nullptr;
   std::map<std::string, TopicDefaults> topics;
   size_t max_payload_bytes = 1 << 20;
   int64_t max_delay_ms = 2LL * 366 * 24 * 3600 * 1000;  // how far ahead a task may be due

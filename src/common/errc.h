@@ -13,9 +13,10 @@ enum class Errc {
   kNotDue,    // the task exists but is not due yet (seed pull by id)
   kConflict,  // the task is in a state that forbids the operation
   kMethodNotAllowed,
-  kUnauthorized,
-  kOverloaded,   // bounded queue full; the client should retry later
-  kUnavailable,  // storage cannot be reached or refused a write
+  kUnauthorized,  // no or unknown credentials
+  kForbidden,     // known credentials without the right for this topic or action
+  kOverloaded,    // bounded queue full; the client should retry later
+  kUnavailable,   // storage cannot be reached or refused a write
   kInternal,
 };
 

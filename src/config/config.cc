@@ -221,6 +221,50 @@ Result<void> ApplyTopics(Config& config, const YAML::Node& node, std::string_vie
   return {};
 }
 
+Result<void> ApplyTokens(Config& config, const YAML::Node& node, const std::string& where) {
+  auto bad = [&](const std::string& why) {
+    return Fail(Errc::kInvalidArgument, where + ": auth.tokens: " + why);
+  };
+  if (!node.IsSequence()) return bad("must be a list");
+  for (const auto& item : node) {
+    Config::TokenRule rule;
+    if (item.IsScalar()) {
+      rule.token = item.as<std::string>();
+      rule.admin = true;
+    } else if (item.IsMap()) {
+      for (const auto& field : item) {
+        std::string key = field.first.as<std::string>();
+        if (key == "token") {
+          rule.token = field.second.as<std::string>();
+        } else if (key == "topics" && field.second.IsSequence()) {
+          for (const auto& t : field.second) rule.topics.push_back(t.as<std::string>());
+        } else if (key == "can" && field.second.IsSequence()) {
+          for (const auto& right : field.second) {
+            std::string r = right.as<std::string>();
+            if (r == "publish") {
+              rule.publish = true;
+            } else if (r == "consume") {
+              rule.consume = true;
+            } else {
+              return bad("can: '" + r + "' is not publish or consume");
+            }
+          }
+        } else {
+          return bad("unknown field '" + key + "' (token, topics, can)");
+        }
+      }
+      if (rule.topics.empty() || (!rule.publish && !rule.consume)) {
+        return bad("a topic token needs topics and can: [publish and/or consume]");
+      }
+    } else {
+      return bad("each entry is a token string (admin) or a mapping");
+    }
+    if (rule.token.size() < 16) return bad("tokens must be at least 16 characters");
+    config.auth_tokens.push_back(std::move(rule));
+  }
+  return {};
+}
+
 Result<void> ApplyFile(Config& config, const std::string& path) {
   YAML::Node root;
   try {
@@ -250,10 +294,7 @@ Result<void> ApplyFile(Config& config, const std::string& path) {
         continue;
       }
       if (key == "auth.tokens") {
-        if (!node.IsSequence()) {
-          return Fail(Errc::kInvalidArgument, path + ": auth.tokens must be a list of strings");
-        }
-        for (const auto& token : node) config.auth_tokens.push_back(token.as<std::string>());
+        if (auto ok = ApplyTokens(config, node, path); !ok) return ok;
         continue;
       }
       const Setting* setting = nullptr;
@@ -385,11 +426,22 @@ Result<Config> LoadConfig(const std::optional<std::string>& file,
       return std::unexpected(ok.error());
     }
   }
-  if (!config.auth_tokens.empty()) {
-    // Refuse rather than run open while the operator believes the API is closed.
-    return Fail(Errc::kInvalidArgument,
-                "auth.tokens: bearer-token authentication is not implemented in this version; "
-                "remove auth.tokens or put delayq behind an authenticating proxy");
+  // DELAYQ_AUTH_TOKENS: comma-separated admin tokens, added to those of the file.
+  if (auto tokens = env("DELAYQ_AUTH_TOKENS")) {
+    std::string_view list = *tokens;
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string token(list.substr(0, comma));
+      if (!token.empty()) {
+        if (token.size() < 16) {
+          return Fail(Errc::kInvalidArgument,
+                      "environment DELAYQ_AUTH_TOKENS: tokens must be at least 16 characters");
+        }
+        config.auth_tokens.push_back(Config::TokenRule{token, true, {}, false, false});
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
   }
   if (config.max_payload_bytes > config.max_body_bytes) {
     return Fail(Errc::kInvalidArgument,

@@ -36,7 +36,16 @@ struct Config {
   std::string log_level = "info";
   std::map<std::string, std::vector<std::string>> services;  // name -> base URLs
   std::string signing_key;                                   // callbacks.signing_key
-  std::vector<std::string> auth_tokens;                      // auth.tokens
+  // auth.tokens: a plain string is a global admin token; a mapping
+  // {token, topics: [...], can: [publish, consume]} is limited to those topics and rights.
+  struct TokenRule {
+    std::string token;
+    bool admin = false;
+    std::vector<std::string> topics;
+    bool publish = false;
+    bool consume = false;
+  };
+  std::vector<TokenRule> auth_tokens;
   int64_t max_attempts = 10;  // deliveries of a task before it is dead, unless it says
   int64_t callback_timeout_ms = 10'000;
   int64_t retry_initial_ms = 1'000;

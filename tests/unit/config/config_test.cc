@@ -88,13 +88,25 @@ TEST(Config, ErrorsNameTheKeyAndTheSource) {
   EXPECT_NE(typo.error().message.find("retension"), std::string::npos);
 }
 
-TEST(Config, RefusesAuthTokensItCannotEnforce) {
+TEST(Config, AuthTokensGlobalAndPerTopic) {
   testing::TempDir dir;
   std::string path = dir.Sub("auth.yaml");
-  std::ofstream(path) << "auth:\n  tokens: [\"secret\"]\n";
+  std::ofstream(path) << "auth:\n  tokens:\n    - \"admin-token-0123456789\"\n"
+                         "    - token: \"orders-publisher-0123\"\n      topics: [orders]\n"
+                         "      can: [publish]\n";
   auto config = LoadConfig(path, {}, NoEnv());
-  ASSERT_FALSE(config);
-  EXPECT_NE(config.error().message.find("auth.tokens"), std::string::npos);
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_EQ(config->auth_tokens.size(), 2u);
+  EXPECT_TRUE(config->auth_tokens[0].admin);
+  EXPECT_FALSE(config->auth_tokens[1].admin);
+  EXPECT_TRUE(config->auth_tokens[1].publish);
+  EXPECT_FALSE(config->auth_tokens[1].consume);
+  EXPECT_EQ(config->auth_tokens[1].topics, std::vector<std::string>{"orders"});
+
+  std::ofstream(path) << "auth:\n  tokens: [\"short\"]\n";
+  auto weak = LoadConfig(path, {}, NoEnv());
+  ASSERT_FALSE(weak);
+  EXPECT_NE(weak.error().message.find("16 characters"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+// Bearer tokens (SPEC.md §5, issue 7): every endpoint but /healthz is closed once tokens
+// are configured; topic tokens are limited to their topics and rights.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+
+#include "support/http_client.h"
+#include "support/server_process.h"
+#include "support/temp_dir.h"
+
+namespace delayq {
+namespace {
+
+using testing::HttpClient;
+using testing::ServerProcess;
+using testing::TempDir;
+namespace json = boost::json;
+
+constexpr const char* kAdmin = "admin-token-0123456789";
+constexpr const char* kPublisher = "orders-publisher-token";
+constexpr const char* kConsumer = "orders-consumer-token0";
+
+class Auth : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string path = dir_.Sub("delayq.yaml");
+    std::ofstream(path) << "auth:\n  tokens:\n    - \"" << kAdmin << "\"\n"
+                        << "    - token: \"" << kPublisher << "\"\n      topics: [orders]\n"
+                        << "      can: [publish]\n"
+                        << "    - token: \"" << kConsumer << "\"\n      topics: [orders]\n"
+                        << "      can: [consume]\n";
+    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"),
+                                              std::vector<std::string>{"--config", path});
+    ASSERT_TRUE(server_->Start()) << server_->last_error();
+    client_ = std::make_unique<HttpClient>(server_->address());
+  }
+
+  testing::HttpResponse Send(const std::string& method, const std::string& target,
+                             const std::string& body, const std::string& token) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+    return client_->Request(method, target, body, headers);
+  }
+
+  int64_t DmError(const testing::HttpResponse& r) {
+    return json::parse(r.body).at("dm_error").to_number<int64_t>();
+  }
+
+  std::string AddOrder(const std::string& token) {
+    auto r = Send("POST", "/v1/topics/orders/tasks", R"({"payload":"x"})", token);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(json::parse(r.body).at("id").as_string());
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+struct Endpoint {
+  std::string method;
+  std::string target;
+  std::string body;
+};
+
+std::vector<Endpoint> AllEndpoints(const std::string& id) {
+  return {
+      {"POST", "/delay/task/add", R"({"topic":"orders","timing_moment":1,"content":"x"})"},
+      {"POST", "/delay/task/pull", R"({"topic":"orders"})"},
+      {"POST", "/v1/topics/orders/tasks", R"({"payload":"x"})"},
+      {"POST", "/v1/topics/orders/tasks:batch", R"({"tasks":[{"payload":"x"}]})"},
+      {"POST", "/v1/topics/orders/pull", R"({"max":1})"},
+      {"GET", "/v1/tasks/" + id, ""},
+      {"DELETE", "/v1/tasks/" + id, ""},
+      {"POST", "/v1/tasks/" + id + "/ack", R"({"lease":"00000000000000ff"})"},
+      {"POST", "/v1/tasks/" + id + "/nack", R"({"lease":"00000000000000ff"})"},
+      {"POST", "/v1/tasks/" + id + "/reschedule", R"({"delay_ms":10})"},
+      {"POST", "/v1/tasks/" + id + "/redrive", ""},
+      {"GET", "/v1/topics", ""},
+      {"GET", "/v1/topics/orders", ""},
+      {"GET", "/v1/topics/orders/dead", ""},
+      {"GET", "/readyz", ""},
+      {"GET", "/metrics", ""},
+      {"GET", "/nonexistent", ""},
+  };
+}
+
+TEST_F(Auth, EveryEndpointButHealthzRefusesMissingOrWrongTokens) {
+  std::string id = AddOrder(kAdmin);
+  for (const Endpoint& e : AllEndpoints(id)) {
+    for (const std::string& token : {std::string(), std::string("wrong-token-0123456789")}) {
+      auto r = Send(e.method, e.target, e.body, token);
+      EXPECT_EQ(r.status, 401) << e.method << " " << e.target << " token '" << token << "'";
+      EXPECT_EQ(DmError(r), 4) << e.target;
+    }
+  }
+  // A malformed header is no token either.
+  auto basic = client_->Request("GET", "/v1/topics", "", {{"Authorization", "Basic abc"}});
+  EXPECT_EQ(basic.status, 401);
+  EXPECT_EQ(client_->Get("/healthz").status, 200);
+  // Nothing was added by the refused calls: only the admin's task exists.
+  auto topic = Send("GET", "/v1/topics/orders", "", kAdmin);
+  EXPECT_EQ(json::parse(topic.body).at("counts").at("scheduled").as_int64(), 1);
+}
+
+TEST_F(Auth, AdminTokenMayDoEverything) {
+  std::string id = AddOrder(kAdmin);
+  for (const Endpoint& e : AllEndpoints(id)) {
+    auto r = Send(e.method, e.target, e.body, kAdmin);
+    EXPECT_NE(r.status, 401) << e.target;
+    EXPECT_NE(r.status, 403) << e.target;
+  }
+}
+
+TEST_F(Auth, APublisherTokenPublishesToItsTopicOnly) {
+  AddOrder(kPublisher);
+  auto seed = Send("POST", "/delay/task/add",
+                   R"({"topic":"orders","timing_moment":1,"content":"x"})", kPublisher);
+  EXPECT_EQ(seed.status, 200);
+  auto other = Send("POST", "/v1/topics/payments/tasks", R"({"payload":"x"})", kPublisher);
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(DmError(other), 4);
+  EXPECT_NE(json::parse(other.body).at("error_msg").as_string().find("payments"),
+            std::string::npos);
+  auto seed_other = Send("POST", "/delay/task/add",
+                         R"({"topic":"payments","timing_moment":1,"content":"x"})", kPublisher);
+  EXPECT_EQ(seed_other.status, 403);
+  EXPECT_EQ(Send("POST", "/v1/topics/orders/pull", "", kPublisher).status, 403);
+  EXPECT_EQ(Send("POST", "/delay/task/pull", R"({"topic":"orders"})", kPublisher).status, 403);
+  EXPECT_EQ(Send("GET", "/v1/topics", "", kPublisher).status, 403);
+  EXPECT_EQ(Send("GET", "/metrics", "", kPublisher).status, 403);
+}
+
+TEST_F(Auth, AConsumerTokenConsumesItsTopicOnly) {
+  std::string id = AddOrder(kAdmin);
+  std::string paid = std::string(
+      json::parse(Send("POST", "/v1/topics/payments/tasks", R"({"payload":"p"})", kAdmin).body)
+          .at("id")
+          .as_string());
+  auto pulled = Send("POST", "/v1/topics/orders/pull", R"({"max":1,"wait_ms":1000})", kConsumer);
+  ASSERT_EQ(pulled.status, 200) << pulled.body;
+  auto task = json::parse(pulled.body).at("tasks").as_array().at(0);
+  EXPECT_EQ(task.at("id").as_string(), id);
+  auto ack = Send("POST", "/v1/tasks/" + id + "/ack",
+                  R"({"lease":")" + std::string(task.at("lease").as_string()) + R"("})", kConsumer);
+  EXPECT_EQ(ack.status, 200) << ack.body;
+  EXPECT_EQ(Send("POST", "/v1/topics/orders/tasks", R"({"payload":"x"})", kConsumer).status, 403);
+  EXPECT_EQ(Send("POST", "/v1/topics/payments/pull", "", kConsumer).status, 403);
+  // A topic token cannot touch another topic's task, even by id.
+  EXPECT_EQ(Send("GET", "/v1/tasks/" + paid, "", kConsumer).status, 403);
+  EXPECT_EQ(Send("DELETE", "/v1/tasks/" + paid, "", kPublisher).status, 403);
+  EXPECT_EQ(Send("GET", "/v1/tasks/" + id, "", kConsumer).status, 200);
+}
+
+}  // namespace
+}  // namespace delayq
