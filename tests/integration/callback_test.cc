@@ -265,5 +265,33 @@ TEST_F(Callbacks, ACrashWhileACallbackIsInFlightRedeliversItAfterRestart) {
   EXPECT_TRUE(testing::WaitFor([&] { return State(id) == "done"; }, std::chrono::seconds(5)));
 }
 
+TEST_F(Callbacks, TopicDefaultsGiveTheCallbackAndTheRateLimit) {
+  // 10 callbacks per second for "paced"; its default callback comes from the config.
+  Start(
+      "topics:\n  paced:\n    rate_limit: 10\n    max_attempts: 2\n    callback:\n"
+      "      url: \"" +
+      receiver_.base_url() + "/paced\"\n");
+  std::string tasks;
+  for (int i = 0; i < 25; ++i) tasks += std::string(tasks.empty() ? "" : ",") + R"({"payload":1})";
+  int status = 0;
+  json::value added =
+      Call("POST", "/v1/topics/paced/tasks:batch", R"({"tasks":[)" + tasks + "]}", &status);
+  ASSERT_EQ(status, 201) << json::serialize(added);
+  std::string first(added.at("ids").as_array()[0].as_string());
+  json::value task = Call("GET", "/v1/tasks/" + first, "");
+  EXPECT_EQ(task.at("kind").as_string(), "callback");
+  EXPECT_EQ(task.at("max_attempts").as_int64(), 2);
+  ASSERT_TRUE(receiver_.WaitForCalls("/paced", 25, std::chrono::seconds(10)));
+  auto calls = receiver_.Calls("/paced");
+  // A bucket of 10 starts full: 10 at once, then 10 per second for the other 15.
+  int64_t span = calls.back().at_ms - calls.front().at_ms;
+  std::cout << "25 callbacks at 10/s took " << span << " ms\n";
+  EXPECT_GE(span, 1300);
+  EXPECT_LE(span, 3000);
+  for (size_t i = 10; i + 10 < calls.size(); ++i) {
+    EXPECT_GE(calls[i + 10].at_ms - calls[i].at_ms, 800) << "more than 10 in a second at " << i;
+  }
+}
+
 }  // namespace
 }  // namespace delayq
