@@ -37,6 +37,15 @@ std::string RenderMetrics(const engine::Engine& engine) {
           m.rejected_overload.load(std::memory_order_relaxed));
   Counter(&out, "delayq_store_errors_total", "Store operations that failed.",
           m.store_errors.load(std::memory_order_relaxed));
+  Counter(&out, "delayq_callbacks_ok_total", "Callbacks answered with a 2xx status.",
+          m.callbacks_ok.load(std::memory_order_relaxed));
+  Counter(&out, "delayq_callbacks_failed_total",
+          "Callbacks that failed (other status, timeout, connection error); retried or dead.",
+          m.callbacks_failed.load(std::memory_order_relaxed));
+  Counter(&out, "delayq_callbacks_dead_total", "Callback tasks that used up max_attempts.",
+          m.callbacks_dead.load(std::memory_order_relaxed));
+  Counter(&out, "delayq_tasks_promoted_total", "Tasks whose due time came (moved to ready).",
+          m.tasks_promoted.load(std::memory_order_relaxed));
   Gauge(&out, "delayq_window_scheduled_tasks", "Tasks in the in-memory near window, not yet due.",
         stats.window_scheduled);
   Gauge(&out, "delayq_window_ready_tasks", "Due tasks in memory waiting for a consumer.",
@@ -45,6 +54,10 @@ std::string RenderMetrics(const engine::Engine& engine) {
       "# HELP delayq_delivery_lateness_seconds Time from due to delivery.\n"
       "# TYPE delayq_delivery_lateness_seconds histogram\n";
   m.delivery_lateness.Render("delayq_delivery_lateness_seconds", "", &out);
+  out +=
+      "# HELP delayq_callback_seconds Time from sending a callback to its outcome.\n"
+      "# TYPE delayq_callback_seconds histogram\n";
+  m.callback_latency.Render("delayq_callback_seconds", "", &out);
   out +=
       "# HELP delayq_commit_seconds Duration of one group commit's store write.\n"
       "# TYPE delayq_commit_seconds histogram\n";
