@@ -14,31 +14,18 @@
 #include "support/http_client.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
+#include "support/test_util.h"
 
 namespace delayq {
 namespace {
 
 using testing::CallbackReceiver;
 using testing::HttpClient;
+using testing::RunCommand;
 using testing::ServerProcess;
 using testing::TempDir;
+using testing::WallClockMs;
 namespace json = boost::json;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  pclose(pipe);
-  return out;
-}
 
 // The documented receiver-side check (docs/API.md): hex HMAC-SHA256 of "timestamp.body".
 std::string ExpectedSignature(const std::string& key, const std::string& timestamp,
@@ -99,15 +86,15 @@ class Callbacks : public ::testing::Test {
 
 TEST_F(Callbacks, SeedV2ExampleIsDeliveredVerbatimOnTime) {
   Start("services:\n  other.server: [\"" + receiver_.base_url() + "\"]\n");
-  int64_t moment = NowMs() / 1000 + 2;
+  int64_t moment = WallClockMs() / 1000 + 2;
   // SPEC §2 / the seed's v2 example, sent as the seed's clients send it (curl -d).
   std::string content =
       R"({"uid":"111111","sn":"other.server","url":"/xxxx/callback","msg_type":"gift"})";
   std::string escaped;
   for (char c : content) escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
-  std::string out = Shell("curl -s -d '{\"topic\":\"xxxx_push\",\"content\":\"" + escaped +
-                          "\",\"timing_moment\":" + std::to_string(moment) + "}' http://" +
-                          server_->address() + "/delay/task/add");
+  std::string out = RunCommand("curl -s -d '{\"topic\":\"xxxx_push\",\"content\":\"" + escaped +
+                               "\",\"timing_moment\":" + std::to_string(moment) + "}' http://" +
+                               server_->address() + "/delay/task/add");
   json::value added = json::parse(out);
   ASSERT_EQ(added.at("dm_error").as_int64(), 0) << out;
   uint64_t id = added.at("task_id").to_number<uint64_t>();
@@ -174,7 +161,7 @@ TEST_F(Callbacks, AHangingReceiverDoesNotDelayOtherTopics) {
   CallbackReceiver slow;
   slow.SetHang("/hang", true);
   Start("{}\n", {"--callbacks-timeout", "3s"});
-  int64_t due = NowMs() + 800;
+  int64_t due = WallClockMs() + 800;
   std::string tasks;
   for (int i = 0; i < 100; ++i) {
     tasks += std::string(tasks.empty() ? "" : ",") + R"({"payload":"s","at_ms":)" +
@@ -207,7 +194,7 @@ TEST_F(Callbacks, SignatureVerifiesWithTheKeyAndNotWithAnother) {
   std::string timestamp = call.headers["x-delayq-timestamp"];
   std::string signature = call.headers["x-delayq-signature"];
   ASSERT_FALSE(timestamp.empty());
-  EXPECT_LE(std::llabs(std::stoll(timestamp) - NowMs() / 1000), 5);
+  EXPECT_LE(std::llabs(std::stoll(timestamp) - WallClockMs() / 1000), 5);
   EXPECT_EQ(signature, ExpectedSignature("s3cret", timestamp, call.body));
   EXPECT_NE(signature, ExpectedSignature("wrong", timestamp, call.body));
   EXPECT_NE(signature, ExpectedSignature("s3cret", timestamp, call.body + " "));

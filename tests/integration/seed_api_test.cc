@@ -11,32 +11,17 @@
 #include "support/http_client.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
+#include "support/test_util.h"
 
 namespace delayq {
 namespace {
 
 using testing::HttpClient;
+using testing::RunCommand;
 using testing::ServerProcess;
 using testing::TempDir;
+using testing::WallClockMs;
 namespace json = boost::json;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Runs a shell command and returns its stdout.
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  pclose(pipe);
-  return out;
-}
 
 class SeedApi : public ::testing::Test {
  protected:
@@ -60,7 +45,7 @@ class SeedApi : public ::testing::Test {
 TEST_F(SeedApi, SpecExamplesWorkVerbatimWithCurlFormEncoding) {
   std::string base = "http://" + server_->address();
   // SPEC §2, as a seed client sends it: curl -d (application/x-www-form-urlencoded).
-  std::string added = Shell(
+  std::string added = RunCommand(
       R"(curl -s -d '{"topic": "order_timeout", "timing_moment": 1565700615, "content": "{\"uid\":\"111111\"}"}' )" +
       base + "/delay/task/add");
   json::object add = json::parse(added).as_object();
@@ -73,7 +58,7 @@ TEST_F(SeedApi, SpecExamplesWorkVerbatimWithCurlFormEncoding) {
 
   // timing_moment 1565700615 is in the past: due at once.
   std::string pulled =
-      Shell(R"(curl -s -d '{"topic": "order_timeout"}' )" + base + "/delay/task/pull");
+      RunCommand(R"(curl -s -d '{"topic": "order_timeout"}' )" + base + "/delay/task/pull");
   json::object pull = json::parse(pulled).as_object();
   EXPECT_EQ(pull.at("dm_error").as_int64(), 0) << pulled;
   EXPECT_EQ(pull.at("error_msg").as_string(), "操作成功");
@@ -81,9 +66,9 @@ TEST_F(SeedApi, SpecExamplesWorkVerbatimWithCurlFormEncoding) {
   EXPECT_EQ(pull.at("content").as_string(), R"({"uid":"111111"})");
 
   // Consumed: nothing due any more.
-  json::object empty =
-      json::parse(Shell(R"(curl -s -d '{"topic": "order_timeout"}' )" + base + "/delay/task/pull"))
-          .as_object();
+  json::object empty = json::parse(RunCommand(R"(curl -s -d '{"topic": "order_timeout"}' )" + base +
+                                              "/delay/task/pull"))
+                           .as_object();
   EXPECT_EQ(empty.at("dm_error").as_int64(), 0);
   EXPECT_EQ(empty.at("task_id").to_number<int64_t>(), 0);
   EXPECT_EQ(empty.at("content").as_string(), "");
@@ -94,8 +79,8 @@ TEST_F(SeedApi, PullByTaskIdFromTheSpecExample) {
   json::object add =
       PostJson("/delay/task/add", R"({"topic":"order_timeout","timing_moment":1,"content":"x"})");
   uint64_t id = add.at("task_id").to_number<uint64_t>();
-  std::string pulled = Shell(R"(curl -s -d '{"topic": "order_timeout", "task_id": )" +
-                             std::to_string(id) + "}' " + base + "/delay/task/pull");
+  std::string pulled = RunCommand(R"(curl -s -d '{"topic": "order_timeout", "task_id": )" +
+                                  std::to_string(id) + "}' " + base + "/delay/task/pull");
   json::object pull = json::parse(pulled).as_object();
   EXPECT_EQ(pull.at("dm_error").as_int64(), 0) << pulled;
   EXPECT_EQ(pull.at("task_id").to_number<uint64_t>(), id);
@@ -108,7 +93,7 @@ TEST_F(SeedApi, PullByTaskIdFromTheSpecExample) {
 }
 
 TEST_F(SeedApi, ATaskDueInAboutOneAndAHalfSecondsIsPulledOnlyOnceDue) {
-  int64_t due_s = (NowMs() + 1500 + 999) / 1000;  // 1.5 to 2.5 s from now
+  int64_t due_s = (WallClockMs() + 1500 + 999) / 1000;  // 1.5 to 2.5 s from now
   int64_t due_ms = due_s * 1000;
   json::object add =
       PostJson("/delay/task/add", R"({"topic":"soon","timing_moment":)" + std::to_string(due_s) +
@@ -123,8 +108,8 @@ TEST_F(SeedApi, ATaskDueInAboutOneAndAHalfSecondsIsPulledOnlyOnceDue) {
   EXPECT_EQ(json::parse(early.body).at("dm_error").as_int64(), 3);
 
   int64_t got_at = 0;
-  while (NowMs() < due_ms + 5000) {
-    int64_t before = NowMs();
+  while (WallClockMs() < due_ms + 5000) {
+    int64_t before = WallClockMs();
     json::object pull = PostJson("/delay/task/pull", R"({"topic":"soon"})");
     ASSERT_EQ(pull.at("dm_error").as_int64(), 0);
     if (pull.at("task_id").to_number<uint64_t>() != 0) {
@@ -139,7 +124,7 @@ TEST_F(SeedApi, ATaskDueInAboutOneAndAHalfSecondsIsPulledOnlyOnceDue) {
   }
   ASSERT_NE(got_at, 0) << "task never became pullable";
   // Returned only once due (the request left after due - its round trip) ...
-  EXPECT_GE(NowMs(), due_ms);
+  EXPECT_GE(WallClockMs(), due_ms);
   // ... and promptly: loose bound for a loaded CI machine; real figures in BENCHMARKS.md.
   EXPECT_LT(got_at - due_ms, 1000);
 }
@@ -155,7 +140,7 @@ TEST_F(SeedApi, HealthAndReadiness) {
 }
 
 TEST_F(SeedApi, GracefulStopKeepsTasksAndExitsZero) {
-  int64_t future_s = NowMs() / 1000 + 3600;
+  int64_t future_s = WallClockMs() / 1000 + 3600;
   json::object add =
       PostJson("/delay/task/add", R"({"topic":"keep","timing_moment":)" + std::to_string(future_s) +
                                       R"(,"content":"later"})");

@@ -14,20 +14,17 @@
 #include "support/http_client.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
+#include "support/test_util.h"
 
 namespace delayq {
 namespace {
 
 using testing::HttpClient;
+using testing::RunCommand;
 using testing::ServerProcess;
 using testing::TempDir;
+using testing::WallClockMs;
 namespace json = boost::json;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Reply {
   int status = 0;
@@ -143,13 +140,13 @@ TEST_F(V1Api, UnackedTaskReturnsAfterItsLeaseWithAttemptTwo) {
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(Str(first[0], "id"), id);
   EXPECT_EQ(first[0].at("attempt").as_int64(), 1);
-  int64_t pulled_at = NowMs();
+  int64_t pulled_at = WallClockMs();
   // Not acked: after 300 ms the lease expires and the task is due again.
   json::array second = Pull(*client_, "lease", 1, 5000, 30000);
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(Str(second[0], "id"), id);
   EXPECT_EQ(second[0].at("attempt").as_int64(), 2);
-  EXPECT_GE(NowMs() - pulled_at, 250);
+  EXPECT_GE(WallClockMs() - pulled_at, 250);
   // The first lease is stale now.
   EXPECT_EQ(Ack(*client_, first[0]), 409);
   EXPECT_EQ(Ack(*client_, second[0]), 200);
@@ -163,7 +160,7 @@ TEST_F(V1Api, LongPollWakesWhenATaskFallsDue) {
   std::thread consumer([&] {
     HttpClient client(server_->address(), std::chrono::seconds(20));
     json::array tasks = Pull(client, "poll", 1, 10000, 30000);
-    received_at = NowMs();
+    received_at = WallClockMs();
     if (!tasks.empty()) got = Str(tasks[0], "id");
   });
   // Let the pull register first (it waits up to 10 s, so an early add only shortens it).
@@ -240,7 +237,7 @@ TEST_F(V1Api, CancelledTaskNeverFires) {
 TEST_F(V1Api, RescheduleEarlierAndLaterFiresOnceAtTheNewTime) {
   std::string later = AddTask("move", R"("payload":"later","delay_ms":200)");
   std::string earlier = AddTask("move", R"("payload":"earlier","delay_ms":60000)");
-  int64_t now = NowMs();
+  int64_t now = WallClockMs();
   Reply r1 = Call(*client_, "POST", "/v1/tasks/" + later + "/reschedule", R"({"delay_ms":1200})");
   ASSERT_EQ(r1.status, 200) << json::serialize(r1.body);
   Reply r2 = Call(*client_, "POST", "/v1/tasks/" + earlier + "/reschedule", R"({"delay_ms":400})");
@@ -252,12 +249,12 @@ TEST_F(V1Api, RescheduleEarlierAndLaterFiresOnceAtTheNewTime) {
   json::array first = Pull(*client_, "move", 1, 5000, 30000);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(Str(first[0], "id"), earlier);
-  EXPECT_GE(NowMs(), earlier_due);
+  EXPECT_GE(WallClockMs(), earlier_due);
   EXPECT_EQ(Ack(*client_, first[0]), 200);
   json::array second = Pull(*client_, "move", 5, 5000, 30000);
   ASSERT_EQ(second.size(), 1u);  // once: the old due time left no second copy
   EXPECT_EQ(Str(second[0], "id"), later);
-  EXPECT_GE(NowMs(), later_due);
+  EXPECT_GE(WallClockMs(), later_due);
   EXPECT_EQ(Ack(*client_, second[0]), 200);
   EXPECT_TRUE(Pull(*client_, "move", 5, 800, 30000).empty());
   // now: true

@@ -9,17 +9,9 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "support/test_util.h"
+
 namespace delayq::testing {
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 CallbackReceiver::CallbackReceiver() {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
@@ -120,29 +112,14 @@ void CallbackReceiver::Serve(int fd) {
       if (!read_more()) return;
     }
     ReceivedCall call;
-    call.at_ms = NowMs();
+    call.at_ms = WallClockMs();
     std::string head = buffer.substr(0, head_end);
     buffer.erase(0, head_end + 4);
-    size_t line_end = head.find("\r\n");
-    std::string request_line = head.substr(0, line_end);
+    std::string request_line = ParseHeaderBlock(head, &call.headers);
     size_t sp1 = request_line.find(' ');
     size_t sp2 = request_line.find(' ', sp1 + 1);
     call.method = request_line.substr(0, sp1);
     call.path = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-    size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-    while (pos < head.size()) {
-      size_t end = head.find("\r\n", pos);
-      if (end == std::string::npos) end = head.size();
-      std::string line = head.substr(pos, end - pos);
-      size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string name = line.substr(0, colon);
-        std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-        size_t v = line.find_first_not_of(' ', colon + 1);
-        call.headers[name] = v == std::string::npos ? "" : line.substr(v);
-      }
-      pos = end + 2;
-    }
     size_t length = 0;
     if (auto it = call.headers.find("content-length"); it != call.headers.end()) {
       length = std::stoul(it->second);

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "support/test_util.h"
+
 namespace delayq::testing {
 
 HttpClient::HttpClient(std::string address, std::chrono::milliseconds timeout) : timeout_(timeout) {
@@ -83,25 +85,10 @@ HttpResponse HttpClient::ReadResponse() {
   }
   std::string head = buffer_.substr(0, header_end);
   buffer_.erase(0, header_end + 4);
-  size_t line_end = head.find("\r\n");
-  std::string status_line = head.substr(0, line_end);
+  std::string status_line = ParseHeaderBlock(head, &response.headers);
   size_t space = status_line.find(' ');
   if (space == std::string::npos) return response;
   int status = std::atoi(status_line.c_str() + space + 1);
-  size_t pos = line_end == std::string::npos ? head.size() : line_end + 2;
-  while (pos < head.size()) {
-    size_t end = head.find("\r\n", pos);
-    if (end == std::string::npos) end = head.size();
-    std::string line = head.substr(pos, end - pos);
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-      size_t value_start = line.find_first_not_of(' ', colon + 1);
-      response.headers[name] = value_start == std::string::npos ? "" : line.substr(value_start);
-    }
-    pos = end + 2;
-  }
   if (status == 100) return ReadResponse();  // interim answer to Expect: 100-continue
   size_t length = 0;
   if (auto it = response.headers.find("content-length"); it != response.headers.end()) {
