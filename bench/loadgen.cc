@@ -8,6 +8,11 @@
 //   loadgen add  --addr HOST:PORT --connections N --duration-s S [--topic T] [--due-offset-s X]
 //   loadgen fire --addr HOST:PORT --tasks N --spread-s S --consumers C [--topic T]
 //   loadgen http --addr HOST:PORT --connections N --duration-s S [--path P]
+//   loadgen batch --addr HOST:PORT --connections N --duration-s S [--batch 100]  (v1 batch adds)
+//   loadgen pull --addr HOST:PORT --tasks N --consumers C [--max 100]  (v1 pull + ack)
+//   loadgen longpoll --addr HOST:PORT --rounds R  (v1 long poll woken by a task falling due)
+//   loadgen callback-add --addr HOST:PORT --tasks N --url URL [--lead-ms L --spread-ms S]
+//   loadgen callback-log --log FILE [--ids FILE]  (lateness and exactly-once from a receiver log)
 //
 // Each prints one line of JSON on stdout; diagnostics go to stderr. The exit status is non-zero
 // when the run is not a valid measurement (nothing completed, lost or duplicated tasks).
@@ -22,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
@@ -184,12 +190,7 @@ class HttpConnection {
   // and the next call reconnects.
   awaitable<HttpResponse> RoundTrip(std::string_view request) {
     try {
-      if (!socket_.is_open()) {
-        buffer_.clear();
-        co_await socket_.async_connect(endpoint_, use_awaitable);
-        // Requests are small and sent whole; Nagle would only add delay to each of them.
-        socket_.set_option(tcp::no_delay(true));
-      }
+      co_await ConnectIfClosed();
       co_await asio::async_write(socket_, asio::buffer(request), use_awaitable);
       co_return co_await ReadResponse();
     } catch (...) {
@@ -199,7 +200,35 @@ class HttpConnection {
     }
   }
 
+  // HTTP/1.1 pipelining: `requests` holds `count` whole requests, sent in one write; their
+  // responses are read in order. Used for the acks of one pull, which need no round trip each.
+  awaitable<std::vector<HttpResponse>> Pipeline(std::string_view requests, size_t count) {
+    try {
+      co_await ConnectIfClosed();
+      co_await asio::async_write(socket_, asio::buffer(requests), use_awaitable);
+      std::vector<HttpResponse> responses;
+      responses.reserve(count);
+      for (size_t i = 0; i < count; ++i) {
+        if (!socket_.is_open()) throw std::runtime_error("connection closed mid-pipeline");
+        responses.push_back(co_await ReadResponse());
+      }
+      co_return responses;
+    } catch (...) {
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      throw;
+    }
+  }
+
  private:
+  awaitable<void> ConnectIfClosed() {
+    if (socket_.is_open()) co_return;
+    buffer_.clear();
+    co_await socket_.async_connect(endpoint_, use_awaitable);
+    // Requests are small and sent whole; Nagle would only add delay to each of them.
+    socket_.set_option(tcp::no_delay(true));
+  }
+
   awaitable<HttpResponse> ReadResponse() {
     size_t header_bytes = co_await asio::async_read_until(socket_, asio::dynamic_buffer(buffer_),
                                                           "\r\n\r\n", use_awaitable);
@@ -314,6 +343,77 @@ bool IsSuccess(const HttpResponse& response) {
   return response.status == 200 && IntegerField(response.body, "dm_error") == 0;
 }
 
+// A v1 task id ("384241960623276032") or another positive decimal; nothing but digits.
+std::optional<uint64_t> ParsePositiveDecimal(std::string_view text) {
+  if (text.empty() || text.size() > 20) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (value == 0) return std::nullopt;
+  return value;
+}
+
+// The `ids` of a v1 batch answer, {"ids":["384…","384…"],"due_at_ms":[…]}, in order; empty when
+// the body is not such an answer.
+std::vector<uint64_t> ParseIdArray(std::string_view json) {
+  std::vector<uint64_t> ids;
+  size_t at = json.find("\"ids\":[");
+  if (at == std::string_view::npos) return ids;
+  at += 7;
+  while (at < json.size() && json[at] == '"') {
+    size_t end = json.find('"', at + 1);
+    if (end == std::string_view::npos) return {};
+    auto id = ParsePositiveDecimal(json.substr(at + 1, end - at - 1));
+    if (!id) return {};
+    ids.push_back(*id);
+    at = end + 1;
+    if (at < json.size() && json[at] == ',') ++at;
+  }
+  if (at >= json.size() || json[at] != ']') return {};
+  return ids;
+}
+
+// One task of a v1 pull answer.
+struct PulledTask {
+  uint64_t id = 0;
+  std::string lease;
+  int64_t attempt = 0;
+  int64_t due_at_ms = 0;
+};
+
+// {"tasks":[{"id":"…","payload":…,"attempt":1,"due_at_ms":…,"lease":"…",…},…]}: split at each
+// task's `{"id":` and read the fields of that slice. The payloads our scenarios add are short
+// strings holding no field name, so the scan cannot be misled by them. nullopt when the body is
+// not a pull answer.
+std::optional<std::vector<PulledTask>> ParsePulledTasks(std::string_view json) {
+  size_t at = json.find("\"tasks\":[");
+  if (at == std::string_view::npos) return std::nullopt;
+  std::vector<PulledTask> tasks;
+  constexpr std::string_view kMarker = "{\"id\":";
+  at = json.find(kMarker, at);
+  while (at != std::string_view::npos) {
+    size_t next = json.find(kMarker, at + kMarker.size());
+    std::string_view slice =
+        json.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at);
+    auto id = RawField(slice, "id");
+    auto lease = RawField(slice, "lease");
+    auto attempt = IntegerField(slice, "attempt");
+    auto due_at_ms = IntegerField(slice, "due_at_ms");
+    std::optional<uint64_t> parsed_id = id ? ParsePositiveDecimal(*id) : std::nullopt;
+    if (!parsed_id || !lease || lease->empty() || !attempt || !due_at_ms) return std::nullopt;
+    tasks.push_back({*parsed_id, std::string(*lease), *attempt, *due_at_ms});
+    at = next;
+  }
+  return tasks;
+}
+
+std::string AckRequest(std::string_view host, const PulledTask& task) {
+  return PostRequest("/v1/tasks/" + std::to_string(task.id) + "/ack", host,
+                     "{\"lease\":\"" + task.lease + "\"}");
+}
+
 // Boost's system_error what() appends a source location that buries the actual reason.
 std::string Describe(const std::exception& error) {
   if (const auto* system = dynamic_cast<const boost::system::system_error*>(&error)) {
@@ -340,8 +440,11 @@ struct RunStats {
 // current time.
 using RequestFactory = std::function<std::string()>;
 
+// Whether a response counts as a completed request; any other response is an error.
+using ResponseCheck = std::function<bool(const HttpResponse&)>;
+
 awaitable<void> ClosedLoopWorker(tcp::endpoint endpoint, RequestFactory make_request,
-                                 bool check_dm_error, SteadyClock::time_point deadline,
+                                 const ResponseCheck& accept, SteadyClock::time_point deadline,
                                  RunStats& stats) {
   auto executor = co_await asio::this_coro::executor;
   HttpConnection connection(executor, endpoint);
@@ -355,7 +458,7 @@ awaitable<void> ClosedLoopWorker(tcp::endpoint endpoint, RequestFactory make_req
       auto micros =
           std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started)
               .count();
-      if (response.status != 200 || (check_dm_error && !IsSuccess(response))) {
+      if (!accept(response)) {
         stats.NoteError("HTTP " + std::to_string(response.status) + ": " + response.body);
       } else {
         ++stats.requests;
@@ -375,10 +478,12 @@ awaitable<void> ClosedLoopWorker(tcp::endpoint endpoint, RequestFactory make_req
 }
 
 // Runs `connections` closed-loop workers spread over `threads` event loops, each loop with its
-// own stats (no sharing on the hot path), and prints the merged result.
+// own stats (no sharing on the hot path), and prints the merged result. With
+// `tasks_per_request` > 0 (batch adds) it also reports the task rate it stands for.
 int RunClosedLoop(std::string_view scenario, tcp::endpoint endpoint, int64_t connections,
-                  int64_t threads, int64_t duration_s, bool check_dm_error,
-                  const std::function<RequestFactory()>& factory_per_connection) {
+                  int64_t threads, int64_t duration_s, const ResponseCheck& accept,
+                  const std::function<RequestFactory()>& factory_per_connection,
+                  int64_t tasks_per_request = 0) {
   if (connections < 1 || threads < 1 || duration_s < 1) {
     throw std::invalid_argument("--connections, --threads and --duration-s must be >= 1");
   }
@@ -395,7 +500,7 @@ int RunClosedLoop(std::string_view scenario, tcp::endpoint endpoint, int64_t con
       asio::io_context io(1);
       for (const auto& make_request : factories) {
         asio::co_spawn(io,
-                       ClosedLoopWorker(endpoint, make_request, check_dm_error, deadline,
+                       ClosedLoopWorker(endpoint, make_request, accept, deadline,
                                         stats_per_thread[static_cast<size_t>(t)]),
                        asio::detached);
       }
@@ -417,14 +522,23 @@ int RunClosedLoop(std::string_view scenario, tcp::endpoint endpoint, int64_t con
                  static_cast<int>(scenario.size()), scenario.data(),
                  static_cast<unsigned long long>(total.errors), total.first_error.c_str());
   }
+  double rps = static_cast<double>(total.requests) / elapsed_s;
+  std::string batch_fields;
+  if (tasks_per_request > 0) {
+    char text[96];
+    std::snprintf(text, sizeof text, ",\"batch\":%lld,\"tasks_per_s\":%.1f",
+                  static_cast<long long>(tasks_per_request),
+                  rps * static_cast<double>(tasks_per_request));
+    batch_fields = text;
+  }
   std::printf(
       "{\"scenario\":\"%.*s\",\"connections\":%lld,\"requests\":%llu,\"errors\":%llu,"
-      "\"rps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
+      "\"rps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f%s}\n",
       static_cast<int>(scenario.size()), scenario.data(), static_cast<long long>(connections),
       static_cast<unsigned long long>(total.requests),
-      static_cast<unsigned long long>(total.errors),
-      static_cast<double>(total.requests) / elapsed_s, Millis(total.latency.ValueAtPercentile(50)),
-      Millis(total.latency.ValueAtPercentile(99)), Millis(total.latency.max()));
+      static_cast<unsigned long long>(total.errors), rps,
+      Millis(total.latency.ValueAtPercentile(50)), Millis(total.latency.ValueAtPercentile(99)),
+      Millis(total.latency.max()), batch_fields.c_str());
   std::fflush(stdout);
   return total.requests > 0 ? 0 : 1;
 }
@@ -445,8 +559,8 @@ int RunAdd(const Options& options) {
     };
   };
   return RunClosedLoop("add", ParseEndpoint(addr), options.Integer("connections"),
-                       options.Integer("threads", 1), options.Integer("duration-s"),
-                       /*check_dm_error=*/true, factory);
+                       options.Integer("threads", 1), options.Integer("duration-s"), IsSuccess,
+                       factory);
 }
 
 int RunHttp(const Options& options) {
@@ -454,9 +568,39 @@ int RunHttp(const Options& options) {
   std::string request =
       "GET " + options.String("path", "/") + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n";
   auto factory = [request]() -> RequestFactory { return [request] { return request; }; };
-  return RunClosedLoop("http", ParseEndpoint(addr), options.Integer("connections"),
-                       options.Integer("threads", 1), options.Integer("duration-s"),
-                       /*check_dm_error=*/false, factory);
+  return RunClosedLoop(
+      "http", ParseEndpoint(addr), options.Integer("connections"), options.Integer("threads", 1),
+      options.Integer("duration-s"),
+      [](const HttpResponse& response) { return response.status == 200; }, factory);
+}
+
+// v1 batch adds: every request adds `batch` tasks to one topic in one atomic write. Far ahead,
+// like the seed adds, so nothing fires during the run. The body is the same for every request
+// (delay_ms, not a wall-clock time), so building it costs nothing on the hot path.
+int RunBatch(const Options& options) {
+  std::string addr = options.String("addr");
+  std::string topic = options.String("topic", "bench_batch");
+  int64_t batch = options.Integer("batch", 100);
+  int64_t delay_ms = options.Integer("delay-ms", 3'600'000);
+  if (batch < 1 || batch > 1000) throw std::invalid_argument("--batch must be 1 to 1000");
+  std::string item =
+      R"({"payload":"{\"uid\":\"111111\"}","delay_ms":)" + std::to_string(delay_ms) + "}";
+  std::string body = R"({"tasks":[)";
+  for (int64_t i = 0; i < batch; ++i) {
+    if (i > 0) body += ',';
+    body += item;
+  }
+  body += "]}";
+  std::string request = PostRequest("/v1/topics/" + topic + "/tasks:batch", addr, body);
+  auto factory = [request]() -> RequestFactory { return [request] { return request; }; };
+  // 201 with one id per task: a batch is all or nothing, so anything else stored none of them.
+  auto accept = [batch](const HttpResponse& response) {
+    return response.status == 201 &&
+           ParseIdArray(response.body).size() == static_cast<size_t>(batch);
+  };
+  return RunClosedLoop("batch", ParseEndpoint(addr), options.Integer("connections"),
+                       options.Integer("threads", 1), options.Integer("duration-s"), accept,
+                       factory, batch);
 }
 
 // ---- Firing scenario -------------------------------------------------------------------------
@@ -646,6 +790,604 @@ int RunFire(const Options& options) {
   return valid ? 0 : 1;
 }
 
+// ---- v1 pull + ack scenario ------------------------------------------------------------------
+
+// Preloads `tasks` tasks due now, then drains them with pull + ack. All of it runs on one
+// event-loop thread, like the firing scenario, so the shared state needs no locks.
+struct PullState {
+  tcp::endpoint endpoint;
+  std::string addr;
+  std::string topic;
+  int64_t tasks = 0;
+  int64_t max = 100;
+  int64_t wait_ms = 500;
+  int64_t lease_ms = 60'000;
+
+  // Preload.
+  int64_t next_task = 0;
+  uint64_t preload_errors = 0;
+  std::string first_preload_error;
+  std::unordered_map<uint64_t, bool> received_by_id;  // every added id -> seen by a consumer?
+
+  // Pull + ack.
+  uint64_t received = 0;
+  uint64_t duplicates = 0;
+  uint64_t unexpected = 0;   // ids we never added
+  uint64_t redelivered = 0;  // attempt > 1: a lease ran out or a delivery was repeated
+  uint64_t acked = 0;
+  uint64_t ack_errors = 0;
+  uint64_t pulls = 0;
+  uint64_t empty_pulls = 0;
+  uint64_t pull_errors = 0;
+  std::string first_pull_error;
+  std::string first_ack_error;
+  LatencyHistogram pull_latency;  // one pull request
+  LatencyHistogram ack_latency;   // the pipelined acks of one pull, first byte out to last in
+  SteadyClock::time_point started;
+  SteadyClock::time_point last_ack_at;
+  SteadyClock::time_point give_up_at;
+
+  bool AllReceived() const { return received >= received_by_id.size(); }
+};
+
+constexpr int64_t kPreloadBatch = 1000;  // the API's largest batch
+
+awaitable<void> PullPreloader(PullState& state) {
+  HttpConnection connection(co_await asio::this_coro::executor, state.endpoint);
+  const std::string path = "/v1/topics/" + state.topic + "/tasks:batch";
+  while (state.next_task < state.tasks) {
+    int64_t count = std::min(kPreloadBatch, state.tasks - state.next_task);
+    state.next_task += count;
+    // No time field: due now.
+    std::string body = R"({"tasks":[)";
+    for (int64_t i = 0; i < count; ++i) {
+      body += i == 0 ? R"({"payload":"p"})" : R"(,{"payload":"p"})";
+    }
+    body += "]}";
+    try {
+      HttpResponse response = co_await connection.RoundTrip(PostRequest(path, state.addr, body));
+      std::vector<uint64_t> ids = ParseIdArray(response.body);
+      if (response.status != 201 || ids.size() != static_cast<size_t>(count)) {
+        throw std::runtime_error("HTTP " + std::to_string(response.status) + ": " +
+                                 response.body.substr(0, 300));
+      }
+      for (uint64_t id : ids) {
+        if (!state.received_by_id.emplace(id, false).second) {
+          throw std::runtime_error("batch answered an id twice: " + std::to_string(id));
+        }
+      }
+    } catch (const std::exception& e) {
+      ++state.preload_errors;
+      if (state.first_preload_error.empty()) state.first_preload_error = Describe(e);
+    }
+  }
+}
+
+// Pulls up to `max`, then acks every task it got with its lease: all acks of one pull are
+// pipelined in one write on the consumer's own connection, and the next pull is sent once they
+// are all answered.
+awaitable<void> PullConsumer(PullState& state) {
+  auto executor = co_await asio::this_coro::executor;
+  HttpConnection connection(executor, state.endpoint);
+  asio::steady_timer backoff(executor);
+  const std::string request = PostRequest(
+      "/v1/topics/" + state.topic + "/pull", state.addr,
+      "{\"max\":" + std::to_string(state.max) + ",\"wait_ms\":" + std::to_string(state.wait_ms) +
+          ",\"lease_ms\":" + std::to_string(state.lease_ms) + "}");
+  while (!state.AllReceived() && SteadyClock::now() < state.give_up_at) {
+    std::vector<PulledTask> tasks;
+    bool failed = false;
+    try {
+      auto started = SteadyClock::now();
+      HttpResponse response = co_await connection.RoundTrip(request);
+      state.pull_latency.Record(
+          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started)
+              .count());
+      ++state.pulls;
+      auto parsed = response.status == 200 ? ParsePulledTasks(response.body) : std::nullopt;
+      if (!parsed) {
+        throw std::runtime_error("HTTP " + std::to_string(response.status) + ": " +
+                                 response.body.substr(0, 300));
+      }
+      tasks = std::move(*parsed);
+    } catch (const std::exception& e) {
+      ++state.pull_errors;
+      if (state.first_pull_error.empty()) state.first_pull_error = Describe(e);
+      failed = true;
+    }
+    if (failed) {
+      // As in ClosedLoopWorker: a refused connection must not spin.
+      backoff.expires_after(std::chrono::milliseconds(10));
+      co_await backoff.async_wait(use_awaitable);
+      continue;
+    }
+    if (tasks.empty()) {
+      ++state.empty_pulls;
+      continue;
+    }
+    std::string acks;
+    for (const PulledTask& task : tasks) {
+      if (task.attempt != 1) ++state.redelivered;
+      auto entry = state.received_by_id.find(task.id);
+      if (entry == state.received_by_id.end()) {
+        ++state.unexpected;
+      } else if (entry->second) {
+        ++state.duplicates;
+      } else {
+        entry->second = true;
+        ++state.received;
+      }
+      acks += AckRequest(state.addr, task);
+    }
+    try {
+      auto started = SteadyClock::now();
+      std::vector<HttpResponse> responses = co_await connection.Pipeline(acks, tasks.size());
+      state.last_ack_at = SteadyClock::now();
+      state.ack_latency.Record(
+          std::chrono::duration_cast<std::chrono::microseconds>(state.last_ack_at - started)
+              .count());
+      for (size_t i = 0; i < responses.size(); ++i) {
+        if (responses[i].status == 200) {
+          ++state.acked;
+        } else {
+          ++state.ack_errors;
+          if (state.first_ack_error.empty()) {
+            state.first_ack_error = "ack of " + std::to_string(tasks[i].id) + ": HTTP " +
+                                    std::to_string(responses[i].status) + ": " +
+                                    responses[i].body.substr(0, 300);
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      state.ack_errors += tasks.size();
+      if (state.first_ack_error.empty()) state.first_ack_error = Describe(e);
+    }
+  }
+}
+
+int RunPull(const Options& options) {
+  PullState state;
+  state.addr = options.String("addr");
+  state.endpoint = ParseEndpoint(state.addr);
+  state.tasks = options.Integer("tasks", 100'000);
+  state.max = options.Integer("max", 100);
+  state.wait_ms = options.Integer("wait-ms", 500);
+  state.lease_ms = options.Integer("lease-ms", 60'000);
+  int64_t consumers = options.Integer("consumers", 4);
+  int64_t preload_connections = options.Integer("preload-connections", 4);
+  int64_t timeout_s = options.Integer("timeout-s", 60);
+  state.topic = options.String("topic", "bench_pull_" + std::to_string(WallClockMicros()));
+  if (state.tasks < 1 || consumers < 1 || preload_connections < 1 || state.max < 1 ||
+      state.max > 1000) {
+    throw std::invalid_argument("--tasks, --consumers must be >= 1, --max 1 to 1000");
+  }
+
+  asio::io_context io(1);
+  auto preload_started = SteadyClock::now();
+  for (int64_t c = 0; c < preload_connections; ++c) {
+    asio::co_spawn(io, PullPreloader(state), asio::detached);
+  }
+  io.run();
+  double preload_s = std::chrono::duration<double>(SteadyClock::now() - preload_started).count();
+
+  state.started = SteadyClock::now();
+  state.last_ack_at = state.started;
+  state.give_up_at = state.started + std::chrono::seconds(timeout_s);
+  io.restart();
+  for (int64_t c = 0; c < consumers; ++c) {
+    asio::co_spawn(io, PullConsumer(state), asio::detached);
+  }
+  io.run();
+  // Up to the last ack: consumers that found nothing left wait out their wait_ms afterwards.
+  double elapsed_s = std::chrono::duration<double>(state.last_ack_at - state.started).count();
+
+  uint64_t added = state.received_by_id.size();
+  uint64_t missing = added - state.received;
+  if (!state.first_preload_error.empty()) {
+    std::fprintf(stderr, "loadgen pull: %llu preload errors, first: %s\n",
+                 static_cast<unsigned long long>(state.preload_errors),
+                 state.first_preload_error.c_str());
+  }
+  if (!state.first_pull_error.empty()) {
+    std::fprintf(stderr, "loadgen pull: %llu pull errors, first: %s\n",
+                 static_cast<unsigned long long>(state.pull_errors),
+                 state.first_pull_error.c_str());
+  }
+  if (!state.first_ack_error.empty()) {
+    std::fprintf(stderr, "loadgen pull: %llu ack errors, first: %s\n",
+                 static_cast<unsigned long long>(state.ack_errors), state.first_ack_error.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"pull\",\"tasks\":%lld,\"consumers\":%lld,\"max\":%lld,\"wait_ms\":%lld,"
+      "\"lease_ms\":%lld,\"preload_tasks_per_s\":%.1f,\"preload_errors\":%llu,\"added\":%llu,"
+      "\"received\":%llu,\"missing\":%llu,\"duplicates\":%llu,\"unexpected\":%llu,"
+      "\"redelivered\":%llu,\"acked\":%llu,\"ack_errors\":%llu,\"pulls\":%llu,"
+      "\"empty_pulls\":%llu,\"pull_errors\":%llu,\"elapsed_s\":%.3f,\"tasks_per_s\":%.1f,"
+      "\"pull_p50_ms\":%.3f,\"pull_p99_ms\":%.3f,\"acks_p50_ms\":%.3f,\"acks_p99_ms\":%.3f,"
+      "\"note\":\"tasks_per_s = tasks pulled and acked / time from the first pull to the last "
+      "ack; the acks of one pull are pipelined in one write on the consumer's connection "
+      "(acks_* = that whole exchange)\"}\n",
+      static_cast<long long>(state.tasks), static_cast<long long>(consumers),
+      static_cast<long long>(state.max), static_cast<long long>(state.wait_ms),
+      static_cast<long long>(state.lease_ms), static_cast<double>(added) / preload_s,
+      static_cast<unsigned long long>(state.preload_errors), static_cast<unsigned long long>(added),
+      static_cast<unsigned long long>(state.received), static_cast<unsigned long long>(missing),
+      static_cast<unsigned long long>(state.duplicates),
+      static_cast<unsigned long long>(state.unexpected),
+      static_cast<unsigned long long>(state.redelivered),
+      static_cast<unsigned long long>(state.acked),
+      static_cast<unsigned long long>(state.ack_errors),
+      static_cast<unsigned long long>(state.pulls),
+      static_cast<unsigned long long>(state.empty_pulls),
+      static_cast<unsigned long long>(state.pull_errors), elapsed_s,
+      elapsed_s > 0 ? static_cast<double>(state.acked) / elapsed_s : 0.0,
+      Millis(state.pull_latency.ValueAtPercentile(50)),
+      Millis(state.pull_latency.ValueAtPercentile(99)),
+      Millis(state.ack_latency.ValueAtPercentile(50)),
+      Millis(state.ack_latency.ValueAtPercentile(99)));
+  std::fflush(stdout);
+  bool valid = state.preload_errors == 0 && added == static_cast<uint64_t>(state.tasks) &&
+               missing == 0 && state.duplicates == 0 && state.unexpected == 0 &&
+               state.redelivered == 0 && state.pull_errors == 0 && state.ack_errors == 0 &&
+               state.acked == added;
+  return valid ? 0 : 1;
+}
+
+// ---- v1 long-poll wake-up scenario ------------------------------------------------------------
+
+// One round: a pull waits (wait_ms) on a topic with nothing in it while another connection adds
+// one task with delay_ms; the pull should be answered the moment that task falls due.
+struct LongPollRound {
+  std::optional<PulledTask> pulled;
+  int64_t received_us = 0;
+  uint64_t added_id = 0;
+  int64_t added_due_ms = 0;
+  std::string error;
+};
+
+awaitable<void> LongPollWait(HttpConnection& connection, std::string request,
+                             LongPollRound& round) {
+  try {
+    HttpResponse response = co_await connection.RoundTrip(request);
+    round.received_us = WallClockMicros();
+    auto tasks = response.status == 200 ? ParsePulledTasks(response.body) : std::nullopt;
+    if (!tasks) {
+      throw std::runtime_error("pull: HTTP " + std::to_string(response.status) + ": " +
+                               response.body.substr(0, 300));
+    }
+    if (tasks->size() > 1) throw std::runtime_error("pull: more tasks than were added");
+    if (tasks->empty()) throw std::runtime_error("pull: wait_ms ran out with no task");
+    round.pulled = tasks->front();
+  } catch (const std::exception& e) {
+    if (round.error.empty()) round.error = Describe(e);
+  }
+}
+
+awaitable<void> LongPollAdd(HttpConnection& connection, std::string request, LongPollRound& round) {
+  try {
+    HttpResponse response = co_await connection.RoundTrip(request);
+    auto id = RawField(response.body, "id");
+    auto due = IntegerField(response.body, "due_at_ms");
+    std::optional<uint64_t> parsed_id = id ? ParsePositiveDecimal(*id) : std::nullopt;
+    if (response.status != 201 || !parsed_id || !due) {
+      throw std::runtime_error("add: HTTP " + std::to_string(response.status) + ": " +
+                               response.body.substr(0, 300));
+    }
+    round.added_id = *parsed_id;
+    round.added_due_ms = *due;
+  } catch (const std::exception& e) {
+    if (round.error.empty()) round.error = Describe(e);
+  }
+}
+
+int RunLongPoll(const Options& options) {
+  std::string addr = options.String("addr");
+  tcp::endpoint endpoint = ParseEndpoint(addr);
+  int64_t rounds = options.Integer("rounds", 200);
+  int64_t delay_ms = options.Integer("delay-ms", 200);
+  int64_t wait_ms = options.Integer("wait-ms", 10'000);
+  std::string topic_prefix =
+      options.String("topic", "bench_longpoll_" + std::to_string(WallClockMicros()));
+  if (rounds < 1 || delay_ms < 0 || wait_ms <= delay_ms) {
+    throw std::invalid_argument("--rounds must be >= 1 and --wait-ms above --delay-ms");
+  }
+
+  asio::io_context io(1);
+  HttpConnection consumer(io.get_executor(), endpoint);
+  HttpConnection producer(io.get_executor(), endpoint);
+  LatencyHistogram lateness;
+  uint64_t received = 0;
+  uint64_t errors = 0;
+  uint64_t early = 0;
+  uint64_t ack_errors = 0;
+  int64_t min_lateness_us = INT64_MAX;
+  std::string first_error;
+  auto note_error = [&](std::string what) {
+    ++errors;
+    if (first_error.empty()) first_error = std::move(what);
+  };
+  for (int64_t r = 0; r < rounds; ++r) {
+    // A fresh topic per round: nothing left over from an earlier round can answer the pull.
+    std::string topic = topic_prefix + "_" + std::to_string(r);
+    std::string pull =
+        PostRequest("/v1/topics/" + topic + "/pull", addr,
+                    "{\"max\":1,\"wait_ms\":" + std::to_string(wait_ms) + ",\"lease_ms\":60000}");
+    std::string add =
+        PostRequest("/v1/topics/" + topic + "/tasks", addr,
+                    "{\"payload\":\"lp\",\"delay_ms\":" + std::to_string(delay_ms) + "}");
+    LongPollRound round;
+    io.restart();
+    // The pull is sent first; the add follows at once, on its own connection. The task is due
+    // delay_ms after the add, long after the pull is waiting.
+    asio::co_spawn(io, LongPollWait(consumer, pull, round), asio::detached);
+    asio::co_spawn(io, LongPollAdd(producer, add, round), asio::detached);
+    io.run();
+    if (!round.error.empty()) {
+      note_error(round.error);
+      continue;
+    }
+    if (round.pulled->id != round.added_id || round.pulled->due_at_ms != round.added_due_ms) {
+      note_error("pulled task " + std::to_string(round.pulled->id) + " due " +
+                 std::to_string(round.pulled->due_at_ms) + ", added " +
+                 std::to_string(round.added_id) + " due " + std::to_string(round.added_due_ms));
+      continue;
+    }
+    ++received;
+    int64_t lateness_us = round.received_us - round.pulled->due_at_ms * 1000;
+    if (lateness_us < 0) ++early;
+    min_lateness_us = std::min(min_lateness_us, lateness_us);
+    lateness.Record(lateness_us);
+
+    // Ack, so the topic ends clean; not part of the measurement.
+    io.restart();
+    int ack_status = 0;
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          try {
+            ack_status = (co_await consumer.RoundTrip(AckRequest(addr, *round.pulled))).status;
+          } catch (const std::exception&) {
+            ack_status = -1;
+          }
+        },
+        asio::detached);
+    io.run();
+    if (ack_status != 200) ++ack_errors;
+  }
+  if (!first_error.empty()) {
+    std::fprintf(stderr, "loadgen longpoll: %llu failed rounds, first: %s\n",
+                 static_cast<unsigned long long>(errors), first_error.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"longpoll\",\"rounds\":%lld,\"delay_ms\":%lld,\"wait_ms\":%lld,"
+      "\"received\":%llu,\"errors\":%llu,\"ack_errors\":%llu,\"early\":%llu,\"min_ms\":%.3f,"
+      "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+      "\"note\":\"lateness = wall time the pull answer was read - due_at_ms of the task\"}\n",
+      static_cast<long long>(rounds), static_cast<long long>(delay_ms),
+      static_cast<long long>(wait_ms), static_cast<unsigned long long>(received),
+      static_cast<unsigned long long>(errors), static_cast<unsigned long long>(ack_errors),
+      static_cast<unsigned long long>(early),
+      received > 0 ? static_cast<double>(min_lateness_us) / 1000.0 : 0.0,
+      Millis(lateness.ValueAtPercentile(50)), Millis(lateness.ValueAtPercentile(99)),
+      Millis(lateness.max()));
+  std::fflush(stdout);
+  bool valid =
+      received == static_cast<uint64_t>(rounds) && errors == 0 && ack_errors == 0 && early == 0;
+  return valid ? 0 : 1;
+}
+
+// ---- Callback scenarios -----------------------------------------------------------------------
+
+// Adds callback tasks in batches; the receiver (nginx in bench/run.sh) logs each call, and
+// `callback-log` reads that log back.
+struct CallbackAddState {
+  tcp::endpoint endpoint;
+  std::string addr;
+  std::string topic;
+  std::string url;
+  int64_t tasks = 0;
+  int64_t first_due_ms = 0;
+  int64_t spread_ms = 0;
+  int64_t next_task = 0;
+  uint64_t errors = 0;
+  uint64_t added_after_due = 0;  // acknowledged after the earliest due time of their batch
+  std::string first_error;
+  std::vector<uint64_t> ids;  // by task number; 0 when its batch failed
+
+  // Task i is due at first_due_ms + floor(i * spread / tasks): uniform over the spread.
+  int64_t DueMsOf(int64_t task) const { return first_due_ms + task * spread_ms / tasks; }
+};
+
+awaitable<void> CallbackAdder(CallbackAddState& state) {
+  HttpConnection connection(co_await asio::this_coro::executor, state.endpoint);
+  const std::string path = "/v1/topics/" + state.topic + "/tasks:batch";
+  const std::string callback = ",\"callback\":{\"url\":\"" + state.url + "\"}}";
+  while (state.next_task < state.tasks) {
+    int64_t first = state.next_task;
+    int64_t count = std::min(kPreloadBatch, state.tasks - first);
+    state.next_task += count;
+    std::string body = R"({"tasks":[)";
+    for (int64_t i = first; i < first + count; ++i) {
+      if (i > first) body += ',';
+      body += "{\"payload\":\"cb\",\"at_ms\":" + std::to_string(state.DueMsOf(i)) + callback;
+    }
+    body += "]}";
+    try {
+      HttpResponse response = co_await connection.RoundTrip(PostRequest(path, state.addr, body));
+      std::vector<uint64_t> ids = ParseIdArray(response.body);
+      if (response.status != 201 || ids.size() != static_cast<size_t>(count)) {
+        throw std::runtime_error("HTTP " + std::to_string(response.status) + ": " +
+                                 response.body.substr(0, 300));
+      }
+      std::copy(ids.begin(), ids.end(), state.ids.begin() + first);
+      if (WallClockMicros() / 1000 >= state.DueMsOf(first)) {
+        state.added_after_due += static_cast<uint64_t>(count);
+      }
+    } catch (const std::exception& e) {
+      ++state.errors;
+      if (state.first_error.empty()) state.first_error = Describe(e);
+    }
+  }
+}
+
+int RunCallbackAdd(const Options& options) {
+  CallbackAddState state;
+  state.addr = options.String("addr");
+  state.endpoint = ParseEndpoint(state.addr);
+  state.url = options.String("url");
+  state.tasks = options.Integer("tasks");
+  state.spread_ms = options.Integer("spread-ms", 0);
+  int64_t lead_ms = options.Integer("lead-ms", 0);
+  int64_t connections = options.Integer("connections", 4);
+  state.topic = options.String("topic", "bench_callback_" + std::to_string(WallClockMicros()));
+  if (state.tasks < 1 || state.spread_ms < 0 || lead_ms < 0 || connections < 1) {
+    throw std::invalid_argument("--tasks, --connections must be >= 1, --spread-ms, --lead-ms >= 0");
+  }
+  if (state.url.find('"') != std::string::npos || state.url.find('\\') != std::string::npos) {
+    throw std::invalid_argument("--url must not need JSON escaping");
+  }
+  int64_t now_ms = WallClockMicros() / 1000;
+  // Lead 0: due now, all at this one instant (at_ms a moment in the past by the time the
+  // batches arrive). Otherwise the first whole second at least lead_ms ahead.
+  state.first_due_ms = lead_ms == 0 ? now_ms : (now_ms + lead_ms + 999) / 1000 * 1000;
+  state.ids.assign(static_cast<size_t>(state.tasks), 0);
+
+  asio::io_context io(1);
+  auto started = SteadyClock::now();
+  for (int64_t c = 0; c < connections; ++c) {
+    asio::co_spawn(io, CallbackAdder(state), asio::detached);
+  }
+  io.run();
+  double add_s = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  int64_t add_finished_ms = WallClockMicros() / 1000;
+
+  std::string ids_out = options.String("ids-out", "");
+  if (!ids_out.empty()) {
+    std::ofstream out(ids_out);
+    for (uint64_t id : state.ids) {
+      if (id != 0) out << id << '\n';
+    }
+    if (!out) throw std::runtime_error("cannot write " + ids_out);
+  }
+  uint64_t added = static_cast<uint64_t>(
+      std::count_if(state.ids.begin(), state.ids.end(), [](uint64_t id) { return id != 0; }));
+  if (!state.first_error.empty()) {
+    std::fprintf(stderr, "loadgen callback-add: %llu failed batches, first: %s\n",
+                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"callback-add\",\"tasks\":%lld,\"added\":%llu,\"errors\":%llu,"
+      "\"first_due_ms\":%lld,\"last_due_ms\":%lld,\"add_finished_ms\":%lld,\"add_s\":%.3f,"
+      "\"added_after_due\":%llu}\n",
+      static_cast<long long>(state.tasks), static_cast<unsigned long long>(added),
+      static_cast<unsigned long long>(state.errors), static_cast<long long>(state.first_due_ms),
+      static_cast<long long>(state.DueMsOf(state.tasks - 1)),
+      static_cast<long long>(add_finished_ms), add_s,
+      static_cast<unsigned long long>(state.added_after_due));
+  std::fflush(stdout);
+  return state.errors == 0 && added == static_cast<uint64_t>(state.tasks) ? 0 : 1;
+}
+
+// nginx's $msec, "1795678558.123", as integer milliseconds.
+std::optional<int64_t> ParseMsec(std::string_view text) {
+  size_t dot = text.find('.');
+  if (dot == std::string_view::npos || dot == 0 || text.size() - dot - 1 != 3) return std::nullopt;
+  int64_t value = 0;
+  for (char c : text) {
+    if (c == '.') continue;
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+// Reads a receiver log of lines `$msec $http_x_delayq_due_at $http_x_delayq_task_id` and, given
+// the added ids, checks each was called exactly once; lateness = $msec - due, at the 1 ms
+// resolution of $msec. The values are whole milliseconds and at most a few tens of thousands,
+// so the percentiles are exact (nearest rank over the sorted values), not from a histogram.
+int RunCallbackLog(const Options& options) {
+  std::string log_path = options.String("log");
+  std::string ids_path = options.String("ids", "");
+  std::unordered_map<uint64_t, uint32_t> calls_by_id;
+  bool have_ids = !ids_path.empty();
+  if (have_ids) {
+    std::ifstream ids(ids_path);
+    if (!ids) throw std::runtime_error("cannot read " + ids_path);
+    std::string line;
+    while (std::getline(ids, line)) {
+      if (auto id = ParsePositiveDecimal(line)) calls_by_id.emplace(*id, 0);
+    }
+  }
+  std::ifstream log(log_path);
+  if (!log) throw std::runtime_error("cannot read " + log_path);
+  std::vector<int64_t> lateness_ms;
+  uint64_t lines = 0, malformed = 0, duplicates = 0, unexpected = 0, early = 0;
+  int64_t first_log_ms = INT64_MAX, last_log_ms = 0, min_due_ms = INT64_MAX, max_due_ms = 0;
+  std::string first_malformed;
+  std::string line;
+  while (std::getline(log, line)) {
+    ++lines;
+    std::string_view rest(line);
+    std::string_view fields[3];
+    size_t count = 0;
+    while (!rest.empty() && count < 3) {
+      size_t space = rest.find(' ');
+      fields[count++] = rest.substr(0, space);
+      rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    }
+    auto log_ms = count == 3 ? ParseMsec(fields[0]) : std::nullopt;
+    auto due_ms = count == 3 ? ParsePositiveDecimal(fields[1]) : std::nullopt;
+    auto id = count == 3 ? ParsePositiveDecimal(fields[2]) : std::nullopt;
+    if (!log_ms || !due_ms || !id || !rest.empty()) {
+      ++malformed;
+      if (first_malformed.empty()) first_malformed = line;
+      continue;
+    }
+    first_log_ms = std::min(first_log_ms, *log_ms);
+    last_log_ms = std::max(last_log_ms, *log_ms);
+    auto due = static_cast<int64_t>(*due_ms);
+    min_due_ms = std::min(min_due_ms, due);
+    max_due_ms = std::max(max_due_ms, due);
+    int64_t late_ms = *log_ms - due;
+    if (late_ms < 0) ++early;
+    lateness_ms.push_back(late_ms);
+    auto [entry, inserted] = calls_by_id.emplace(*id, 0);
+    if (inserted && have_ids) ++unexpected;
+    if (++entry->second > 1) ++duplicates;
+  }
+  uint64_t missing = 0;
+  for (const auto& [id, calls] : calls_by_id) missing += calls == 0 ? 1 : 0;
+  uint64_t valid_lines = lines - malformed;
+  std::sort(lateness_ms.begin(), lateness_ms.end());
+  auto percentile = [&](double p) -> long long {
+    if (lateness_ms.empty()) return 0;
+    auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(lateness_ms.size())));
+    return lateness_ms[std::clamp<size_t>(rank, 1, lateness_ms.size()) - 1];
+  };
+  if (!first_malformed.empty()) {
+    std::fprintf(stderr, "loadgen callback-log: %llu malformed lines, first: %s\n",
+                 static_cast<unsigned long long>(malformed), first_malformed.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"callback-log\",\"lines\":%llu,\"malformed\":%llu,\"expected\":%llu,"
+      "\"missing\":%llu,\"duplicates\":%llu,\"unexpected\":%llu,\"early\":%llu,"
+      "\"first_log_ms\":%lld,\"last_log_ms\":%lld,\"min_due_ms\":%lld,\"max_due_ms\":%lld,"
+      "\"min_ms\":%lld,\"p50_ms\":%lld,\"p99_ms\":%lld,\"max_ms\":%lld,"
+      "\"note\":\"lateness = receiver log time ($msec, 1 ms resolution) - X-Delayq-Due-At\"}\n",
+      static_cast<unsigned long long>(lines), static_cast<unsigned long long>(malformed),
+      static_cast<unsigned long long>(have_ids ? calls_by_id.size() - unexpected : 0),
+      static_cast<unsigned long long>(missing), static_cast<unsigned long long>(duplicates),
+      static_cast<unsigned long long>(unexpected), static_cast<unsigned long long>(early),
+      static_cast<long long>(valid_lines > 0 ? first_log_ms : 0),
+      static_cast<long long>(last_log_ms), static_cast<long long>(valid_lines > 0 ? min_due_ms : 0),
+      static_cast<long long>(max_due_ms), percentile(0), percentile(50), percentile(99),
+      percentile(100));
+  std::fflush(stdout);
+  bool valid = valid_lines > 0 && malformed == 0 && missing == 0 && duplicates == 0 &&
+               unexpected == 0 && early == 0;
+  return valid ? 0 : 1;
+}
+
 void PrintUsage() {
   std::fputs(
       "usage:\n"
@@ -654,7 +1396,17 @@ void PrintUsage() {
       "  delayq_loadgen fire --addr HOST:PORT [--tasks 50000] [--spread-s 5] [--consumers 4]\n"
       "                      [--topic T] [--add-connections 32] [--lead-s 3] [--timeout-s 60]\n"
       "  delayq_loadgen http --addr HOST:PORT --connections N --duration-s S [--path /]\n"
-      "                      [--threads T]\n",
+      "                      [--threads T]\n"
+      "  delayq_loadgen batch --addr HOST:PORT --connections N --duration-s S [--batch 100]\n"
+      "                      [--topic T] [--delay-ms 3600000] [--threads T]\n"
+      "  delayq_loadgen pull --addr HOST:PORT [--tasks 100000] [--consumers 4] [--max 100]\n"
+      "                      [--wait-ms 500] [--lease-ms 60000] [--preload-connections 4]\n"
+      "                      [--topic T] [--timeout-s 60]\n"
+      "  delayq_loadgen longpoll --addr HOST:PORT [--rounds 200] [--delay-ms 200]\n"
+      "                      [--wait-ms 10000] [--topic PREFIX]\n"
+      "  delayq_loadgen callback-add --addr HOST:PORT --tasks N --url URL [--lead-ms 0]\n"
+      "                      [--spread-ms 0] [--topic T] [--connections 4] [--ids-out FILE]\n"
+      "  delayq_loadgen callback-log --log FILE [--ids FILE]\n",
       stderr);
 }
 
@@ -678,6 +1430,27 @@ int main(int argc, char** argv) {
       return RunFire(Options(argc, argv,
                              {"addr", "tasks", "spread-s", "consumers", "topic", "add-connections",
                               "lead-s", "timeout-s"}));
+    }
+    if (command == "batch") {
+      return RunBatch(
+          Options(argc, argv,
+                  {"addr", "connections", "duration-s", "batch", "topic", "delay-ms", "threads"}));
+    }
+    if (command == "pull") {
+      return RunPull(Options(argc, argv,
+                             {"addr", "tasks", "consumers", "max", "wait-ms", "lease-ms",
+                              "preload-connections", "topic", "timeout-s"}));
+    }
+    if (command == "longpoll") {
+      return RunLongPoll(Options(argc, argv, {"addr", "rounds", "delay-ms", "wait-ms", "topic"}));
+    }
+    if (command == "callback-add") {
+      return RunCallbackAdd(Options(
+          argc, argv,
+          {"addr", "tasks", "url", "lead-ms", "spread-ms", "topic", "connections", "ids-out"}));
+    }
+    if (command == "callback-log") {
+      return RunCallbackLog(Options(argc, argv, {"log", "ids"}));
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "delayq_loadgen %s: %s\n", argv[1], e.what());
