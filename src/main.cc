@@ -142,6 +142,9 @@ int Serve(const config::Config& cfg) {
   spdlog::info("msg=\"stopping\" signal={}", signal_number);
   engine.Quiesce();  // long polls answer now, so that the grace period is not spent waiting
   server.Shutdown(std::chrono::milliseconds(cfg.shutdown_grace_ms));
+  if (!engine.WaitForCallbacks(std::chrono::milliseconds(cfg.shutdown_grace_ms))) {
+    spdlog::warn("msg=\"callbacks still in flight at shutdown; they will be sent again\"");
+  }
   engine.Stop();
   http_client.Stop();
   spdlog::info("msg=\"stopped\"");

@@ -44,7 +44,10 @@ Result<std::string> SeedCallback(std::string_view content, const ApiConfig& conf
   }
   delivery::CallbackSpec spec;
   std::string_view target(url->get_string().data(), url->get_string().size());
-  bool absolute = target.find("://") != std::string_view::npos;
+  // Absolute when a scheme comes before the first slash ("https://h/p", "ftp://h"); a path
+  // may carry "://" in its query ("/cb?next=http://x").
+  size_t scheme_end = target.find("://");
+  bool absolute = scheme_end != std::string_view::npos && scheme_end < target.find('/');
   std::string field = "content.url";
   if (absolute) {
     spec.url = std::string(target);

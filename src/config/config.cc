@@ -62,7 +62,7 @@ auto Double(double Config::*field, double min, double max) {
     char* end = nullptr;
     std::string text(value);
     double parsed = std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size() || parsed < min || parsed > max) {
+    if (text.empty() || end != text.c_str() + text.size() || !(parsed >= min && parsed <= max)) {
       return Invalid("", value,
                      "a number from " + std::to_string(min) + " to " + std::to_string(max));
     }
@@ -154,12 +154,14 @@ Result<void> ApplyServices(Config& config, const YAML::Node& node, std::string_v
 
 // YAML scalars and maps to JSON text (for a topic's default callback); the API layer
 // validates the result like a callback given on an add.
-std::string YamlToJson(const YAML::Node& node) {
+// Only timeout_ms becomes a number; every other scalar (header values too) stays a string.
+std::string YamlToJson(const YAML::Node& node, std::string_view key = "") {
   if (node.IsMap()) {
     std::string out = "{";
     for (const auto& item : node) {
       if (out.size() > 1) out += ",";
-      out += YamlToJson(item.first) + ":" + YamlToJson(item.second);
+      std::string name = item.first.as<std::string>();
+      out += YamlToJson(item.first) + ":" + YamlToJson(item.second, name);
     }
     return out + "}";
   }
@@ -170,7 +172,7 @@ std::string YamlToJson(const YAML::Node& node) {
   }
   std::string text = node.IsNull() ? "" : node.as<std::string>();
   bool numeric = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-  if (numeric && node.Tag() != "!") return text;
+  if (numeric && key == "timeout_ms") return text;
   std::string out = "\"";
   for (char c : text) {
     if (c == '"' || c == '\\') out += '\\';

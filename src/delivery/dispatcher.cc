@@ -8,6 +8,18 @@
 
 namespace delayq::delivery {
 
+namespace {
+
+// A JSON payload (v1 JSON value, or seed content that is a JSON document, as seed
+// receivers expect) is sent as application/json; a plain string as text.
+bool LooksLikeJson(const Task& task) {
+  if (task.payload_is_json) return true;
+  size_t first = task.payload.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && (task.payload[first] == '{' || task.payload[first] == '[');
+}
+
+}  // namespace
+
 Dispatcher::Dispatcher(Registry& registry, HttpClient& client, std::string signing_key)
     : registry_(registry), client_(client), signing_key_(std::move(signing_key)) {}
 
@@ -21,13 +33,17 @@ void Dispatcher::Deliver(const Task& task, std::function<void(engine::CallbackOu
   call.method = target->method;
   call.url = std::move(target->url);
   call.timeout_ms = target->timeout_ms;
-  call.body = task.payload;  // seed: content exactly as given; v1: the payload
+  // Seed: content exactly as given; v1: the payload. GET carries no body.
+  if (call.method != "GET") call.body = task.payload;
   bool has_type = false;
   for (auto& [name, value] : target->headers) {
     if (strcasecmp(name.c_str(), "content-type") == 0) has_type = true;
     call.headers.emplace_back(std::move(name), std::move(value));
   }
-  if (!has_type) call.headers.emplace_back("Content-Type", "application/json");
+  if (!has_type && !call.body.empty()) {
+    call.headers.emplace_back(
+        "Content-Type", LooksLikeJson(task) ? "application/json" : "text/plain; charset=utf-8");
+  }
   call.headers.emplace_back("X-Delayq-Task-Id", std::to_string(task.id));
   call.headers.emplace_back("X-Delayq-Topic", task.topic);
   call.headers.emplace_back("X-Delayq-Attempt", std::to_string(task.attempts));

@@ -71,6 +71,10 @@ struct HttpClient::Impl {
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "delayq");
+    // One call per connection at a time (max_per_host then bounds calls in flight), and no
+    // proxy taken from *_proxy variables: callbacks go where the task says.
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");
     curl_multi_add_handle(multi, easy);
     active.insert(easy);
     transfer.release();  // owned by the multi handle until it completes

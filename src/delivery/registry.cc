@@ -59,7 +59,9 @@ Result<void> Registry::Check(const CallbackSpec& spec, std::string_view field) c
   std::string name(field);
   if (spec.timeout_ms > default_timeout_ms_) {
     // The delivery lease is derived from callbacks.timeout: a longer call could outlive it.
-    return Fail(Errc::kInvalidArgument, "callback.timeout_ms " + std::to_string(spec.timeout_ms) +
+    // `field` names the url or service ("tasks[2].callback.url"): report its timeout_ms.
+    std::string base = name.substr(0, std::min(name.size(), name.rfind('.')));
+    return Fail(Errc::kInvalidArgument, base + ".timeout_ms " + std::to_string(spec.timeout_ms) +
                                             " exceeds callbacks.timeout (" +
                                             std::to_string(default_timeout_ms_) + " ms)");
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "engine/store_worker.h"
 
@@ -15,6 +16,8 @@ constexpr size_t kPurgeSlice = 1'000;
 constexpr int kPurgeSlicesPerRound = 20;
 // Expired leases handled per store job.
 constexpr size_t kExpireSlice = 10'000;
+// After a callback claim could not run (queue full, store error), try again this much later.
+constexpr int64_t kClaimRetryMs = 100;
 
 // A v1 pull that is waiting for tasks (long poll). Owned jointly by the topic's waiting
 // list, the deadline index and in-flight claim jobs; answered exactly once.
@@ -372,12 +375,14 @@ void Engine::PumpCallbacks(const std::string& topic) {
     if (busy >= limits.max_in_flight) return;
     slots = limits.max_in_flight - busy;
     if (limits.rate_limit > 0) {
-      // Token bucket holding at most one second's worth; starts full.
+      // Token bucket holding one second's worth (at least one token, so that rates below
+      // one per second still send); starts full.
+      double capacity = std::max(1.0, limits.rate_limit);
       if (lane.refilled_at_ms == 0) {
-        lane.tokens = limits.rate_limit;
+        lane.tokens = capacity;
       } else {
         double elapsed_s = static_cast<double>(now - lane.refilled_at_ms) / 1000.0;
-        lane.tokens = std::min(limits.rate_limit, lane.tokens + elapsed_s * limits.rate_limit);
+        lane.tokens = std::min(capacity, lane.tokens + elapsed_s * limits.rate_limit);
       }
       lane.refilled_at_ms = now;
       if (lane.tokens < 1) {
@@ -407,6 +412,7 @@ void Engine::PumpCallbacks(const std::string& topic) {
       metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("msg=\"callback claim failed\" topic={} error=\"{}\"", topic,
                    claimed.error().message);
+      RetryPumpLater(topic);
       return;
     }
     for (const Task& task : *claimed) {
@@ -422,8 +428,37 @@ void Engine::PumpCallbacks(const std::string& topic) {
     if (taken == slots) PumpCallbacks(topic);  // a full claim: more may be due
   };
   if (!worker_->Submit(std::move(job))) {
+    {
+      std::lock_guard lock(lanes_mu_);
+      lanes_[topic].claiming -= slots;
+    }
+    RetryPumpLater(topic);
+  }
+}
+
+// The due tasks are still in the topic's lane; nothing else may wake it (no new task
+// falls due, no call is in flight), so the scheduler's tick tries again shortly.
+void Engine::RetryPumpLater(const std::string& topic) {
+  int64_t at = clock_.NowMs() + kClaimRetryMs;
+  {
     std::lock_guard lock(lanes_mu_);
-    lanes_[topic].claiming -= slots;  // the next promotion or completion tries again
+    CallbackLane& lane = lanes_[topic];
+    if (lane.blocked_until_ms == 0 || lane.blocked_until_ms > at) lane.blocked_until_ms = at;
+  }
+  scheduler_->Kick(at);
+}
+
+bool Engine::WaitForCallbacks(std::chrono::milliseconds grace) {
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  for (;;) {
+    size_t busy = 0;
+    {
+      std::lock_guard lock(lanes_mu_);
+      for (const auto& [topic, lane] : lanes_) busy += lane.in_flight + lane.claiming;
+    }
+    if (busy == 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -82,6 +83,10 @@ class Engine final : private SchedulerListener {
   // First step of a shutdown: waiting pulls are answered now (empty) and new pulls do not
   // wait, so that the server can answer every request in flight before it stops.
   void Quiesce();
+  // After Quiesce: waits up to `grace` for callbacks in flight to be answered and their
+  // outcome recorded (an answered call not recorded would be sent again after a restart).
+  // False if some were still in flight.
+  bool WaitForCallbacks(std::chrono::milliseconds grace);
   // Answers waiting pulls, finishes queued work, stops the threads, syncs the store.
   void Stop();
 
@@ -138,6 +143,7 @@ class Engine final : private SchedulerListener {
   void Register(std::shared_ptr<Waiter> waiter);
   void WakeWaiters(const std::string& topic);
   void PumpCallbacks(const std::string& topic);
+  void RetryPumpLater(const std::string& topic);
   void OnCallbackDone(const Task& task, const CallbackOutcome& outcome);
   const EngineConfig::TopicLimits& LimitsFor(const std::string& topic) const;
   void Purge();
