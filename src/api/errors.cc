@@ -48,6 +48,15 @@ http::Response MakeErrorResponse(const Error& error) {
   return ErrorBody(mapping.http_status, mapping.dm_error, error.message);
 }
 
+http::Response MethodNotAllowedResponse(std::string_view method, std::string_view path,
+                                        std::string_view allow) {
+  http::Response response = MakeErrorResponse(
+      {Errc::kMethodNotAllowed, "method " + std::string(method) + " is not allowed on " +
+                                    std::string(path) + "; use " + std::string(allow)});
+  response.headers.emplace_back("Allow", std::string(allow));
+  return response;
+}
+
 http::Response MakeTransportErrorResponse(int http_status, std::string_view message) {
   int dm_error = kDmInvalid;
   if (http_status == 404) dm_error = kDmNotFound;

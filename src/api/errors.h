@@ -32,6 +32,10 @@ ErrorMapping MapError(Errc code);
 // {"dm_error": N, "error_msg": "..."} with the status that fits.
 http::Response MakeErrorResponse(const Error& error);
 
+// 405 with the Allow header (RFC 9110 §15.5.6); `allow` is "GET" or "GET, DELETE".
+http::Response MethodNotAllowedResponse(std::string_view method, std::string_view path,
+                                        std::string_view allow);
+
 // For errors the transport detects (413, 431, 400, 503...).
 http::Response MakeTransportErrorResponse(int http_status, std::string_view message);
 

@@ -66,6 +66,9 @@ Result<int64_t> ToInteger(const json::value& value, std::string_view field) {
     if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 9.0e18) {
       return static_cast<int64_t>(d);
     }
+    if (!std::isfinite(d) || std::trunc(d) == d) {
+      return Fail(Errc::kInvalidArgument, name + " is out of range (a 64-bit integer expected)");
+    }
     return Fail(Errc::kInvalidArgument, name + " must be a whole number");
   }
   return Fail(Errc::kInvalidArgument,

@@ -14,11 +14,6 @@ http::Response Json(int status, std::string body) {
   return http::Response{status, "application/json", std::move(body)};
 }
 
-Error MethodNotAllowed(std::string_view method, std::string_view path, std::string_view allowed) {
-  return {Errc::kMethodNotAllowed, "method " + std::string(method) + " is not allowed on " +
-                                       std::string(path) + "; use " + std::string(allowed)};
-}
-
 }  // namespace
 
 void Router::Handle(http::Request request, http::Responder respond) {
@@ -34,22 +29,22 @@ void Router::Handle(http::Request request, http::Responder respond) {
   }
 
   if (path == "/delay/task/add") {
-    if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "POST")));
+    if (method != "POST") return respond(MethodNotAllowedResponse(method, path, "POST"));
     return HandleSeedAdd(engine_, limits_, who, request, std::move(respond));
   }
   if (path == "/delay/task/pull") {
-    if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "POST")));
+    if (method != "POST") return respond(MethodNotAllowedResponse(method, path, "POST"));
     return HandleSeedPull(engine_, who, request, std::move(respond));
   }
   if (path.starts_with("/v1/")) {
     return HandleV1(engine_, limits_, who, request, std::move(respond));
   }
   if (path == "/healthz") {
-    if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
     return respond(Json(200, R"({"status":"ok"})"));
   }
   if (path == "/readyz") {
-    if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
     if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
       return respond(MakeErrorResponse(ok.error()));
     }
@@ -57,7 +52,7 @@ void Router::Handle(http::Request request, http::Responder respond) {
     return respond(Json(503, R"({"status":"unavailable","reason":"storage is not writable"})"));
   }
   if (path == "/metrics") {
-    if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(method, path, "GET")));
+    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
     if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
       return respond(MakeErrorResponse(ok.error()));
     }

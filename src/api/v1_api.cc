@@ -122,12 +122,6 @@ std::string_view QueryParam(std::string_view target, std::string_view name) {
   return {};
 }
 
-Error MethodNotAllowed(const http::Request& request, std::string_view allowed) {
-  return {Errc::kMethodNotAllowed, "method " + request.method + " is not allowed on " +
-                                       std::string(request.Path()) + "; use " +
-                                       std::string(allowed)};
-}
-
 // --- Handlers -------------------------------------------------------------------------------
 
 void AddTask(engine::Engine& engine, const ApiConfig& limits, std::string_view topic,
@@ -476,7 +470,8 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
 
   if (parts[0] == "topics") {
     if (parts.size() == 1) {
-      if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(request, "GET")));
+      if (method != "GET")
+        return respond(MethodNotAllowedResponse(request.method, request.Path(), "GET"));
       if (deny(Right::kAdmin, "")) return;
       return TopicsList(engine, "", std::move(respond));
     }
@@ -485,19 +480,22 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
       return respond(MakeErrorResponse(ok.error()));
     }
     if (parts.size() == 2) {
-      if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(request, "GET")));
+      if (method != "GET")
+        return respond(MethodNotAllowedResponse(request.method, request.Path(), "GET"));
       if (deny(Right::kRead, topic)) return;
       return TopicsList(engine, topic, std::move(respond));
     }
     if (parts.size() != 3) return not_found();
     std::string_view leaf = parts[2];
     if (leaf == "dead") {
-      if (method != "GET") return respond(MakeErrorResponse(MethodNotAllowed(request, "GET")));
+      if (method != "GET")
+        return respond(MethodNotAllowedResponse(request.method, request.Path(), "GET"));
       if (deny(Right::kRead, topic)) return;
       return DeadList(engine, topic, request, std::move(respond));
     }
     if (leaf != "tasks" && leaf != "tasks:batch" && leaf != "pull") return not_found();
-    if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(request, "POST")));
+    if (method != "POST")
+      return respond(MethodNotAllowedResponse(request.method, request.Path(), "POST"));
     if (deny(leaf == "pull" ? Right::kConsume : Right::kPublish, topic)) return;
     if (leaf == "tasks") return AddTask(engine, limits, topic, request, std::move(respond));
     if (leaf == "tasks:batch") return AddBatch(engine, limits, topic, request, std::move(respond));
@@ -521,9 +519,14 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
     if (parts.size() == 2) {
       if (method == "GET") return respond(JsonResponse(200, TaskJson(*task, engine.NowMs())));
       if (method == "DELETE") return engine.Cancel(*id, AnswerWithTask(engine, std::move(respond)));
-      return respond(MakeErrorResponse(MethodNotAllowed(request, "GET or DELETE")));
+      return respond(MethodNotAllowedResponse(request.method, request.Path(), "GET, DELETE"));
     }
-    if (method != "POST") return respond(MakeErrorResponse(MethodNotAllowed(request, "POST")));
+    std::string_view action = parts[2];
+    if (action != "ack" && action != "nack" && action != "reschedule" && action != "redrive") {
+      return not_found();
+    }
+    if (method != "POST")
+      return respond(MethodNotAllowedResponse(request.method, request.Path(), "POST"));
     return TaskAction(engine, limits, *id, parts[2], request, std::move(respond));
   }
   not_found();

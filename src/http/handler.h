@@ -21,9 +21,14 @@ struct Request {
 };
 
 struct Response {
+  Response() = default;
+  Response(int status_code, std::string type, std::string text)
+      : status(status_code), content_type(std::move(type)), body(std::move(text)) {}
+
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra fields, e.g. Allow
 };
 
 // Call exactly once, from any thread.

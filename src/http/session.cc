@@ -68,9 +68,9 @@ void Session::OnHeader(beast::error_code ec) {
   // only decodes "chunked", so anything else is refused and the connection closed.
   if (auto coding = request[bhttp::field::transfer_encoding]; !coding.empty()) {
     if (!beast::iequals(coding, "chunked")) {
-      return Write(context_.handler.ErrorResponse(
-                       400, "unsupported Transfer-Encoding '" + std::string(coding.substr(0, 64)) +
-                                "': only chunked is accepted"),
+      return Write(context_.handler.ErrorResponse(400, "unsupported Transfer-Encoding '" +
+                                                           std::string(coding.substr(0, 64)) +
+                                                           "': only chunked is accepted"),
                    true);
     }
     if (request.count(bhttp::field::content_length) > 0) {
@@ -162,6 +162,7 @@ void Session::Write(Response response, bool close) {
   response_.result(static_cast<unsigned>(response.status));
   response_.set(bhttp::field::server, "delayq");
   response_.set(bhttp::field::content_type, response.content_type);
+  for (const auto& [name, value] : response.headers) response_.set(name, value);
   response_.keep_alive(keep_alive_ && !close && !context_.stopping.load(std::memory_order_relaxed));
   if (head_) {
     response_.content_length(response.body.size());  // the length GET would have sent
