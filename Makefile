@@ -1,12 +1,15 @@
 # delayq: the two commands are `make run` and `make test` (README.md).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= fuzz_seed_api fuzz_v1_api fuzz_record_codec
 CMAKE_ARGS ?=
 # Share compiled objects between build trees (and clean clones) on this machine.
 export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all bootstrap build build-asan run test test-release test-asan bench format clean
+.PHONY: all bootstrap build build-asan run test test-release test-asan soak bench fuzz format clean
 
 all: build
 
@@ -36,10 +39,26 @@ test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 600
 
+# Crash soak: the crash driver (tests/crash) for ROUNDS rounds (default 50) of mixed load, each
+# ended by a SIGKILL, on one data directory; `make test` runs it for 5 rounds.
+soak: build
+	DELAYQ_CRASH_ROUNDS=$${ROUNDS:-50} ./$(BUILD)/tests/crash/crash_driver
+
 # Benchmarks (not tests): installs the references, runs every scenario, prints a table.
 bench: build
 	@bash scripts/bootstrap.sh bench
 	bash bench/run.sh $(BUILD)
+
+# Fuzzing (not a test; fuzz/README.md): clang++ + libFuzzer build in $(FUZZ_BUILD), then each
+# target for FUZZ_SECONDS on fuzz/corpus/<target>. A crash input is kept in fuzz/corpus as a
+# regression, which `make test` replays from then on.
+fuzz:
+	@bash scripts/bootstrap.sh fuzz
+	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DDELAYQ_FUZZ=ON -DDELAYQ_TESTS=OFF -DDELAYQ_BENCH=OFF \
+	  $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) --target $(FUZZ_TARGETS)
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -13,6 +13,10 @@
 //   loadgen longpoll --addr HOST:PORT --rounds R  (v1 long poll woken by a task falling due)
 //   loadgen callback-add --addr HOST:PORT --tasks N --url URL [--lead-ms L --spread-ms S]
 //   loadgen callback-log --log FILE [--ids FILE]  (lateness and exactly-once from a receiver log)
+//   loadgen fire-ms --addr HOST:PORT --tasks N --spread-ms S --lead-ms L  (v1, at_ms, pull+ack)
+//   loadgen backlog-add --addr HOST:PORT --tasks N  (v1 batches due hours ahead)
+//   loadgen topics-add --addr HOST:PORT --topics N --url URL  (one callback task per topic)
+//   loadgen beanstalk --addr HOST:PORT --connections N --duration-s S  (beanstalkd reference)
 //
 // Each prints one line of JSON on stdout; diagnostics go to stderr. The exit status is non-zero
 // when the run is not a valid measurement (nothing completed, lost or duplicated tasks).
@@ -803,9 +807,14 @@ struct PullState {
   int64_t wait_ms = 500;
   int64_t lease_ms = 60'000;
 
-  // Preload.
+  // Preload. With `timed`, task i is due at first_due_ms + floor(i * spread_ms / tasks) (an
+  // `at_ms` per item, the fire-ms scenario); otherwise every task is due now.
+  bool timed = false;
+  int64_t first_due_ms = 0;
+  int64_t spread_ms = 0;
   int64_t next_task = 0;
   uint64_t preload_errors = 0;
+  uint64_t added_after_due = 0;  // acknowledged only after the first due time of their batch
   std::string first_preload_error;
   std::unordered_map<uint64_t, bool> received_by_id;  // every added id -> seen by a consumer?
 
@@ -822,12 +831,18 @@ struct PullState {
   std::string first_pull_error;
   std::string first_ack_error;
   LatencyHistogram pull_latency;  // one pull request
+  LatencyHistogram lateness;      // wall time a pull answer was read - due_at_ms, per first receipt
+  uint64_t early = 0;             // received before due_at_ms (never expected)
+  int64_t min_lateness_us = INT64_MAX;
+  int64_t last_received_us = 0;  // wall time of the last first receipt
   LatencyHistogram ack_latency;   // the pipelined acks of one pull, first byte out to last in
   SteadyClock::time_point started;
   SteadyClock::time_point last_ack_at;
   SteadyClock::time_point give_up_at;
 
   bool AllReceived() const { return received >= received_by_id.size(); }
+
+  int64_t DueMsOf(int64_t task) const { return first_due_ms + task * spread_ms / tasks; }
 };
 
 constexpr int64_t kPreloadBatch = 1000;  // the API's largest batch
@@ -836,12 +851,18 @@ awaitable<void> PullPreloader(PullState& state) {
   HttpConnection connection(co_await asio::this_coro::executor, state.endpoint);
   const std::string path = "/v1/topics/" + state.topic + "/tasks:batch";
   while (state.next_task < state.tasks) {
-    int64_t count = std::min(kPreloadBatch, state.tasks - state.next_task);
+    int64_t first = state.next_task;
+    int64_t count = std::min(kPreloadBatch, state.tasks - first);
     state.next_task += count;
-    // No time field: due now.
+    // Untimed: no time field, due now. Timed: each item's own at_ms.
     std::string body = R"({"tasks":[)";
     for (int64_t i = 0; i < count; ++i) {
-      body += i == 0 ? R"({"payload":"p"})" : R"(,{"payload":"p"})";
+      if (i > 0) body += ',';
+      if (state.timed) {
+        body += R"({"payload":"p","at_ms":)" + std::to_string(state.DueMsOf(first + i)) + "}";
+      } else {
+        body += R"({"payload":"p"})";
+      }
     }
     body += "]}";
     try {
@@ -855,6 +876,9 @@ awaitable<void> PullPreloader(PullState& state) {
         if (!state.received_by_id.emplace(id, false).second) {
           throw std::runtime_error("batch answered an id twice: " + std::to_string(id));
         }
+      }
+      if (state.timed && WallClockMicros() / 1000 >= state.DueMsOf(first)) {
+        state.added_after_due += static_cast<uint64_t>(count);
       }
     } catch (const std::exception& e) {
       ++state.preload_errors;
@@ -876,10 +900,12 @@ awaitable<void> PullConsumer(PullState& state) {
           ",\"lease_ms\":" + std::to_string(state.lease_ms) + "}");
   while (!state.AllReceived() && SteadyClock::now() < state.give_up_at) {
     std::vector<PulledTask> tasks;
+    int64_t received_us = 0;
     bool failed = false;
     try {
       auto started = SteadyClock::now();
       HttpResponse response = co_await connection.RoundTrip(request);
+      received_us = WallClockMicros();
       state.pull_latency.Record(
           std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started)
               .count());
@@ -916,6 +942,11 @@ awaitable<void> PullConsumer(PullState& state) {
       } else {
         entry->second = true;
         ++state.received;
+        int64_t lateness_us = received_us - task.due_at_ms * 1000;
+        if (lateness_us < 0) ++state.early;
+        state.min_lateness_us = std::min(state.min_lateness_us, lateness_us);
+        state.lateness.Record(lateness_us);
+        state.last_received_us = received_us;
       }
       acks += AckRequest(state.addr, task);
     }
@@ -1030,6 +1061,543 @@ int RunPull(const Options& options) {
                missing == 0 && state.duplicates == 0 && state.unexpected == 0 &&
                state.redelivered == 0 && state.pull_errors == 0 && state.ack_errors == 0 &&
                state.acked == added;
+  return valid ? 0 : 1;
+}
+
+// ---- v1 firing with millisecond due times ------------------------------------------------------
+
+// `tasks` tasks due uniformly over `spread_ms` (each with its own at_ms), the first due at a
+// whole second at least `lead_ms` after the adds start; added in batches of 1,000 before the
+// first is due, then drained by `consumers` long-polling pull consumers (max `max`, acking every
+// task, the acks of one pull pipelined). Lateness = wall time the pull answer was read -
+// due_at_ms, once per task.
+int RunFireMs(const Options& options) {
+  PullState state;
+  state.timed = true;
+  state.addr = options.String("addr");
+  state.endpoint = ParseEndpoint(state.addr);
+  state.tasks = options.Integer("tasks", 50'000);
+  state.spread_ms = options.Integer("spread-ms", 5000);
+  state.max = options.Integer("max", 100);
+  state.wait_ms = options.Integer("wait-ms", 1000);
+  state.lease_ms = options.Integer("lease-ms", 60'000);
+  int64_t lead_ms = options.Integer("lead-ms", 5000);
+  int64_t consumers = options.Integer("consumers", 4);
+  int64_t preload_connections = options.Integer("preload-connections", 4);
+  int64_t timeout_s = options.Integer("timeout-s", 60);
+  state.topic = options.String("topic", "bench_firems_" + std::to_string(WallClockMicros()));
+  if (state.tasks < 1 || consumers < 1 || preload_connections < 1 || state.max < 1 ||
+      state.max > 1000 || state.spread_ms < 0 || lead_ms < 0) {
+    throw std::invalid_argument(
+        "--tasks, --consumers must be >= 1, --max 1 to 1000, --spread-ms, --lead-ms >= 0");
+  }
+  int64_t adds_started_ms = WallClockMicros() / 1000;
+  // A whole second, so that with --spread-ms 1000 every task is due within one wall-clock second.
+  state.first_due_ms = (adds_started_ms + lead_ms + 999) / 1000 * 1000;
+
+  asio::io_context io(1);
+  auto preload_started = SteadyClock::now();
+  for (int64_t c = 0; c < preload_connections; ++c) {
+    asio::co_spawn(io, PullPreloader(state), asio::detached);
+  }
+  io.run();
+  double preload_s = std::chrono::duration<double>(SteadyClock::now() - preload_started).count();
+  int64_t preload_finished_ms = WallClockMicros() / 1000;
+
+  int64_t last_due_ms = state.DueMsOf(state.tasks - 1);
+  state.started = SteadyClock::now();
+  state.last_ack_at = state.started;
+  state.give_up_at = state.started +
+                     std::chrono::milliseconds(std::max<int64_t>(0, last_due_ms - preload_finished_ms)) +
+                     std::chrono::seconds(timeout_s);
+  io.restart();
+  for (int64_t c = 0; c < consumers; ++c) {
+    asio::co_spawn(io, PullConsumer(state), asio::detached);
+  }
+  io.run();
+
+  uint64_t added = state.received_by_id.size();
+  uint64_t missing = added - state.received;
+  if (!state.first_preload_error.empty()) {
+    std::fprintf(stderr, "loadgen fire-ms: %llu add errors, first: %s\n",
+                 static_cast<unsigned long long>(state.preload_errors),
+                 state.first_preload_error.c_str());
+  }
+  if (!state.first_pull_error.empty()) {
+    std::fprintf(stderr, "loadgen fire-ms: %llu pull errors, first: %s\n",
+                 static_cast<unsigned long long>(state.pull_errors),
+                 state.first_pull_error.c_str());
+  }
+  if (!state.first_ack_error.empty()) {
+    std::fprintf(stderr, "loadgen fire-ms: %llu ack errors, first: %s\n",
+                 static_cast<unsigned long long>(state.ack_errors), state.first_ack_error.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"fire-ms\",\"tasks\":%lld,\"spread_ms\":%lld,\"lead_ms\":%lld,"
+      "\"consumers\":%lld,\"max\":%lld,\"wait_ms\":%lld,\"add_tasks_per_s\":%.1f,\"add_s\":%.3f,"
+      "\"add_errors\":%llu,\"added_after_due\":%llu,\"first_due_after_adds_ms\":%lld,"
+      "\"added\":%llu,\"received\":%llu,\"missing\":%llu,\"duplicates\":%llu,\"unexpected\":%llu,"
+      "\"redelivered\":%llu,\"early\":%llu,\"acked\":%llu,\"ack_errors\":%llu,\"pulls\":%llu,"
+      "\"empty_pulls\":%llu,\"pull_errors\":%llu,\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+      "\"max_ms\":%.3f,\"last_received_after_last_due_ms\":%.3f,"
+      "\"note\":\"lateness = wall time a pull answer was read - due_at_ms of each task in it\"}\n",
+      static_cast<long long>(state.tasks), static_cast<long long>(state.spread_ms),
+      static_cast<long long>(lead_ms), static_cast<long long>(consumers),
+      static_cast<long long>(state.max), static_cast<long long>(state.wait_ms),
+      preload_s > 0 ? static_cast<double>(added) / preload_s : 0.0, preload_s,
+      static_cast<unsigned long long>(state.preload_errors),
+      static_cast<unsigned long long>(state.added_after_due),
+      static_cast<long long>(state.first_due_ms - preload_finished_ms),
+      static_cast<unsigned long long>(added), static_cast<unsigned long long>(state.received),
+      static_cast<unsigned long long>(missing), static_cast<unsigned long long>(state.duplicates),
+      static_cast<unsigned long long>(state.unexpected),
+      static_cast<unsigned long long>(state.redelivered),
+      static_cast<unsigned long long>(state.early), static_cast<unsigned long long>(state.acked),
+      static_cast<unsigned long long>(state.ack_errors),
+      static_cast<unsigned long long>(state.pulls),
+      static_cast<unsigned long long>(state.empty_pulls),
+      static_cast<unsigned long long>(state.pull_errors),
+      state.received > 0 ? static_cast<double>(state.min_lateness_us) / 1000.0 : 0.0,
+      Millis(state.lateness.ValueAtPercentile(50)), Millis(state.lateness.ValueAtPercentile(99)),
+      Millis(state.lateness.max()),
+      state.received > 0
+          ? static_cast<double>(state.last_received_us - last_due_ms * 1000) / 1000.0
+          : 0.0);
+  std::fflush(stdout);
+  bool valid = state.preload_errors == 0 && added == static_cast<uint64_t>(state.tasks) &&
+               missing == 0 && state.duplicates == 0 && state.unexpected == 0 &&
+               state.redelivered == 0 && state.early == 0 && state.pull_errors == 0 &&
+               state.ack_errors == 0 && state.acked == added;
+  return valid ? 0 : 1;
+}
+
+// ---- Backlog: many v1 batch adds due hours ahead ------------------------------------------------
+
+struct BacklogState {
+  tcp::endpoint endpoint;
+  std::string addr;
+  int64_t tasks = 0;
+  int64_t batch = 1000;
+  int64_t next_task = 0;
+  uint64_t added = 0;
+  uint64_t errors = 0;
+  int64_t next_progress = 0;
+  std::string first_error;
+  std::vector<std::string> requests;  // full batches, cycled
+  std::string path;
+  std::string tail_request;  // the last, partial batch (if any)
+  LatencyHistogram latency;
+  SteadyClock::time_point started;
+};
+
+awaitable<void> BacklogAdder(BacklogState& state, size_t first_body) {
+  auto executor = co_await asio::this_coro::executor;
+  HttpConnection connection(executor, state.endpoint);
+  asio::steady_timer backoff(executor);
+  size_t body = first_body;
+  while (state.next_task < state.tasks) {
+    int64_t count = std::min(state.batch, state.tasks - state.next_task);
+    state.next_task += count;
+    const std::string& request =
+        count == state.batch ? state.requests[body++ % state.requests.size()] : state.tail_request;
+    auto started = SteadyClock::now();
+    try {
+      HttpResponse response = co_await connection.RoundTrip(request);
+      if (response.status != 201 ||
+          ParseIdArray(response.body).size() != static_cast<size_t>(count)) {
+        throw std::runtime_error("HTTP " + std::to_string(response.status) + ": " +
+                                 response.body.substr(0, 300));
+      }
+      state.latency.Record(
+          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started)
+              .count());
+      state.added += static_cast<uint64_t>(count);
+      if (static_cast<int64_t>(state.added) >= state.next_progress) {
+        double s = std::chrono::duration<double>(SteadyClock::now() - state.started).count();
+        std::fprintf(stderr, "loadgen backlog-add: %llu of %lld tasks added, %.0f tasks/s\n",
+                     static_cast<unsigned long long>(state.added),
+                     static_cast<long long>(state.tasks), static_cast<double>(state.added) / s);
+        state.next_progress += std::max<int64_t>(state.tasks / 10, 1);
+      }
+    } catch (const std::exception& e) {
+      ++state.errors;
+      if (state.first_error.empty()) state.first_error = Describe(e);
+      // Not retried: the run is invalid once a batch failed; stop this connection.
+      co_return;
+    }
+  }
+}
+
+// Adds `tasks` tasks in v1 batches, each due at now + min_delay_ms + a pseudo-random part of
+// spread_ms (so the due index is written out of order, as a real backlog is). The bodies use
+// delay_ms and are built once, so the client costs next to nothing per task.
+int RunBacklogAdd(const Options& options) {
+  BacklogState state;
+  state.addr = options.String("addr");
+  state.endpoint = ParseEndpoint(state.addr);
+  state.tasks = options.Integer("tasks");
+  state.batch = options.Integer("batch", 1000);
+  int64_t connections = options.Integer("connections", 64);
+  int64_t min_delay_ms = options.Integer("min-delay-ms", 3'600'000);
+  int64_t spread_ms = options.Integer("spread-ms", 4 * 3'600'000);
+  std::string topic = options.String("topic", "bench_backlog");
+  if (state.tasks < 1 || state.batch < 1 || state.batch > 1000 || connections < 1 ||
+      min_delay_ms < 0 || spread_ms < 1) {
+    throw std::invalid_argument("--tasks, --connections >= 1, --batch 1 to 1000, --spread-ms >= 1");
+  }
+  state.path = "/v1/topics/" + topic + "/tasks:batch";
+  uint64_t lcg = 0x9E3779B97F4A7C15ull;
+  auto make_body = [&](int64_t count) {
+    std::string body = R"({"tasks":[)";
+    for (int64_t i = 0; i < count; ++i) {
+      lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+      int64_t delay = min_delay_ms + static_cast<int64_t>((lcg >> 17) % static_cast<uint64_t>(spread_ms));
+      if (i > 0) body += ',';
+      body += R"({"payload":"{\"uid\":\"111111\"}","delay_ms":)" + std::to_string(delay) + "}";
+    }
+    body += "]}";
+    return PostRequest(state.path, state.addr, body);
+  };
+  for (int i = 0; i < 64; ++i) state.requests.push_back(make_body(state.batch));
+  if (state.tasks % state.batch != 0) state.tail_request = make_body(state.tasks % state.batch);
+
+  asio::io_context io(1);
+  state.started = SteadyClock::now();
+  state.next_progress = std::max<int64_t>(state.tasks / 10, 1);
+  for (int64_t c = 0; c < connections; ++c) {
+    asio::co_spawn(io, BacklogAdder(state, static_cast<size_t>(c)), asio::detached);
+  }
+  io.run();
+  double elapsed_s = std::chrono::duration<double>(SteadyClock::now() - state.started).count();
+  if (!state.first_error.empty()) {
+    std::fprintf(stderr, "loadgen backlog-add: %llu failed batches, first: %s\n",
+                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"backlog-add\",\"tasks\":%lld,\"batch\":%lld,\"connections\":%lld,"
+      "\"added\":%llu,\"errors\":%llu,\"elapsed_s\":%.3f,\"tasks_per_s\":%.1f,"
+      "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
+      static_cast<long long>(state.tasks), static_cast<long long>(state.batch),
+      static_cast<long long>(connections), static_cast<unsigned long long>(state.added),
+      static_cast<unsigned long long>(state.errors), elapsed_s,
+      static_cast<double>(state.added) / elapsed_s, Millis(state.latency.ValueAtPercentile(50)),
+      Millis(state.latency.ValueAtPercentile(99)), Millis(state.latency.max()));
+  std::fflush(stdout);
+  return state.errors == 0 && state.added == static_cast<uint64_t>(state.tasks) ? 0 : 1;
+}
+
+// ---- Many topics: one callback task per topic -----------------------------------------------------
+
+struct TopicsAddState {
+  tcp::endpoint endpoint;
+  std::string addr;
+  std::string url;
+  std::string prefix;
+  std::string one_topic;  // non-empty: every task goes to this topic (the control run)
+  int64_t tasks = 0;
+  int64_t first_due_ms = 0;
+  int64_t spread_ms = 0;
+  int64_t next_task = 0;
+  uint64_t errors = 0;
+  uint64_t added_after_due = 0;
+  std::string first_error;
+  std::vector<uint64_t> ids;
+
+  int64_t DueMsOf(int64_t task) const { return first_due_ms + task * spread_ms / tasks; }
+
+  // Same length for every topic name and for the control topic, so the two runs store the
+  // same bytes.
+  std::string TopicOf(int64_t task) const {
+    if (!one_topic.empty()) return one_topic;
+    char number[16];
+    std::snprintf(number, sizeof number, "%08lld", static_cast<long long>(task));
+    return prefix + number;
+  }
+};
+
+awaitable<void> TopicsAdder(TopicsAddState& state) {
+  HttpConnection connection(co_await asio::this_coro::executor, state.endpoint);
+  const std::string callback = ",\"callback\":{\"url\":\"" + state.url + "\"}}";
+  while (state.next_task < state.tasks) {
+    int64_t task = state.next_task++;
+    int64_t due_ms = state.DueMsOf(task);
+    std::string body = "{\"payload\":\"cb\",\"at_ms\":" + std::to_string(due_ms) + callback;
+    try {
+      HttpResponse response = co_await connection.RoundTrip(
+          PostRequest("/v1/topics/" + state.TopicOf(task) + "/tasks", state.addr, body));
+      auto id = RawField(response.body, "id");
+      std::optional<uint64_t> parsed = id ? ParsePositiveDecimal(*id) : std::nullopt;
+      if (response.status != 201 || !parsed) {
+        throw std::runtime_error("HTTP " + std::to_string(response.status) + ": " +
+                                 response.body.substr(0, 300));
+      }
+      state.ids[static_cast<size_t>(task)] = *parsed;
+      if (WallClockMicros() / 1000 >= due_ms) ++state.added_after_due;
+    } catch (const std::exception& e) {
+      ++state.errors;
+      if (state.first_error.empty()) state.first_error = Describe(e);
+    }
+  }
+}
+
+int RunTopicsAdd(const Options& options) {
+  TopicsAddState state;
+  state.addr = options.String("addr");
+  state.endpoint = ParseEndpoint(state.addr);
+  state.url = options.String("url");
+  state.tasks = options.Integer("topics");
+  state.spread_ms = options.Integer("spread-ms", 2000);
+  int64_t lead_ms = options.Integer("lead-ms", 10'000);
+  int64_t connections = options.Integer("connections", 64);
+  state.prefix = options.String("prefix", "bt");
+  state.one_topic = options.String("one-topic", "");
+  if (state.tasks < 1 || state.spread_ms < 0 || lead_ms < 0 || connections < 1) {
+    throw std::invalid_argument("--topics, --connections must be >= 1, --spread-ms, --lead-ms >= 0");
+  }
+  if (state.url.find('"') != std::string::npos || state.url.find('\\') != std::string::npos) {
+    throw std::invalid_argument("--url must not need JSON escaping");
+  }
+  int64_t now_ms = WallClockMicros() / 1000;
+  state.first_due_ms = (now_ms + lead_ms + 999) / 1000 * 1000;
+  state.ids.assign(static_cast<size_t>(state.tasks), 0);
+  asio::io_context io(1);
+  auto started = SteadyClock::now();
+  for (int64_t c = 0; c < connections; ++c) {
+    asio::co_spawn(io, TopicsAdder(state), asio::detached);
+  }
+  io.run();
+  double add_s = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  int64_t add_finished_ms = WallClockMicros() / 1000;
+  std::string ids_out = options.String("ids-out", "");
+  if (!ids_out.empty()) {
+    std::ofstream out(ids_out);
+    for (uint64_t id : state.ids) {
+      if (id != 0) out << id << '\n';
+    }
+    if (!out) throw std::runtime_error("cannot write " + ids_out);
+  }
+  uint64_t added = static_cast<uint64_t>(
+      std::count_if(state.ids.begin(), state.ids.end(), [](uint64_t id) { return id != 0; }));
+  if (!state.first_error.empty()) {
+    std::fprintf(stderr, "loadgen topics-add: %llu failed adds, first: %s\n",
+                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"topics-add\",\"tasks\":%lld,\"topics\":%lld,\"added\":%llu,"
+      "\"errors\":%llu,\"first_due_ms\":%lld,\"last_due_ms\":%lld,\"add_finished_ms\":%lld,"
+      "\"add_s\":%.3f,\"add_rps\":%.1f,\"added_after_due\":%llu}\n",
+      static_cast<long long>(state.tasks),
+      static_cast<long long>(state.one_topic.empty() ? state.tasks : 1),
+      static_cast<unsigned long long>(added), static_cast<unsigned long long>(state.errors),
+      static_cast<long long>(state.first_due_ms),
+      static_cast<long long>(state.DueMsOf(state.tasks - 1)),
+      static_cast<long long>(add_finished_ms), add_s, static_cast<double>(added) / add_s,
+      static_cast<unsigned long long>(state.added_after_due));
+  std::fflush(stdout);
+  return state.errors == 0 && added == static_cast<uint64_t>(state.tasks) ? 0 : 1;
+}
+
+// ---- beanstalkd reference ------------------------------------------------------------------------
+
+// One beanstalkd connection (plain-text protocol, one command in flight).
+class BeanstalkConnection {
+ public:
+  BeanstalkConnection(asio::any_io_executor executor, tcp::endpoint endpoint)
+      : socket_(executor), endpoint_(endpoint) {}
+
+  awaitable<void> Connect() {
+    co_await socket_.async_connect(endpoint_, use_awaitable);
+    socket_.set_option(tcp::no_delay(true));
+  }
+
+  awaitable<std::string> Command(std::string_view command) {
+    co_await asio::async_write(socket_, asio::buffer(command), use_awaitable);
+    co_return co_await ReadLine();
+  }
+
+  awaitable<std::string> ReadLine() {
+    size_t n = co_await asio::async_read_until(socket_, asio::dynamic_buffer(buffer_), "\r\n",
+                                               use_awaitable);
+    std::string line = buffer_.substr(0, n - 2);
+    buffer_.erase(0, n);
+    co_return line;
+  }
+
+  // Reads and drops `bytes` bytes of job body plus its "\r\n".
+  awaitable<void> Skip(size_t bytes) {
+    size_t needed = bytes + 2;
+    if (buffer_.size() < needed) {
+      co_await asio::async_read(socket_, asio::dynamic_buffer(buffer_),
+                                asio::transfer_exactly(needed - buffer_.size()), use_awaitable);
+    }
+    buffer_.erase(0, needed);
+  }
+
+ private:
+  tcp::socket socket_;
+  tcp::endpoint endpoint_;
+  std::string buffer_;
+};
+
+struct BeanstalkState {
+  tcp::endpoint endpoint;
+  int64_t delay_s = 1;
+  int64_t max_jobs = 0;  // 0: no cap
+  int64_t put_started = 0;
+  SteadyClock::time_point deadline;
+  uint64_t puts = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+  SteadyClock::time_point last_put_at;
+  std::unordered_map<uint64_t, bool> reserved_by_id;
+  uint64_t reserved = 0;
+  uint64_t duplicates = 0;
+  uint64_t unexpected = 0;
+  uint64_t deleted = 0;
+  SteadyClock::time_point last_delete_at;
+  LatencyHistogram put_latency;
+  LatencyHistogram drain_latency;  // reserve + delete of one job
+
+  void NoteError(std::string what) {
+    ++errors;
+    if (first_error.empty()) first_error = std::move(what);
+  }
+};
+
+// The same 16-byte body as the seed adds' content.
+constexpr std::string_view kBeanstalkJob = R"({"uid":"111111"})";
+
+awaitable<void> BeanstalkPutter(BeanstalkState& state) {
+  BeanstalkConnection connection(co_await asio::this_coro::executor, state.endpoint);
+  try {
+    co_await connection.Connect();
+  } catch (const std::exception& e) {
+    state.NoteError(Describe(e));
+    co_return;
+  }
+  // put <pri> <delay> <ttr> <bytes>: ttr far above the run, so no job is released again.
+  const std::string put = "put 1024 " + std::to_string(state.delay_s) + " 600 " +
+                          std::to_string(kBeanstalkJob.size()) + "\r\n" +
+                          std::string(kBeanstalkJob) + "\r\n";
+  while (SteadyClock::now() < state.deadline &&
+         (state.max_jobs == 0 || state.put_started < state.max_jobs)) {
+    ++state.put_started;
+    auto started = SteadyClock::now();
+    try {
+      std::string line = co_await connection.Command(put);
+      if (!line.starts_with("INSERTED ")) throw std::runtime_error("put: " + line);
+      auto id = ParsePositiveDecimal(std::string_view(line).substr(9));
+      if (!id || !state.reserved_by_id.emplace(*id, false).second) {
+        throw std::runtime_error("put: bad or repeated id: " + line);
+      }
+      state.last_put_at = SteadyClock::now();
+      state.put_latency.Record(
+          std::chrono::duration_cast<std::chrono::microseconds>(state.last_put_at - started)
+              .count());
+      ++state.puts;
+    } catch (const std::exception& e) {
+      state.NoteError(Describe(e));
+      co_return;
+    }
+  }
+}
+
+awaitable<void> BeanstalkDrainer(BeanstalkState& state) {
+  BeanstalkConnection connection(co_await asio::this_coro::executor, state.endpoint);
+  try {
+    co_await connection.Connect();
+    for (;;) {
+      auto started = SteadyClock::now();
+      std::string line = co_await connection.Command("reserve-with-timeout 0\r\n");
+      if (line == "TIMED_OUT") co_return;
+      // RESERVED <id> <bytes>
+      if (!line.starts_with("RESERVED ")) throw std::runtime_error("reserve: " + line);
+      std::string_view rest = std::string_view(line).substr(9);
+      size_t space = rest.find(' ');
+      auto id = ParsePositiveDecimal(rest.substr(0, space));
+      if (!id || space == std::string_view::npos) throw std::runtime_error("reserve: " + line);
+      co_await connection.Skip(std::strtoull(std::string(rest.substr(space + 1)).c_str(), nullptr, 10));
+      auto entry = state.reserved_by_id.find(*id);
+      if (entry == state.reserved_by_id.end()) {
+        ++state.unexpected;
+      } else if (entry->second) {
+        ++state.duplicates;
+      } else {
+        entry->second = true;
+        ++state.reserved;
+      }
+      std::string answer = co_await connection.Command("delete " + std::to_string(*id) + "\r\n");
+      if (answer != "DELETED") throw std::runtime_error("delete: " + answer);
+      ++state.deleted;
+      state.last_delete_at = SteadyClock::now();
+      state.drain_latency.Record(
+          std::chrono::duration_cast<std::chrono::microseconds>(state.last_delete_at - started)
+              .count());
+    }
+  } catch (const std::exception& e) {
+    state.NoteError(Describe(e));
+  }
+}
+
+// Closed-loop `put` with a delay for duration_s (or max_jobs), then, once the last job is ready,
+// every job reserved (`reserve-with-timeout 0`) and deleted on the same number of connections.
+int RunBeanstalk(const Options& options) {
+  BeanstalkState state;
+  state.endpoint = ParseEndpoint(options.String("addr"));
+  int64_t connections = options.Integer("connections");
+  int64_t duration_s = options.Integer("duration-s");
+  state.delay_s = options.Integer("delay-s", 1);
+  state.max_jobs = options.Integer("max-jobs", 0);
+  if (connections < 1 || duration_s < 1 || state.delay_s < 0 || state.max_jobs < 0) {
+    throw std::invalid_argument("--connections, --duration-s >= 1, --delay-s, --max-jobs >= 0");
+  }
+  asio::io_context io(1);
+  auto put_started = SteadyClock::now();
+  state.deadline = put_started + std::chrono::seconds(duration_s);
+  state.last_put_at = put_started;
+  for (int64_t c = 0; c < connections; ++c) {
+    asio::co_spawn(io, BeanstalkPutter(state), asio::detached);
+  }
+  io.run();
+  double put_s = std::chrono::duration<double>(state.last_put_at - put_started).count();
+  // Every job is ready delay_s after its put; a margin for beanstalkd's timer.
+  std::this_thread::sleep_until(state.last_put_at + std::chrono::seconds(state.delay_s) +
+                                std::chrono::milliseconds(200));
+  io.restart();
+  auto drain_started = SteadyClock::now();
+  state.last_delete_at = drain_started;
+  for (int64_t c = 0; c < connections; ++c) {
+    asio::co_spawn(io, BeanstalkDrainer(state), asio::detached);
+  }
+  io.run();
+  double drain_s = std::chrono::duration<double>(state.last_delete_at - drain_started).count();
+  uint64_t missing = state.puts - state.reserved;
+  if (!state.first_error.empty()) {
+    std::fprintf(stderr, "loadgen beanstalk: %llu errors, first: %s\n",
+                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
+  }
+  std::printf(
+      "{\"scenario\":\"beanstalk\",\"connections\":%lld,\"delay_s\":%lld,\"puts\":%llu,"
+      "\"put_rps\":%.1f,\"put_p50_ms\":%.3f,\"put_p99_ms\":%.3f,\"reserved\":%llu,"
+      "\"deleted\":%llu,\"missing\":%llu,\"duplicates\":%llu,\"unexpected\":%llu,"
+      "\"errors\":%llu,\"drain_jobs_per_s\":%.1f,\"drain_p50_ms\":%.3f,\"drain_p99_ms\":%.3f,"
+      "\"note\":\"drain = reserve-with-timeout 0 + delete per job, closed loop per connection\"}\n",
+      static_cast<long long>(connections), static_cast<long long>(state.delay_s),
+      static_cast<unsigned long long>(state.puts),
+      put_s > 0 ? static_cast<double>(state.puts) / put_s : 0.0,
+      Millis(state.put_latency.ValueAtPercentile(50)),
+      Millis(state.put_latency.ValueAtPercentile(99)),
+      static_cast<unsigned long long>(state.reserved),
+      static_cast<unsigned long long>(state.deleted), static_cast<unsigned long long>(missing),
+      static_cast<unsigned long long>(state.duplicates),
+      static_cast<unsigned long long>(state.unexpected),
+      static_cast<unsigned long long>(state.errors),
+      drain_s > 0 ? static_cast<double>(state.deleted) / drain_s : 0.0,
+      Millis(state.drain_latency.ValueAtPercentile(50)),
+      Millis(state.drain_latency.ValueAtPercentile(99)));
+  std::fflush(stdout);
+  bool valid = state.errors == 0 && state.puts > 0 && missing == 0 && state.duplicates == 0 &&
+               state.unexpected == 0 && state.deleted == state.puts;
   return valid ? 0 : 1;
 }
 
@@ -1406,7 +1974,19 @@ void PrintUsage() {
       "                      [--wait-ms 10000] [--topic PREFIX]\n"
       "  delayq_loadgen callback-add --addr HOST:PORT --tasks N --url URL [--lead-ms 0]\n"
       "                      [--spread-ms 0] [--topic T] [--connections 4] [--ids-out FILE]\n"
-      "  delayq_loadgen callback-log --log FILE [--ids FILE]\n",
+      "  delayq_loadgen callback-log --log FILE [--ids FILE]\n"
+      "  delayq_loadgen fire-ms --addr HOST:PORT [--tasks 50000] [--spread-ms 5000]\n"
+      "                      [--lead-ms 5000] [--consumers 4] [--max 100] [--wait-ms 1000]\n"
+      "                      [--lease-ms 60000] [--preload-connections 4] [--topic T]\n"
+      "                      [--timeout-s 60]\n"
+      "  delayq_loadgen backlog-add --addr HOST:PORT --tasks N [--batch 1000]\n"
+      "                      [--connections 64] [--min-delay-ms 3600000] [--spread-ms 14400000]\n"
+      "                      [--topic T]\n"
+      "  delayq_loadgen topics-add --addr HOST:PORT --topics N --url URL [--lead-ms 10000]\n"
+      "                      [--spread-ms 2000] [--connections 64] [--prefix P]\n"
+      "                      [--one-topic NAME] [--ids-out FILE]\n"
+      "  delayq_loadgen beanstalk --addr HOST:PORT --connections N --duration-s S\n"
+      "                      [--delay-s 1] [--max-jobs 0]  (beanstalkd put, then reserve+delete)\n",
       stderr);
 }
 
@@ -1451,6 +2031,26 @@ int main(int argc, char** argv) {
     }
     if (command == "callback-log") {
       return RunCallbackLog(Options(argc, argv, {"log", "ids"}));
+    }
+    if (command == "fire-ms") {
+      return RunFireMs(Options(argc, argv,
+                               {"addr", "tasks", "spread-ms", "lead-ms", "consumers", "max",
+                                "wait-ms", "lease-ms", "preload-connections", "topic",
+                                "timeout-s"}));
+    }
+    if (command == "backlog-add") {
+      return RunBacklogAdd(Options(argc, argv,
+                                   {"addr", "tasks", "batch", "connections", "min-delay-ms",
+                                    "spread-ms", "topic"}));
+    }
+    if (command == "topics-add") {
+      return RunTopicsAdd(Options(argc, argv,
+                                  {"addr", "topics", "url", "lead-ms", "spread-ms", "connections",
+                                   "prefix", "one-topic", "ids-out"}));
+    }
+    if (command == "beanstalk") {
+      return RunBeanstalk(
+          Options(argc, argv, {"addr", "connections", "duration-s", "delay-s", "max-jobs"}));
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "delayq_loadgen %s: %s\n", argv[1], e.what());

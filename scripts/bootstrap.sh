@@ -2,7 +2,8 @@
 # Installs the Debian packages delayq needs, and only those that are missing.
 # Idempotent and quiet when everything is present (one dpkg-query, no apt-get).
 #   scripts/bootstrap.sh          build + test dependencies
-#   scripts/bootstrap.sh bench    also the benchmark references (wrk, nginx)
+#   scripts/bootstrap.sh bench    also the benchmark references (wrk, nginx, beanstalkd, redis)
+#   scripts/bootstrap.sh fuzz     also clang and libFuzzer's runtime (make fuzz)
 set -euo pipefail
 
 packages=(
@@ -13,7 +14,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "bench" ]]; then
-  packages+=(wrk nginx-light)
+  # The references of bench/run.sh: nginx (HTTP ceiling, callback receiver), wrk, beanstalkd,
+  # redis-server + redis-tools (redis-benchmark).
+  packages+=(wrk nginx-light beanstalkd redis-server redis-tools)
+fi
+if [[ "${1:-}" == "fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

@@ -406,6 +406,14 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
   } else {
     task.payload = json::serialize(*payload);
     task.payload_is_json = true;
+    // Boost.JSON turns numbers beyond double range into Infinity/NaN, which serialize to
+    // text that is not JSON: refuse them rather than store a payload that cannot be read.
+    boost::system::error_code reparse;
+    (void)json::parse(task.payload, reparse);
+    if (reparse) {
+      return Fail(Errc::kInvalidArgument,
+                  FieldName(prefix, "payload") + " contains a number out of range");
+    }
   }
   if (auto ok = CheckPayloadSize(task.payload.size(), limits, FieldName(prefix, "payload")); !ok) {
     return std::unexpected(ok.error());
