@@ -835,7 +835,7 @@ struct PullState {
   uint64_t early = 0;             // received before due_at_ms (never expected)
   int64_t min_lateness_us = INT64_MAX;
   int64_t last_received_us = 0;  // wall time of the last first receipt
-  LatencyHistogram ack_latency;   // the pipelined acks of one pull, first byte out to last in
+  LatencyHistogram ack_latency;  // the pipelined acks of one pull, first byte out to last in
   SteadyClock::time_point started;
   SteadyClock::time_point last_ack_at;
   SteadyClock::time_point give_up_at;
@@ -1107,9 +1107,10 @@ int RunFireMs(const Options& options) {
   int64_t last_due_ms = state.DueMsOf(state.tasks - 1);
   state.started = SteadyClock::now();
   state.last_ack_at = state.started;
-  state.give_up_at = state.started +
-                     std::chrono::milliseconds(std::max<int64_t>(0, last_due_ms - preload_finished_ms)) +
-                     std::chrono::seconds(timeout_s);
+  state.give_up_at =
+      state.started +
+      std::chrono::milliseconds(std::max<int64_t>(0, last_due_ms - preload_finished_ms)) +
+      std::chrono::seconds(timeout_s);
   io.restart();
   for (int64_t c = 0; c < consumers; ++c) {
     asio::co_spawn(io, PullConsumer(state), asio::detached);
@@ -1160,9 +1161,8 @@ int RunFireMs(const Options& options) {
       state.received > 0 ? static_cast<double>(state.min_lateness_us) / 1000.0 : 0.0,
       Millis(state.lateness.ValueAtPercentile(50)), Millis(state.lateness.ValueAtPercentile(99)),
       Millis(state.lateness.max()),
-      state.received > 0
-          ? static_cast<double>(state.last_received_us - last_due_ms * 1000) / 1000.0
-          : 0.0);
+      state.received > 0 ? static_cast<double>(state.last_received_us - last_due_ms * 1000) / 1000.0
+                         : 0.0);
   std::fflush(stdout);
   bool valid = state.preload_errors == 0 && added == static_cast<uint64_t>(state.tasks) &&
                missing == 0 && state.duplicates == 0 && state.unexpected == 0 &&
@@ -1251,7 +1251,8 @@ int RunBacklogAdd(const Options& options) {
     std::string body = R"({"tasks":[)";
     for (int64_t i = 0; i < count; ++i) {
       lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
-      int64_t delay = min_delay_ms + static_cast<int64_t>((lcg >> 17) % static_cast<uint64_t>(spread_ms));
+      int64_t delay =
+          min_delay_ms + static_cast<int64_t>((lcg >> 17) % static_cast<uint64_t>(spread_ms));
       if (i > 0) body += ',';
       body += R"({"payload":"{\"uid\":\"111111\"}","delay_ms":)" + std::to_string(delay) + "}";
     }
@@ -1286,7 +1287,8 @@ int RunBacklogAdd(const Options& options) {
   return state.errors == 0 && state.added == static_cast<uint64_t>(state.tasks) ? 0 : 1;
 }
 
-// ---- Many topics: one callback task per topic -----------------------------------------------------
+// ---- Many topics: one callback task per topic
+// -----------------------------------------------------
 
 struct TopicsAddState {
   tcp::endpoint endpoint;
@@ -1352,7 +1354,8 @@ int RunTopicsAdd(const Options& options) {
   state.prefix = options.String("prefix", "bt");
   state.one_topic = options.String("one-topic", "");
   if (state.tasks < 1 || state.spread_ms < 0 || lead_ms < 0 || connections < 1) {
-    throw std::invalid_argument("--topics, --connections must be >= 1, --spread-ms, --lead-ms >= 0");
+    throw std::invalid_argument(
+        "--topics, --connections must be >= 1, --spread-ms, --lead-ms >= 0");
   }
   if (state.url.find('"') != std::string::npos || state.url.find('\\') != std::string::npos) {
     throw std::invalid_argument("--url must not need JSON escaping");
@@ -1397,7 +1400,8 @@ int RunTopicsAdd(const Options& options) {
   return state.errors == 0 && added == static_cast<uint64_t>(state.tasks) ? 0 : 1;
 }
 
-// ---- beanstalkd reference ------------------------------------------------------------------------
+// ---- beanstalkd reference
+// ------------------------------------------------------------------------
 
 // One beanstalkd connection (plain-text protocol, one command in flight).
 class BeanstalkConnection {
@@ -1516,7 +1520,8 @@ awaitable<void> BeanstalkDrainer(BeanstalkState& state) {
       size_t space = rest.find(' ');
       auto id = ParsePositiveDecimal(rest.substr(0, space));
       if (!id || space == std::string_view::npos) throw std::runtime_error("reserve: " + line);
-      co_await connection.Skip(std::strtoull(std::string(rest.substr(space + 1)).c_str(), nullptr, 10));
+      co_await connection.Skip(
+          std::strtoull(std::string(rest.substr(space + 1)).c_str(), nullptr, 10));
       auto entry = state.reserved_by_id.find(*id);
       if (entry == state.reserved_by_id.end()) {
         ++state.unexpected;
@@ -2033,15 +2038,15 @@ int main(int argc, char** argv) {
       return RunCallbackLog(Options(argc, argv, {"log", "ids"}));
     }
     if (command == "fire-ms") {
-      return RunFireMs(Options(argc, argv,
-                               {"addr", "tasks", "spread-ms", "lead-ms", "consumers", "max",
-                                "wait-ms", "lease-ms", "preload-connections", "topic",
-                                "timeout-s"}));
+      return RunFireMs(
+          Options(argc, argv,
+                  {"addr", "tasks", "spread-ms", "lead-ms", "consumers", "max", "wait-ms",
+                   "lease-ms", "preload-connections", "topic", "timeout-s"}));
     }
     if (command == "backlog-add") {
-      return RunBacklogAdd(Options(argc, argv,
-                                   {"addr", "tasks", "batch", "connections", "min-delay-ms",
-                                    "spread-ms", "topic"}));
+      return RunBacklogAdd(
+          Options(argc, argv,
+                  {"addr", "tasks", "batch", "connections", "min-delay-ms", "spread-ms", "topic"}));
     }
     if (command == "topics-add") {
       return RunTopicsAdd(Options(argc, argv,
