@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -80,6 +82,7 @@ int Serve(const config::Config& cfg) {
   // A delivering task is due again if no answer was recorded within the longest allowed
   // callback plus a margin (a crash while callbacks were in flight).
   engine_config.callback_lease_ms = cfg.callback_timeout_ms + 5'000;
+  engine_config.max_callbacks_in_flight = static_cast<size_t>(cfg.callback_max_in_flight);
   engine_config.default_topic_limits.max_in_flight =
       static_cast<size_t>(cfg.callback_max_in_flight_per_topic);
   for (const auto& [name, topic] : cfg.topics) {
@@ -141,8 +144,14 @@ int Serve(const config::Config& cfg) {
   sigwait(&stop_signals, &signal_number);
   spdlog::info("msg=\"stopping\" signal={}", signal_number);
   engine.Quiesce();  // long polls answer now, so that the grace period is not spent waiting
+  // One budget for the whole stop (requests in flight, then callbacks in flight), so that a
+  // stop takes at most shutdown_grace however the time splits between them.
+  auto stop_deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.shutdown_grace_ms);
   server.Shutdown(std::chrono::milliseconds(cfg.shutdown_grace_ms));
-  if (!engine.WaitForCallbacks(std::chrono::milliseconds(cfg.shutdown_grace_ms))) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      stop_deadline - std::chrono::steady_clock::now());
+  if (!engine.WaitForCallbacks(std::max(left, std::chrono::milliseconds(0)))) {
     spdlog::warn("msg=\"callbacks still in flight at shutdown; they will be sent again\"");
   }
   engine.Stop();

@@ -367,6 +367,8 @@ const std::vector<Setting>& Settings() {
       {"callbacks.retry.max", "longest wait between retries", Duration(&Config::retry_max_ms, 1)},
       {"callbacks.retry.multiplier", "growth of the wait from one retry to the next",
        Double(&Config::retry_multiplier, 1.0, 100.0)},
+      {"callbacks.max_in_flight", "callback calls in flight over all topics (more due wait)",
+       Integer(&Config::callback_max_in_flight, 1, 1'000'000)},
       {"callbacks.max_in_flight_per_topic", "callbacks of one topic in flight at once",
        Integer(&Config::callback_max_in_flight_per_topic, 1, 100'000)},
       {"callbacks.max_per_host", "connections to one callback host at once (more wait)",

@@ -3,11 +3,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <queue>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -48,6 +50,10 @@ struct EngineConfig {
   };
   TopicLimits default_topic_limits;
   std::map<std::string, TopicLimits> topic_limits;  // overrides by topic name
+  // Callbacks in flight over all topics (claimed and handed to the sink, plus claim jobs
+  // queued). Bounds what the HTTP client holds at once however many topics are due;
+  // topics due beyond it wait in the engine's FIFO of lanes (docs/ARCHITECTURE.md).
+  size_t max_callbacks_in_flight = 1024;
 };
 
 // A task as the API hands it over: validated, not yet given an id.
@@ -125,13 +131,17 @@ class Engine final : private SchedulerListener {
 
  private:
   struct Waiter;
+  // Per topic with callback work; erased when idle, so an idle topic costs nothing here.
   struct CallbackLane {
-    size_t in_flight = 0;  // handed to the sink, not yet answered
-    size_t claiming = 0;   // slots reserved by a claim job not yet run
-    double tokens = 0;     // rate limit bucket
-    int64_t refilled_at_ms = 0;
-    int64_t blocked_until_ms = 0;  // waiting for a token
+    size_t in_flight = 0;        // handed to the sink, not yet answered
+    bool claim_queued = false;   // a claim job of this lane is queued (at most one)
+    bool repump = false;         // pumped while its claim job was queued: look again after
+    bool waiting = false;        // in waiting_lanes_, for global capacity
+    double tokens = 0;           // rate limit bucket
+    int64_t refilled_at_ms = 0;  // 0: bucket never used (starts full)
+    int64_t blocked_until_ms = 0;  // in blocked_lanes_, waiting for a token or a retry
   };
+  using BlockedEntry = std::pair<int64_t, std::string>;  // (blocked_until_ms, topic)
 
   // SchedulerListener, on the scheduler thread.
   void OnPromoted(const store::PromoteResult& result, int64_t now_ms) override;
@@ -143,7 +153,15 @@ class Engine final : private SchedulerListener {
   void Register(std::shared_ptr<Waiter> waiter);
   void WakeWaiters(const std::string& topic);
   void PumpCallbacks(const std::string& topic);
+  void RunClaim(const std::string& topic);
+  void SubmitClaims(std::vector<std::string> topics);
+  std::vector<std::string> TakeWaitingLocked();
+  void RefillLocked(CallbackLane& lane, const EngineConfig::TopicLimits& limits, int64_t now);
+  void EraseIfIdleLocked(const std::string& topic, const EngineConfig::TopicLimits& limits,
+                         int64_t now);
+  void BlockLocked(const std::string& topic, CallbackLane& lane, int64_t until_ms);
   void RetryPumpLater(const std::string& topic);
+  void ReleaseCallbackSlot(const std::string& topic, bool more_due);
   void OnCallbackDone(const Task& task, const CallbackOutcome& outcome);
   const EngineConfig::TopicLimits& LimitsFor(const std::string& topic) const;
   void Purge();
@@ -164,8 +182,19 @@ class Engine final : private SchedulerListener {
   int64_t next_purge_ms_ = 0;  // scheduler thread only
 
   CallbackSink* callbacks_;
+  // Guards the lanes and the global counts below. Any thread; never held across a store
+  // call or a Submit.
   std::mutex lanes_mu_;
   std::unordered_map<std::string, CallbackLane> lanes_;
+  size_t callbacks_in_flight_ = 0;  // sum of lanes' in_flight
+  size_t claims_queued_ = 0;        // lanes with claim_queued; each holds one global slot
+  // Lanes with due tasks waiting for global capacity, oldest first (round-robin over
+  // topics: a lane claims what it may, and waits at the back again if more is due).
+  std::deque<std::string> waiting_lanes_;
+  // Lanes blocked until a time (rate limit, failed claim), earliest first; an entry whose
+  // time no longer matches its lane's blocked_until_ms is stale and skipped. OnTick looks
+  // only at the top, so its cost does not depend on the number of topics.
+  std::priority_queue<BlockedEntry, std::vector<BlockedEntry>, std::greater<>> blocked_lanes_;
   std::mutex jitter_mu_;
   std::mt19937_64 jitter_;
 
