@@ -417,7 +417,8 @@ void Engine::RefillLocked(CallbackLane& lane, const EngineConfig::TopicLimits& l
     lane.tokens = capacity;
   } else {
     // A wall clock stepped back refills nothing (and takes nothing).
-    double elapsed_s = static_cast<double>(std::max<int64_t>(0, now - lane.refilled_at_ms)) / 1000.0;
+    double elapsed_s =
+        static_cast<double>(std::max<int64_t>(0, now - lane.refilled_at_ms)) / 1000.0;
     lane.tokens = std::min(capacity, lane.tokens + elapsed_s * limits.rate_limit);
   }
   lane.refilled_at_ms = now;
@@ -490,9 +491,9 @@ void Engine::RunClaim(const std::string& topic) {
     std::lock_guard lock(lanes_mu_);
     CallbackLane& lane = lanes_[topic];
     --claims_queued_;  // this job's own global slot becomes part of the reservation
-    size_t global_free = config_.max_callbacks_in_flight -
-                         std::min(config_.max_callbacks_in_flight,
-                                  callbacks_in_flight_ + claims_queued_);
+    size_t global_free =
+        config_.max_callbacks_in_flight -
+        std::min(config_.max_callbacks_in_flight, callbacks_in_flight_ + claims_queued_);
     size_t topic_free = limits.max_in_flight - std::min(limits.max_in_flight, lane.in_flight);
     slots = std::min(global_free, topic_free);
     if (limits.rate_limit > 0) {

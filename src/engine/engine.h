@@ -133,12 +133,12 @@ class Engine final : private SchedulerListener {
   struct Waiter;
   // Per topic with callback work; erased when idle, so an idle topic costs nothing here.
   struct CallbackLane {
-    size_t in_flight = 0;        // handed to the sink, not yet answered
-    bool claim_queued = false;   // a claim job of this lane is queued (at most one)
-    bool repump = false;         // pumped while its claim job was queued: look again after
-    bool waiting = false;        // in waiting_lanes_, for global capacity
-    double tokens = 0;           // rate limit bucket
-    int64_t refilled_at_ms = 0;  // 0: bucket never used (starts full)
+    size_t in_flight = 0;          // handed to the sink, not yet answered
+    bool claim_queued = false;     // a claim job of this lane is queued (at most one)
+    bool repump = false;           // pumped while its claim job was queued: look again after
+    bool waiting = false;          // in waiting_lanes_, for global capacity
+    double tokens = 0;             // rate limit bucket
+    int64_t refilled_at_ms = 0;    // 0: bucket never used (starts full)
     int64_t blocked_until_ms = 0;  // in blocked_lanes_, waiting for a token or a retry
   };
   using BlockedEntry = std::pair<int64_t, std::string>;  // (blocked_until_ms, topic)

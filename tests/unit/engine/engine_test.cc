@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <deque>
 #include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -23,7 +29,7 @@ class EngineTest : public ::testing::Test {
     auto opened = store::OpenStore(config);
     ASSERT_TRUE(opened) << opened.error().message;
     store_ = std::move(*opened);
-    engine_ = std::make_unique<Engine>(*store_, clock_, engine_config_);
+    engine_ = std::make_unique<Engine>(*store_, clock_, engine_config_, sink_);
     ASSERT_TRUE(engine_->Start());
   }
 
@@ -49,6 +55,27 @@ class EngineTest : public ::testing::Test {
     return done.get_future().get();
   }
 
+  // Adds one callback task per topic, all due now.
+  std::vector<TaskId> AddCallbacks(const std::vector<std::string>& topics) {
+    std::vector<NewTask> tasks(topics.size());
+    for (size_t i = 0; i < topics.size(); ++i) {
+      tasks[i].topic = topics[i];
+      tasks[i].due_at_ms = kNow;
+      tasks[i].payload = std::to_string(i);
+      tasks[i].kind = DeliveryKind::kCallback;
+      tasks[i].callback = R"({"url":"http://127.0.0.1:1/cb"})";
+    }
+    std::promise<std::vector<TaskId>> done;
+    engine_->Add(std::move(tasks), [&](Result<std::vector<AddedTask>> added) {
+      std::vector<TaskId> ids;
+      if (added) {
+        for (const AddedTask& a : *added) ids.push_back(a.id);
+      }
+      done.set_value(ids);
+    });
+    return done.get_future().get();
+  }
+
   Result<std::optional<Task>> Pull(const std::string& topic, std::optional<TaskId> id = {}) {
     std::promise<Result<std::optional<Task>>> done;
     auto callback = [&](Result<std::optional<Task>> task) { done.set_value(std::move(task)); };
@@ -63,6 +90,7 @@ class EngineTest : public ::testing::Test {
   testing::TempDir dir_;
   ManualClock clock_{kNow};
   EngineConfig engine_config_;
+  CallbackSink* sink_ = nullptr;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Engine> engine_;
 };
@@ -138,6 +166,135 @@ TEST_F(EngineTest, FinishedTasksArePurgedAfterRetention) {
   clock_.Advance(1000);
   EXPECT_TRUE(testing::WaitFor([&] { return !engine_->Get(id); }, std::chrono::seconds(5)));
   EXPECT_EQ(engine_->Get(id).error().code, Errc::kNotFound);
+}
+
+// A receiver that holds every call until `batch` calls are in flight or no new call came for
+// 10 ms, then answers them all 200: so the engine's limits, not the receiver's speed,
+// decide how many calls are in flight at once.
+class HoldingSink final : public CallbackSink {
+ public:
+  explicit HoldingSink(size_t batch) : batch_(batch), thread_([this] { Run(); }) {}
+  ~HoldingSink() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void Deliver(const Task& task, std::function<void(CallbackOutcome)> done) override {
+    {
+      std::lock_guard lock(mu_);
+      held_.emplace_back(task, std::move(done));
+      calls_[task.id] += 1;
+      by_topic_[task.topic] += 1;
+      max_held_ = std::max(max_held_, held_.size());
+      max_topic_ = std::max(max_topic_, by_topic_[task.topic]);
+    }
+    wake_.notify_all();
+  }
+
+  std::map<TaskId, int> calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  size_t max_held() {
+    std::lock_guard lock(mu_);
+    return max_held_;
+  }
+  size_t max_per_topic() {
+    std::lock_guard lock(mu_);
+    return max_topic_;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      size_t before = held_.size();
+      wake_.wait_for(lock, std::chrono::milliseconds(10),
+                     [&] { return stopping_ || held_.size() >= batch_; });
+      if (held_.empty() || (held_.size() < batch_ && held_.size() != before)) continue;
+      std::deque<std::pair<Task, std::function<void(CallbackOutcome)>>> answer;
+      answer.swap(held_);
+      for (auto& [task, done] : answer) by_topic_[task.topic] -= 1;
+      lock.unlock();
+      for (auto& [task, done] : answer) done(CallbackOutcome{200, ""});
+      lock.lock();
+    }
+  }
+
+  const size_t batch_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::pair<Task, std::function<void(CallbackOutcome)>>> held_;
+  std::map<TaskId, int> calls_;
+  std::map<std::string, size_t> by_topic_;
+  size_t max_held_ = 0;
+  size_t max_topic_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+TEST_F(EngineTest, ManyTopicsWithOneCallbackEachAreAllCalledOnceWithinTheGlobalCap) {
+  Close();
+  constexpr size_t kCap = 16;
+  constexpr int kTopics = 2000;
+  // Holds calls until one more than the cap is in flight, which only a broken cap reaches.
+  HoldingSink sink(/*batch=*/kCap + 1);
+  sink_ = &sink;
+  engine_config_.max_callbacks_in_flight = kCap;
+  Open();
+  std::vector<std::string> topics;
+  for (int i = 0; i < kTopics; ++i) topics.push_back("topic-" + std::to_string(i));
+  std::vector<TaskId> ids = AddCallbacks(topics);
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kTopics));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto task = engine_->Get(ids.back());
+        return sink.calls().size() == ids.size() && task && task->state == TaskState::kDone;
+      },
+      std::chrono::seconds(60)))
+      << sink.calls().size() << " of " << ids.size() << " called";
+  auto calls = sink.calls();
+  for (TaskId id : ids) EXPECT_EQ(calls[id], 1) << "task " << id;
+  EXPECT_EQ(sink.max_held(), kCap);  // the cap was reached and never exceeded
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        for (TaskId id : ids) {
+          auto task = engine_->Get(id);
+          if (!task || task->state != TaskState::kDone) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_TRUE(engine_->WaitForCallbacks(std::chrono::seconds(5)));
+  Close();
+  sink_ = nullptr;
+}
+
+TEST_F(EngineTest, PerTopicInFlightLimitHoldsUnderTheGlobalCap) {
+  Close();
+  HoldingSink sink(/*batch=*/1000);
+  sink_ = &sink;
+  engine_config_.max_callbacks_in_flight = 64;
+  engine_config_.default_topic_limits.max_in_flight = 5;
+  Open();
+  std::vector<std::string> topics(200, "busy");
+  for (int i = 0; i < 20; ++i) topics.push_back("quiet-" + std::to_string(i));
+  std::vector<TaskId> ids = AddCallbacks(topics);
+  ASSERT_EQ(ids.size(), topics.size());
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return sink.calls().size() == ids.size(); }, std::chrono::seconds(60)))
+      << sink.calls().size() << " of " << ids.size() << " called";
+  auto calls = sink.calls();
+  for (TaskId id : ids) EXPECT_EQ(calls[id], 1) << "task " << id;
+  EXPECT_EQ(sink.max_per_topic(), 5u);  // "busy" had 200 due and never more than 5 out
+  EXPECT_LE(sink.max_held(), 64u);
+  EXPECT_TRUE(engine_->WaitForCallbacks(std::chrono::seconds(10)));
+  Close();
+  sink_ = nullptr;
 }
 
 }  // namespace
