@@ -6,6 +6,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+#include <rocksdb/cache.h>
 
 #include <algorithm>
 #include <atomic>
@@ -149,6 +151,13 @@ std::string LaneName(DeliveryKind kind, std::string_view topic) {
   return lane;
 }
 
+// A write batch that also collects the state-counter deltas of its changes (see Count).
+// Per-task merge operands on one hot counter key filled the memtables and were held in
+// memory at once when merged (BENCHMARKS.md, backlog profile).
+struct Batch : rocksdb::WriteBatch {
+  std::unordered_map<std::string, int64_t> counts;
+};
+
 class RocksStore final : public Store {
  public:
   RocksStore(const StoreConfig& config, std::unique_ptr<rocksdb::DB> db,
@@ -189,7 +198,7 @@ class RocksStore final : public Store {
 
   Result<std::vector<TaskId>> Add(std::span<const Task> tasks) override {
     std::lock_guard write_lock(write_mu_);
-    rocksdb::WriteBatch batch;
+    Batch batch;
     std::vector<TaskId> stored;
     stored.reserve(tasks.size());
     std::unordered_map<std::string, TaskId> dedup_in_call;
@@ -309,7 +318,7 @@ class RocksStore final : public Store {
       return Fail(Errc::kNotDue,
                   name + " is not due yet (due_at_ms " + std::to_string(task->due_at_ms) + ")");
     }
-    rocksdb::WriteBatch batch;
+    Batch batch;
     batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, task->id));
     task->attempts += 1;
     Finish(&batch, &*task, TaskState::kDone, now_ms);
@@ -325,7 +334,7 @@ class RocksStore final : public Store {
     std::lock_guard write_lock(write_mu_);
     auto task = LeasedTask(id, lease_token);
     if (!task) return task;
-    rocksdb::WriteBatch batch;
+    Batch batch;
     batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, id));
     ClearLease(&*task);
     Finish(&batch, &*task, TaskState::kDone, now_ms);
@@ -338,7 +347,7 @@ class RocksStore final : public Store {
     std::lock_guard write_lock(write_mu_);
     auto task = LeasedTask(id, lease_token);
     if (!task) return task;
-    rocksdb::WriteBatch batch;
+    Batch batch;
     Release(&batch, &*task, retry_at_ms, reason, now_ms);
     if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
     std::lock_guard lock(mu_);
@@ -353,7 +362,7 @@ class RocksStore final : public Store {
       std::lock_guard lock(mu_);
       leases_.PopDue(now_ms, limit, &expired);
     }
-    rocksdb::WriteBatch batch;
+    Batch batch;
     std::vector<Task> released;
     for (const DueRef& ref : expired) {
       auto task = Get(ref.key.id);
@@ -390,7 +399,7 @@ class RocksStore final : public Store {
     if (!task) return task;
     if (task->state == TaskState::kCancelled) return task;
     if (auto ok = RequireScheduled(*task, "cancelled"); !ok) return std::unexpected(ok.error());
-    rocksdb::WriteBatch batch;
+    Batch batch;
     batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
     Finish(&batch, &*task, TaskState::kCancelled, now_ms);
     // The user was told "cancelled": make it as durable as an add.
@@ -403,7 +412,7 @@ class RocksStore final : public Store {
     auto task = Get(id);
     if (!task) return task;
     if (auto ok = RequireScheduled(*task, "rescheduled"); !ok) return std::unexpected(ok.error());
-    rocksdb::WriteBatch batch;
+    Batch batch;
     batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
     task->due_at_ms = due_at_ms;
     batch.Put(tasks_cf_, TaskKey(id), EncodeTask(*task));
@@ -422,7 +431,7 @@ class RocksStore final : public Store {
       return Fail(Errc::kConflict, Describe(id) + " is " + std::string(StateName(task->state)) +
                                        "; only dead tasks can be redriven");
     }
-    rocksdb::WriteBatch batch;
+    Batch batch;
     batch.Delete(dead_cf_, DeadKey(task->topic, id));
     batch.Delete(finished_cf_, TimeIdKey(task->finished_at_ms, id));
     task->finished_at_ms = 0;
@@ -489,7 +498,7 @@ class RocksStore final : public Store {
     rocksdb::ReadOptions read_options;
     read_options.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, finished_cf_));
-    rocksdb::WriteBatch batch;
+    Batch batch;
     size_t purged = 0;
     for (it->SeekToFirst(); it->Valid() && purged < limit; it->Next()) {
       DueKey key = DecodeTimeIdKey(it->key());
@@ -535,7 +544,7 @@ class RocksStore final : public Store {
     // After a failed write nothing else may write again (a drained instance gets no
     // traffic), so probe: ask RocksDB to resume from a background error, then write.
     db_->Resume();
-    rocksdb::WriteBatch probe;
+    Batch probe;
     probe.Put(meta_cf_, "probe", EncodeInt64(0));
     return static_cast<bool>(Write(unsynced_options_, &probe));
   }
@@ -574,7 +583,7 @@ class RocksStore final : public Store {
     }
     if (!topic_index) return taken;
 
-    rocksdb::WriteBatch batch;
+    Batch batch;
     std::vector<DueRef> popped;
     std::unordered_set<TaskId> seen;
     while (taken.size() < max) {
@@ -667,11 +676,13 @@ class RocksStore final : public Store {
     }
   }
 
-  void Count(rocksdb::WriteBatch* batch, std::string_view topic, TaskState state, int64_t delta) {
-    batch->Merge(meta_cf_, CountKey(topic, state), EncodeInt64(delta));
+  // Counter deltas are summed per batch and written as one merge per (topic, state) when
+  // the batch is written: a batch of 1,000 adds to one topic is one merge, not 1,000.
+  void Count(Batch* batch, std::string_view topic, TaskState state, int64_t delta) {
+    batch->counts[CountKey(topic, state)] += delta;
   }
 
-  void Transition(rocksdb::WriteBatch* batch, Task* task, TaskState to) {
+  void Transition(Batch* batch, Task* task, TaskState to) {
     Count(batch, task->topic, task->state, -1);
     Count(batch, task->topic, to, +1);
     task->state = to;
@@ -679,7 +690,7 @@ class RocksStore final : public Store {
 
   // Moves a task to a final state, indexed for retention (and as a dead letter), and
   // writes its record.
-  void Finish(rocksdb::WriteBatch* batch, Task* task, TaskState to, int64_t now_ms) {
+  void Finish(Batch* batch, Task* task, TaskState to, int64_t now_ms) {
     Transition(batch, task, to);
     task->finished_at_ms = now_ms;
     batch->Put(finished_cf_, TimeIdKey(now_ms, task->id), rocksdb::Slice());
@@ -689,7 +700,7 @@ class RocksStore final : public Store {
   }
 
   // Makes a task scheduled at `due_at_ms` and writes its record and due entry.
-  void Schedule(rocksdb::WriteBatch* batch, Task* task, int64_t due_at_ms) {
+  void Schedule(Batch* batch, Task* task, int64_t due_at_ms) {
     if (task->state != TaskState::kScheduled) Transition(batch, task, TaskState::kScheduled);
     task->due_at_ms = due_at_ms;
     batch->Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
@@ -697,7 +708,7 @@ class RocksStore final : public Store {
   }
 
   // Ends a lease without success: due again at `retry_at_ms`, or dead if out of attempts.
-  void Release(rocksdb::WriteBatch* batch, Task* task, int64_t retry_at_ms, std::string_view reason,
+  void Release(Batch* batch, Task* task, int64_t retry_at_ms, std::string_view reason,
                int64_t now_ms) {
     batch->Delete(leases_cf_, TimeIdKey(task->lease_until_ms, task->id));
     ClearLease(task);
@@ -774,7 +785,11 @@ class RocksStore final : public Store {
     return Fail(Errc::kUnavailable, "storage read failed: " + s.ToString());
   }
 
-  Result<void> Write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch) {
+  Result<void> Write(const rocksdb::WriteOptions& options, Batch* batch) {
+    for (const auto& [key, delta] : batch->counts) {
+      if (delta != 0) batch->Merge(meta_cf_, key, EncodeInt64(delta));
+    }
+    batch->counts.clear();
     rocksdb::Status s = db_->Write(options, batch);
     if (!s.ok()) {
       healthy_.store(false, std::memory_order_relaxed);
@@ -817,28 +832,41 @@ class RocksStore final : public Store {
   std::atomic<uint64_t> tasks_purged_{0};
 };
 
-rocksdb::ColumnFamilyOptions MetaFamilyOptions() {
+// Memory bounds (issue 5: RSS <= 300 MB with a backlog of 10M tasks). All memtables
+// together are capped by one WriteBufferManager, charged to the one block cache that every
+// column family shares, so memtables plus cached blocks stay within kCacheBytes however
+// many tasks are stored. Before, each family had its own 64 MB write buffers (two each)
+// and its own 8 MB default cache: 545 MiB RSS while loading 10M tasks.
+constexpr size_t kMemtableBytes = 128 << 20;
+constexpr size_t kCacheBytes = 192 << 20;
+// Per family: a flush writes one buffer; small families flush small files.
+constexpr size_t kSmallWriteBuffer = 16 << 20;
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                           size_t write_buffer_bytes, bool bloom) {
   rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));  // point lookups
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.write_buffer_size = write_buffer_bytes;
+  return options;
+}
+
+rocksdb::ColumnFamilyOptions MetaFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options = FamilyOptions(cache, kSmallWriteBuffer, false);
   options.merge_operator = std::make_shared<Int64AddOperator>();
   return options;
 }
 
-rocksdb::ColumnFamilyOptions IndexFamilyOptions() {
-  rocksdb::ColumnFamilyOptions options;
+rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                                size_t write_buffer_bytes) {
+  rocksdb::ColumnFamilyOptions options = FamilyOptions(cache, write_buffer_bytes, false);
   // The due, lease and finished indexes are queues: keys are inserted, read once, deleted.
   // Compact files that fill with tombstones so that range scans do not wade through them.
   options.table_properties_collector_factories.emplace_back(
       rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/16384,
                                                     /*deletion_trigger=*/8192));
-  return options;
-}
-
-rocksdb::ColumnFamilyOptions LookupFamilyOptions(size_t write_buffer_bytes) {
-  rocksdb::ColumnFamilyOptions options;
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));  // point lookups by key
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.write_buffer_size = write_buffer_bytes;
   return options;
 }
 
@@ -851,16 +879,19 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
   options.max_background_jobs = 2;
   options.keep_log_file_num = 4;
   options.max_total_wal_size = 256 << 20;
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kCacheBytes);
+  options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(kMemtableBytes, cache);
 
   // The order is the handle order the store relies on.
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, MetaFamilyOptions()},
-      {kTasksCf, LookupFamilyOptions(64 << 20)},
-      {kDueCf, IndexFamilyOptions()},
-      {kLeasesCf, IndexFamilyOptions()},
-      {kFinishedCf, IndexFamilyOptions()},
-      {kDeadCf, rocksdb::ColumnFamilyOptions()},
-      {kDedupCf, LookupFamilyOptions(16 << 20)},
+      {rocksdb::kDefaultColumnFamilyName, MetaFamilyOptions(cache)},
+      {kTasksCf, FamilyOptions(cache, 64 << 20, true)},
+      {kDueCf, IndexFamilyOptions(cache, 32 << 20)},
+      {kLeasesCf, IndexFamilyOptions(cache, kSmallWriteBuffer)},
+      {kFinishedCf, IndexFamilyOptions(cache, kSmallWriteBuffer)},
+      {kDeadCf, FamilyOptions(cache, kSmallWriteBuffer, false)},
+      {kDedupCf, FamilyOptions(cache, kSmallWriteBuffer, true)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
