@@ -41,7 +41,7 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
       clock_(clock),
       config_(config),
       ids_(config.node_id, clock),
-      worker_(std::make_unique<StoreWorker>(store, metrics_, config.max_queued)),
+      worker_(std::make_unique<StoreWorker>(store, clock, metrics_, config.max_queued)),
       scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
       callbacks_(callbacks),
       jitter_(std::random_device{}()) {}
@@ -226,18 +226,28 @@ void Engine::WakeWaiters(const std::string& topic) {
   }
 }
 
+// Acks and nacks are settlements: the store worker records all of a round's in one write.
 void Engine::Ack(TaskId id, uint64_t lease_token, TaskDone done) {
-  RunOnWorker([this, id, lease_token](int64_t now) { return store_.Ack(id, lease_token, now); },
-              std::move(done), false);
+  Settle(store::Settlement{id, lease_token, true, 0, {}}, std::move(done));
 }
 
 void Engine::Nack(TaskId id, uint64_t lease_token, int64_t delay_ms, TaskDone done) {
-  RunOnWorker(
-      [this, id, lease_token, delay_ms](int64_t now) {
-        return store_.Nack(id, lease_token, now + std::max<int64_t>(delay_ms, 0),
-                           "nacked by consumer", now);
-      },
-      std::move(done), true);
+  Settle(store::Settlement{id, lease_token, false, clock_.NowMs() + std::max<int64_t>(delay_ms, 0),
+                           "nacked by consumer"},
+         std::move(done));
+}
+
+void Engine::Settle(store::Settlement settlement, TaskDone done) {
+  // Copied so that a refused submission (arguments not moved from) can still answer.
+  TaskDone answer = done;
+  auto on_settled = [this, done = std::move(done)](Result<Task> task) {
+    if (task && task->state == TaskState::kScheduled) scheduler_->Kick(task->due_at_ms);
+    done(std::move(task));
+  };
+  if (!worker_->SubmitSettle(std::move(settlement), std::move(on_settled))) {
+    metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
+    answer(std::unexpected(Overloaded()));
+  }
 }
 
 void Engine::Cancel(TaskId id, TaskDone done) {
@@ -596,25 +606,23 @@ void Engine::OnCallbackDone(const Task& task, const CallbackOutcome& outcome) {
     std::lock_guard lock(jitter_mu_);
     random01 = std::uniform_real_distribution<double>(0.0, 1.0)(jitter_);
   }
-  auto job = [this, task, outcome, random01] {
-    int64_t now = clock_.NowMs();
-    Result<Task> recorded =
-        outcome.ok()
-            ? store_.Ack(task.id, task.lease_token, now)
-            : store_.Nack(task.id, task.lease_token,
-                          now + config_.retry.DelayMs(task.attempts, random01), outcome.error, now);
+  store::Settlement settlement{task.id, task.lease_token, outcome.ok(), 0, outcome.error};
+  if (!outcome.ok()) {
+    settlement.retry_at_ms = clock_.NowMs() + config_.retry.DelayMs(task.attempts, random01);
+  }
+  auto on_settled = [this, id = task.id, topic = task.topic](Result<Task> recorded) {
     if (!recorded) {
       // kConflict: the lease ran out before the answer came and the task moved on.
-      spdlog::warn("msg=\"callback outcome not recorded\" task={} error=\"{}\"", task.id,
+      spdlog::warn("msg=\"callback outcome not recorded\" task={} error=\"{}\"", id,
                    recorded.error().message);
     } else if (recorded->state == TaskState::kDead) {
       metrics_.callbacks_dead.fetch_add(1, std::memory_order_relaxed);
     } else if (recorded->state == TaskState::kScheduled) {
       scheduler_->Kick(recorded->due_at_ms);
     }
-    ReleaseCallbackSlot(task.topic, store_.HasDue(task.topic, DeliveryKind::kCallback, now));
+    ReleaseCallbackSlot(topic, store_.HasDue(topic, DeliveryKind::kCallback, clock_.NowMs()));
   };
-  if (!worker_->Submit(std::move(job))) {
+  if (!worker_->SubmitSettle(std::move(settlement), std::move(on_settled))) {
     // The outcome is lost; the task stays delivering until its lease expires and is then
     // delivered again (at-least-once).
     ReleaseCallbackSlot(task.topic, true);

@@ -149,6 +149,7 @@ class Engine final : private SchedulerListener {
 
   // Runs `op` on the store worker and hands its result to `done`; refuses when full.
   void RunOnWorker(std::function<Result<Task>(int64_t now_ms)> op, TaskDone done, bool kick_at_due);
+  void Settle(store::Settlement settlement, TaskDone done);
   void TryClaim(std::shared_ptr<Waiter> waiter);
   void Register(std::shared_ptr<Waiter> waiter);
   void WakeWaiters(const std::string& topic);

@@ -4,8 +4,9 @@
 
 namespace delayq::engine {
 
-StoreWorker::StoreWorker(store::Store& store, Metrics& metrics, size_t max_queued)
-    : store_(store), metrics_(metrics), max_queued_(max_queued) {}
+StoreWorker::StoreWorker(store::Store& store, const Clock& clock, Metrics& metrics,
+                         size_t max_queued)
+    : store_(store), clock_(clock), metrics_(metrics), max_queued_(max_queued) {}
 
 StoreWorker::~StoreWorker() { Stop(); }
 
@@ -47,28 +48,59 @@ bool StoreWorker::Submit(Job&& job) {
   return true;
 }
 
+bool StoreWorker::SubmitSettle(store::Settlement&& settlement, SettleDone&& done) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queued_ + 1 > max_queued_) return false;
+    ++queued_;
+    settles_.push_back(std::move(settlement));
+    settle_done_.push_back(std::move(done));
+  }
+  wake_.notify_one();
+  return true;
+}
+
 void StoreWorker::Run() {
   std::vector<AddRequest> adds;
   std::vector<Job> jobs;
+  std::vector<store::Settlement> settles;
+  std::vector<SettleDone> settle_done;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !adds_.empty() || !jobs_.empty(); });
-      if (adds_.empty() && jobs_.empty()) return;  // stopping, and everything is done
+      wake_.wait(
+          lock, [&] { return stopping_ || !adds_.empty() || !jobs_.empty() || !settles_.empty(); });
+      if (adds_.empty() && jobs_.empty() && settles_.empty()) return;  // stopping, all done
       adds.swap(adds_);
       jobs.swap(jobs_);
+      settles.swap(settles_);
+      settle_done.swap(settle_done_);
     }
-    size_t round = jobs.size();
+    size_t round = jobs.size() + settles.size();
     for (const AddRequest& add : adds) round += add.tasks.size();
     if (!adds.empty()) CommitAdds(adds);
+    if (!settles.empty()) CommitSettles(settles, settle_done);
     for (Job& job : jobs) job();
     adds.clear();
     jobs.clear();
+    settles.clear();
+    settle_done.clear();
     {
       // Counted until done, so that queued plus in-progress work stays within max_queued.
       std::lock_guard lock(mu_);
       queued_ -= round;
     }
+  }
+}
+
+void StoreWorker::CommitSettles(std::vector<store::Settlement>& settles,
+                                std::vector<SettleDone>& done) {
+  std::vector<Result<Task>> results = store_.Settle(settles, clock_.NowMs());
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (!results[i] && results[i].error().code == Errc::kUnavailable) {
+      metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    done[i](std::move(results[i]));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "engine/metrics.h"
 #include "queue/task.h"
@@ -19,16 +20,21 @@ namespace delayq::engine {
 // I/O threads never wait on storage: they queue work here and are called back. Each round
 // takes everything queued: all adds go into one Store::Add (one WriteBatch, one fsync),
 // then the other jobs run in order. Under load rounds grow by themselves; at idle an add
-// costs one fsync. Serialising state changes on one thread also makes each of them atomic
+// costs one fsync. Acks and callback outcomes (settlements) queued in a round are recorded
+// with one Store::Settle (one unsynced write) after the adds, before the other jobs: a
+// lease reaches its holder only after the claim job's round, so no settlement depends on a
+// job of its own round. Serialising state changes on one thread also makes each of them atomic
 // with respect to the others without further locking.
 class StoreWorker {
  public:
   // The ids stored for the request's tasks, in order (see Store::Add on dedup).
   using AddDone = std::function<void(Result<std::vector<TaskId>>)>;
   using Job = std::function<void()>;
+  using SettleDone = std::function<void(Result<Task>)>;
 
-  // `max_queued` bounds the work waiting (tasks + jobs); beyond it Submit* refuse.
-  StoreWorker(store::Store& store, Metrics& metrics, size_t max_queued);
+  // `max_queued` bounds the work waiting (tasks + jobs); beyond it Submit* refuse. `clock`
+  // stamps settlements (finished_at_ms).
+  StoreWorker(store::Store& store, const Clock& clock, Metrics& metrics, size_t max_queued);
   ~StoreWorker();
 
   void Start();
@@ -39,6 +45,8 @@ class StoreWorker {
   // The arguments are moved from only when accepted, so a refused caller still has them.
   [[nodiscard]] bool SubmitAdd(std::vector<Task>&& tasks, AddDone&& done);
   [[nodiscard]] bool Submit(Job&& job);
+  // Ack or nack of one lease; `done` gets what Store::Ack / Store::Nack would return.
+  [[nodiscard]] bool SubmitSettle(store::Settlement&& settlement, SettleDone&& done);
 
  private:
   struct AddRequest {
@@ -48,8 +56,10 @@ class StoreWorker {
 
   void Run();
   void CommitAdds(std::vector<AddRequest>& adds);
+  void CommitSettles(std::vector<store::Settlement>& settles, std::vector<SettleDone>& done);
 
   store::Store& store_;
+  const Clock& clock_;
   Metrics& metrics_;
   const size_t max_queued_;
 
@@ -57,6 +67,8 @@ class StoreWorker {
   std::condition_variable wake_;
   std::vector<AddRequest> adds_;
   std::vector<Job> jobs_;
+  std::vector<store::Settlement> settles_;
+  std::vector<SettleDone> settle_done_;  // parallel to settles_
   size_t queued_ = 0;
   bool stopping_ = false;
   bool started_ = false;

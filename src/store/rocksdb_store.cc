@@ -1,5 +1,6 @@
 #include "store/rocksdb_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
@@ -7,7 +8,6 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
-#include <rocksdb/cache.h>
 
 #include <algorithm>
 #include <atomic>
@@ -353,6 +353,46 @@ class RocksStore final : public Store {
     std::lock_guard lock(mu_);
     if (task->state == TaskState::kScheduled) ScheduleInWindow(*task);
     return task;
+  }
+
+  std::vector<Result<Task>> Settle(std::span<const Settlement> settlements,
+                                   int64_t now_ms) override {
+    std::lock_guard write_lock(write_mu_);
+    std::vector<Result<Task>> results;
+    results.reserve(settlements.size());
+    Batch batch;
+    // A task settled earlier in this call is read from here, not from the store, which does
+    // not have the change yet.
+    std::unordered_map<TaskId, size_t> changed;
+    for (const Settlement& settlement : settlements) {
+      auto earlier = changed.find(settlement.id);
+      Result<Task> task =
+          CheckLease(earlier != changed.end() ? results[earlier->second] : Get(settlement.id),
+                     settlement.lease_token);
+      if (task) {
+        if (settlement.ok) {
+          batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, task->id));
+          ClearLease(&*task);
+          Finish(&batch, &*task, TaskState::kDone, now_ms);
+        } else {
+          Release(&batch, &*task, settlement.retry_at_ms, settlement.reason, now_ms);
+        }
+        changed[settlement.id] = results.size();
+      }
+      results.push_back(std::move(task));
+    }
+    if (changed.empty()) return results;
+    if (auto ok = Write(unsynced_options_, &batch); !ok) {
+      for (auto& result : results) {
+        if (result) result = std::unexpected(ok.error());
+      }
+      return results;
+    }
+    std::lock_guard lock(mu_);
+    for (const auto& result : results) {
+      if (result && result->state == TaskState::kScheduled) ScheduleInWindow(*result);
+    }
+    return results;
   }
 
   Result<size_t> ExpireLeases(int64_t now_ms, size_t limit) override {
@@ -726,8 +766,13 @@ class RocksStore final : public Store {
   }
 
   Result<Task> LeasedTask(TaskId id, uint64_t lease_token) {
-    auto task = Get(id);
+    return CheckLease(Get(id), lease_token);
+  }
+
+  // `task` if it is held under `lease_token`, else kConflict (or the read's error).
+  Result<Task> CheckLease(Result<Task> task, uint64_t lease_token) {
     if (!task) return task;
+    TaskId id = task->id;
     bool held = task->state == TaskState::kLeased || task->state == TaskState::kDelivering;
     if (!held || task->lease_token != lease_token) {
       return Fail(Errc::kConflict,

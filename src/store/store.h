@@ -58,6 +58,16 @@ struct StoreStats {
   size_t leases_tracked = 0;    // lease deadlines held in memory
 };
 
+// Ends one lease (see Store::Settle): completed (`ok`, as Ack) or given back (as Nack: due
+// again at `retry_at_ms`, or dead when out of attempts, with `reason` as last_error).
+struct Settlement {
+  TaskId id = 0;
+  uint64_t lease_token = 0;
+  bool ok = true;
+  int64_t retry_at_ms = 0;
+  std::string reason;
+};
+
 // The operations of a delay queue, each atomic inside the backend. Implementations are
 // thread-safe. Times are unix milliseconds (wall clock), passed in by the caller.
 //
@@ -107,6 +117,21 @@ class Store {
   // used up. `reason` becomes last_error. Errors as Ack.
   virtual Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms,
                             std::string_view reason, int64_t now_ms) = 0;
+
+  // Acks and nacks many leases at once: per entry, in order, exactly what Ack or Nack would
+  // return. A backend may write them together (RocksDB: one WriteBatch), which is what the
+  // store worker uses to record a round's acks and callback outcomes. Unsynced. The
+  // default does them one by one.
+  virtual std::vector<Result<Task>> Settle(std::span<const Settlement> settlements,
+                                           int64_t now_ms) {
+    std::vector<Result<Task>> results;
+    results.reserve(settlements.size());
+    for (const Settlement& s : settlements) {
+      results.push_back(s.ok ? Ack(s.id, s.lease_token, now_ms)
+                             : Nack(s.id, s.lease_token, s.retry_at_ms, s.reason, now_ms));
+    }
+    return results;
+  }
 
   // Leases whose time has passed are treated as a nack with no delay. Returns how many
   // expired (at most `limit` per call).

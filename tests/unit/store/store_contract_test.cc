@@ -215,6 +215,59 @@ TEST_P(StoreContract, PurgeRespectsItsLimit) {
   EXPECT_EQ(*store_->PurgeFinished(kNow + 1, 20), 10u);
 }
 
+TEST_P(StoreContract, SettleAcksAndNacksManyLeasesAsAckAndNackWould) {
+  std::vector<Task> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(Make("t", kNow - 10 + i));
+  tasks[4].max_attempts = 1;  // its nack makes it dead
+  ASSERT_TRUE(store_->Add(tasks));
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto claimed = store_->ClaimDue("t", DeliveryKind::kPull, 10, kNow, kNow + 60'000);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 5u);
+  const std::vector<Task>& c = *claimed;  // oldest due first: c[i] is tasks[i]
+  std::vector<Settlement> batch = {
+      {c[0].id, c[0].lease_token, true, 0, {}},
+      {c[1].id, c[1].lease_token, false, kNow + 5'000, "busy"},
+      {c[2].id, c[2].lease_token + 1, true, 0, {}},  // not its lease
+      {c[0].id, c[0].lease_token, true, 0, {}},      // settled earlier in the same call
+      {999'999, 1, true, 0, {}},                     // unknown
+      {c[3].id, c[3].lease_token, true, 0, {}},
+      {c[4].id, c[4].lease_token, false, kNow + 5'000, "gone"},
+  };
+  std::vector<Result<Task>> results = store_->Settle(batch, kNow + 1);
+  ASSERT_EQ(results.size(), batch.size());
+  ASSERT_TRUE(results[0]);
+  EXPECT_EQ(results[0]->state, TaskState::kDone);
+  ASSERT_TRUE(results[1]);
+  EXPECT_EQ(results[1]->state, TaskState::kScheduled);
+  EXPECT_EQ(results[2].error().code, Errc::kConflict);
+  EXPECT_EQ(results[3].error().code, Errc::kConflict);
+  EXPECT_EQ(results[4].error().code, Errc::kNotFound);
+  ASSERT_TRUE(results[5]);
+  EXPECT_EQ(results[5]->state, TaskState::kDone);
+  ASSERT_TRUE(results[6]);
+  EXPECT_EQ(results[6]->state, TaskState::kDead);
+
+  Reopen();  // what was written, not what was returned
+  EXPECT_EQ(store_->Get(c[0].id)->state, TaskState::kDone);
+  EXPECT_EQ(store_->Get(c[1].id)->state, TaskState::kScheduled);
+  EXPECT_EQ(store_->Get(c[1].id)->last_error, "busy");
+  EXPECT_EQ(store_->Get(c[2].id)->state, TaskState::kLeased);
+  EXPECT_EQ(store_->Get(c[3].id)->state, TaskState::kDone);
+  EXPECT_EQ(store_->Get(c[4].id)->state, TaskState::kDead);
+  auto stats = store_->Topics("t", kNow + 1);
+  ASSERT_TRUE(stats);
+  ASSERT_EQ(stats->size(), 1u);
+  const auto& by_state = stats->front().by_state;
+  EXPECT_EQ(by_state[static_cast<int>(TaskState::kDone)], 2);
+  EXPECT_EQ(by_state[static_cast<int>(TaskState::kScheduled)], 1);
+  EXPECT_EQ(by_state[static_cast<int>(TaskState::kLeased)], 1);
+  EXPECT_EQ(by_state[static_cast<int>(TaskState::kDead)], 1);
+  // The nacked task is due again at its retry time, and only then.
+  EXPECT_TRUE(TakeAll("t", kNow + 4'999).empty());
+  EXPECT_EQ(TakeAll("t", kNow + 5'000), std::vector<TaskId>{c[1].id});
+}
+
 TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 0u); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract,
