@@ -17,6 +17,10 @@ constexpr std::chrono::seconds kWriteTimeout{30};
 // Bounds on reading what a client still sends after we decided to close (LingerClose).
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr size_t kLingerMaxBytes = 64 << 20;
+// Pipelined requests of one connection handed to the handler and not yet answered; more
+// wait in the socket. Bounds what one connection can queue (a v1 pull answers at most
+// 1,000 tasks, whose acks a consumer may pipeline; 128 keeps most of a round together).
+constexpr size_t kMaxPipelined = 128;
 
 std::string_view Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
@@ -45,15 +49,17 @@ void Session::Start() {
 void Session::Reject(int status, std::string_view message) {
   asio::dispatch(stream_.get_executor(),
                  [self = shared_from_this(), status, text = std::string(message)] {
-                   self->Write(self->context_.handler.ErrorResponse(status, text), true);
+                   self->AnswerAndClose(self->context_.handler.ErrorResponse(status, text));
                  });
 }
 
 void Session::ReadHeader() {
-  head_ = false;
+  reading_ = true;
   parser_.emplace();
   parser_->body_limit(context_.config.max_body_bytes);
   parser_->header_limit(static_cast<uint32_t>(context_.config.max_header_bytes));
+  // Sets only the read deadline when an answer is being written (basic_stream keeps one
+  // timer per direction and leaves a pending operation's alone).
   stream_.expires_after(context_.config.idle_timeout);
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
@@ -61,30 +67,34 @@ void Session::ReadHeader() {
 }
 
 void Session::OnHeader(beast::error_code ec) {
-  if (ec) return FailAndClose(ec);
+  if (ec) return FailRead(ec);
   auto& request = parser_->get();
+  version_ = request.version();
   // RFC 9112 §6.3: a Transfer-Encoding other than chunked leaves the body length unknown;
   // guessing would let the body be read as a second request (request smuggling). Beast
   // only decodes "chunked", so anything else is refused and the connection closed.
   if (auto coding = request[bhttp::field::transfer_encoding]; !coding.empty()) {
     if (!beast::iequals(coding, "chunked")) {
-      return Write(context_.handler.ErrorResponse(400, "unsupported Transfer-Encoding '" +
-                                                           std::string(coding.substr(0, 64)) +
-                                                           "': only chunked is accepted"),
-                   true);
+      return AnswerAndClose(context_.handler.ErrorResponse(
+          400, "unsupported Transfer-Encoding '" + std::string(coding.substr(0, 64)) +
+                   "': only chunked is accepted"));
     }
     if (request.count(bhttp::field::content_length) > 0) {
-      return Write(context_.handler.ErrorResponse(
-                       400, "request has both Transfer-Encoding and Content-Length"),
-                   true);
+      return AnswerAndClose(context_.handler.ErrorResponse(
+          400, "request has both Transfer-Encoding and Content-Length"));
     }
   }
-  if (beast::iequals(request[bhttp::field::expect], "100-continue")) {
-    // curl sends this for bodies over 1 KiB and waits for it before sending the body.
+  // curl sends this for bodies over 1 KiB and waits for it before sending the body. Only
+  // when no answer is owed: the interim answer must not overtake (or interleave with) one.
+  // Otherwise the client sends the body after its own short wait (RFC 9110 §10.1.1).
+  if (beast::iequals(request[bhttp::field::expect], "100-continue") && pending_.empty() &&
+      !writing_) {
     auto interim = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
                                                                         request.version());
+    writing_ = true;
     bhttp::async_write(stream_, *interim,
                        [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                         self->writing_ = false;
                          if (ec) return self->Close();
                          self->ReadBody();
                        });
@@ -100,43 +110,51 @@ void Session::ReadBody() {
 }
 
 void Session::OnBody(beast::error_code ec) {
-  if (ec) return FailAndClose(ec);
+  if (ec) return FailRead(ec);
   Dispatch();
 }
 
-void Session::FailAndClose(beast::error_code ec) {
+void Session::FailRead(beast::error_code ec) {
+  reading_ = false;
   if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
       ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
-    return Close();
+    // Answers still owed for pipelined requests go out first (a client may half-close
+    // after sending its last request).
+    closing_ = true;
+    if (pending_.empty() && !writing_) Close();
+    return;
   }
   if (ec == bhttp::error::body_limit) {
-    return Write(context_.handler.ErrorResponse(
-                     413, "request body is larger than the limit of " +
-                              std::to_string(context_.config.max_body_bytes) + " bytes"),
-                 true);
+    return AnswerAndClose(context_.handler.ErrorResponse(
+        413, "request body is larger than the limit of " +
+                 std::to_string(context_.config.max_body_bytes) + " bytes"));
   }
   if (ec == bhttp::error::header_limit) {
-    return Write(context_.handler.ErrorResponse(
-                     431, "request headers are larger than the limit of " +
-                              std::to_string(context_.config.max_header_bytes) + " bytes"),
-                 true);
+    return AnswerAndClose(context_.handler.ErrorResponse(
+        431, "request headers are larger than the limit of " +
+                 std::to_string(context_.config.max_header_bytes) + " bytes"));
   }
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
-    return Write(context_.handler.ErrorResponse(400, "malformed HTTP request: " + ec.message()),
-                 true);
+    return AnswerAndClose(
+        context_.handler.ErrorResponse(400, "malformed HTTP request: " + ec.message()));
   }
-  Close();
+  closing_ = true;
+  if (pending_.empty() && !writing_) Close();
 }
 
 void Session::Dispatch() {
+  reading_ = false;
   bhttp::request<bhttp::string_body> parsed = parser_->release();
-  keep_alive_ = parsed.keep_alive();
-  version_ = parsed.version();
+  Pending slot;
+  slot.seq = next_seq_++;
+  slot.keep_alive = parsed.keep_alive();
+  slot.version = parsed.version();
   // HEAD is answered like GET without the body (RFC 9110 §9.3.2).
-  head_ = parsed.method() == bhttp::verb::head;
+  slot.head = parsed.method() == bhttp::verb::head;
+  slot.counted = true;
 
   Request request;
-  request.method = head_ ? "GET" : std::string(parsed.method_string());
+  request.method = slot.head ? "GET" : std::string(parsed.method_string());
   request.target = std::string(parsed.target());
   request.body = std::move(parsed.body());
   request.headers.reserve(8);
@@ -144,44 +162,110 @@ void Session::Dispatch() {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
 
-  handler_owes_answer_ = true;
+  uint64_t seq = slot.seq;
+  pending_.push_back(std::move(slot));
   context_.in_flight.fetch_add(1, std::memory_order_relaxed);
   stream_.expires_never();  // the handler may wait for storage; write sets its own deadline
-  context_.handler.Handle(std::move(request), [self = shared_from_this()](Response response) {
-    asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
-      self->Write(std::move(response), false);
+  context_.handler.Handle(std::move(request), [self = shared_from_this(), seq](Response response) {
+    asio::post(self->stream_.get_executor(), [self, seq, response = std::move(response)]() mutable {
+      self->OnAnswer(seq, std::move(response));
     });
   });
+  MaybeRead();
 }
 
-void Session::Write(Response response, bool close) {
-  bool counted = handler_owes_answer_;
-  handler_owes_answer_ = false;
+// The next request is read when no answer is owed (plain keep-alive), or, while answers
+// are owed, only if the client has already sent bytes of it (pipelining) and fewer than
+// kMaxPipelined requests are outstanding: a client waiting for its answer is never read
+// from early, so its idle deadline starts after the answer as before.
+void Session::MaybeRead() {
+  if (reading_ || closing_) return;
+  if (pending_.empty()) {
+    if (!writing_) ReadHeader();
+    return;
+  }
+  if (pending_.back().keep_alive && buffer_.size() > 0 && pending_.size() < kMaxPipelined &&
+      !context_.stopping.load(std::memory_order_relaxed)) {
+    ReadHeader();
+  }
+}
+
+void Session::AnswerAndClose(Response response) {
+  reading_ = false;
+  closing_ = true;
+  Pending slot;
+  slot.seq = next_seq_++;
+  slot.version = version_;
+  slot.close = true;
+  slot.response = std::move(response);
+  pending_.push_back(std::move(slot));
+  MaybeWrite();
+}
+
+void Session::OnAnswer(uint64_t seq, Response response) {
+  // Dropped (the connection failed or closed early): nobody to answer.
+  if (pending_.empty() || seq < pending_.front().seq) return;
+  pending_[seq - pending_.front().seq].response = std::move(response);
+  MaybeWrite();
+}
+
+void Session::MaybeWrite() {
+  if (writing_ || pending_.empty() || !pending_.front().response) return;
+  Pending& slot = pending_.front();
+  Response response = std::move(*slot.response);
+  // While stopping, the last answer owed closes the connection (none is being read).
+  bool last =
+      slot.close || !slot.keep_alive ||
+      (context_.stopping.load(std::memory_order_relaxed) && pending_.size() == 1 && !reading_);
   response_ = {};
-  response_.version(version_);
+  response_.version(slot.version);
   response_.result(static_cast<unsigned>(response.status));
   response_.set(bhttp::field::server, "delayq");
   response_.set(bhttp::field::content_type, response.content_type);
   for (const auto& [name, value] : response.headers) response_.set(name, value);
-  response_.keep_alive(keep_alive_ && !close && !context_.stopping.load(std::memory_order_relaxed));
-  if (head_) {
+  response_.keep_alive(!last);
+  if (slot.head) {
     response_.content_length(response.body.size());  // the length GET would have sent
   } else {
     response_.body() = std::move(response.body);
     response_.prepare_payload();
   }
+  writing_ = true;
   stream_.expires_after(kWriteTimeout);
-  bhttp::async_write(stream_, response_,
-                     [self = shared_from_this(), counted](beast::error_code ec, size_t) {
-                       self->OnWrite(ec, counted);
-                     });
+  bhttp::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    self->OnWrite(ec);
+  });
 }
 
-void Session::OnWrite(beast::error_code ec, bool counted) {
-  if (counted) context_.in_flight.fetch_sub(1, std::memory_order_relaxed);
-  if (ec) return Close();
-  if (!response_.keep_alive()) return LingerClose();
-  ReadHeader();
+void Session::OnWrite(beast::error_code ec) {
+  writing_ = false;
+  if (pending_.front().counted) context_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  pending_.pop_front();
+  if (ec) {
+    DropPending();
+    return Close();
+  }
+  if (!response_.keep_alive()) {
+    DropPending();
+    return LingerClose();
+  }
+  if (!pending_.empty()) {
+    MaybeWrite();
+    MaybeRead();
+    return;
+  }
+  if (closing_) return Close();
+  MaybeRead();
+}
+
+// The connection ends with answers still owed: they will never be written, so they no
+// longer count as in flight (the graceful stop waits for that count).
+void Session::DropPending() {
+  for (const Pending& slot : pending_) {
+    if (slot.counted) context_.in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
+  pending_.clear();
+  closing_ = true;
 }
 
 void Session::Close() {

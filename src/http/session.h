@@ -6,6 +6,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 
@@ -26,6 +28,13 @@ struct SessionContext {
 // One connection: read a request, hand it to the handler, write the answer, repeat while
 // keep-alive. Runs on one io_context thread; the handler may answer from any thread (the
 // answer is posted back).
+//
+// HTTP/1.1 pipelining: when a client has already sent (part of) its next request while the
+// previous one is with the handler, that request is read and handed over too, up to
+// kMaxPipelined outstanding; answers are written in request order. So the 100 acks a
+// consumer pipelines after a pull reach the store worker together and are recorded in one
+// round, instead of one round trip each (BENCHMARKS.md, firing). A client that waits for
+// each answer sees no difference: nothing is read ahead unless bytes are already there.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(boost::asio::ip::tcp::socket socket, SessionContext& context);
@@ -36,14 +45,30 @@ class Session : public std::enable_shared_from_this<Session> {
   void Reject(int status, std::string_view message);
 
  private:
+  // A request read, in order, and its answer once it has come.
+  struct Pending {
+    uint64_t seq = 0;
+    bool head = false;       // a HEAD request: the answer goes without its body
+    bool keep_alive = true;  // what the request asked for
+    unsigned version = 11;
+    bool counted = false;  // handed to the handler: counted in context_.in_flight
+    bool close = false;    // close the connection after this answer
+    std::optional<Response> response;
+  };
+
   void ReadHeader();
   void OnHeader(boost::beast::error_code ec);
   void ReadBody();
   void OnBody(boost::beast::error_code ec);
   void Dispatch();
-  void Write(Response response, bool close);
-  void OnWrite(boost::beast::error_code ec, bool counted);
-  void FailAndClose(boost::beast::error_code ec);
+  void MaybeRead();
+  // Queues an answer made by the transport (an error) and closes after it.
+  void AnswerAndClose(Response response);
+  void OnAnswer(uint64_t seq, Response response);
+  void MaybeWrite();
+  void OnWrite(boost::beast::error_code ec);
+  void DropPending();
+  void FailRead(boost::beast::error_code ec);
   void Close();
   void LingerClose();
   void Drain(size_t discarded);
@@ -53,10 +78,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
   SessionContext& context_;
-  bool keep_alive_ = true;
-  unsigned version_ = 11;
-  bool handler_owes_answer_ = false;
-  bool head_ = false;  // the request being answered is a HEAD
+  std::deque<Pending> pending_;  // oldest first; seq is contiguous
+  uint64_t next_seq_ = 0;
+  unsigned version_ = 11;  // of the last request read, for the transport's own errors
+  bool reading_ = false;   // a read of a request is in progress
+  bool writing_ = false;   // an answer is being written
+  bool closing_ = false;   // nothing more is read; close once the pending answers are out
 };
 
 }  // namespace delayq::http
