@@ -163,15 +163,28 @@ void Session::Dispatch() {
   }
 
   uint64_t seq = slot.seq;
+  bool safe = slot.head || parsed.method() == bhttp::verb::get;
+  bool earlier_unanswered = false;
+  for (const Pending& earlier : pending_)
+    earlier_unanswered |= earlier.counted && !earlier.response;
   pending_.push_back(std::move(slot));
   context_.in_flight.fetch_add(1, std::memory_order_relaxed);
   stream_.expires_never();  // the handler may wait for storage; write sets its own deadline
+  if (safe && earlier_unanswered) {
+    held_ = std::move(request);
+    held_seq_ = seq;
+    return;  // nothing more is read until it is handed over
+  }
+  HandOver(seq, std::move(request));
+  MaybeRead();
+}
+
+void Session::HandOver(uint64_t seq, Request request) {
   context_.handler.Handle(std::move(request), [self = shared_from_this(), seq](Response response) {
     asio::post(self->stream_.get_executor(), [self, seq, response = std::move(response)]() mutable {
       self->OnAnswer(seq, std::move(response));
     });
   });
-  MaybeRead();
 }
 
 // The next request is read when no answer is owed (plain keep-alive), or, while answers
@@ -179,7 +192,7 @@ void Session::Dispatch() {
 // kMaxPipelined requests are outstanding: a client waiting for its answer is never read
 // from early, so its idle deadline starts after the answer as before.
 void Session::MaybeRead() {
-  if (reading_ || closing_) return;
+  if (reading_ || closing_ || held_) return;
   if (pending_.empty()) {
     if (!writing_) ReadHeader();
     return;
@@ -206,6 +219,20 @@ void Session::OnAnswer(uint64_t seq, Response response) {
   // Dropped (the connection failed or closed early): nobody to answer.
   if (pending_.empty() || seq < pending_.front().seq) return;
   pending_[seq - pending_.front().seq].response = std::move(response);
+  if (held_) {
+    // Every request before the held one answered: hand it over now.
+    bool earlier_answered = true;
+    for (const Pending& slot : pending_) {
+      if (slot.seq >= held_seq_) break;
+      if (!slot.response && slot.counted) earlier_answered = false;
+    }
+    if (earlier_answered) {
+      Request request = std::move(*held_);
+      held_.reset();
+      HandOver(held_seq_, std::move(request));
+      MaybeRead();
+    }
+  }
   MaybeWrite();
 }
 
@@ -265,6 +292,7 @@ void Session::DropPending() {
     if (slot.counted) context_.in_flight.fetch_sub(1, std::memory_order_relaxed);
   }
   pending_.clear();
+  held_.reset();
   closing_ = true;
 }
 

@@ -35,6 +35,9 @@ struct SessionContext {
 // consumer pipelines after a pull reach the store worker together and are recorded in one
 // round, instead of one round trip each (BENCHMARKS.md, firing). A client that waits for
 // each answer sees no difference: nothing is read ahead unless bytes are already there.
+// State-changing requests go to the engine in order (its store worker runs them in
+// order, except that a round records adds, then acks/nacks, then other operations); a
+// GET or HEAD waits until the requests before it are answered.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(boost::asio::ip::tcp::socket socket, SessionContext& context);
@@ -61,6 +64,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadBody();
   void OnBody(boost::beast::error_code ec);
   void Dispatch();
+  void HandOver(uint64_t seq, Request request);
   void MaybeRead();
   // Queues an answer made by the transport (an error) and closes after it.
   void AnswerAndClose(Response response);
@@ -79,6 +83,10 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::beast::http::response<boost::beast::http::string_body> response_;
   SessionContext& context_;
   std::deque<Pending> pending_;  // oldest first; seq is contiguous
+  // A pipelined GET/HEAD read while earlier requests are unanswered waits here, so that it
+  // sees their effects (RFC 9112 §9.3.2 allows parallel processing of safe requests only).
+  std::optional<Request> held_;
+  uint64_t held_seq_ = 0;
   uint64_t next_seq_ = 0;
   unsigned version_ = 11;  // of the last request read, for the transport's own errors
   bool reading_ = false;   // a read of a request is in progress
