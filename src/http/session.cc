@@ -218,6 +218,11 @@ void Session::AnswerAndClose(Response response) {
 void Session::OnAnswer(uint64_t seq, Response response) {
   // Dropped (the connection failed or closed early): nobody to answer.
   if (pending_.empty() || seq < pending_.front().seq) return;
+  if (response.finish) {
+    auto finish = std::move(response.finish);
+    response.finish = nullptr;
+    finish(response);
+  }
   pending_[seq - pending_.front().seq].response = std::move(response);
   if (held_) {
     // Every request before the held one answered: hand it over now.
