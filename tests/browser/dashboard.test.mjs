@@ -22,6 +22,19 @@ try {
   const call = client(server.url, TOKEN);
   const { orders, deadId } = await seedTasks(call);
 
+  step('the page needs no token, its data does; the lateness endpoint counts the two pulls');
+  const page0 = await fetch(server.url + '/');
+  assert.equal(page0.status, 200);
+  assert.match(page0.headers.get('content-security-policy'), /script-src 'self'/);
+  assert.equal((await fetch(server.url + '/ui/app.js')).status, 200);
+  assert.equal((await fetch(server.url + '/ui/missing.js')).status, 404);
+  assert.equal((await fetch(server.url + '/v1/stats/lateness')).status, 401);
+  await assert.rejects(call('GET', '/v1/stats/lateness?seconds=601'), /400/);
+  const lateness = await call('GET', '/v1/stats/lateness?seconds=60');
+  assert.equal(lateness.seconds.length, 60);
+  assert.equal(lateness.seconds.reduce((n, s) => n + s.count, 0), 2,
+    'first deliveries: one email pulled, one payment pulled');
+
   browser = await launchBrowser();
   const page = await browser.newPage();
   const problems = [];
