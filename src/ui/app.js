@@ -108,7 +108,7 @@ function renderLateness(data) {
   for (const fraction of [0, 0.5, 1]) {
     const ms = peak * fraction;
     chart.appendChild(svg('line', { class: 'grid', x1: left, x2: width, y1: y(ms), y2: y(ms) }));
-    chart.appendChild(svg('text', { x: 2, y: y(ms) + 3 }, formatMs(ms)));
+    chart.appendChild(svg('text', { x: 2, y: Math.max(10, y(ms) + 3) }, formatMs(ms)));
   }
   chart.appendChild(svg('text', { x: left, y: height - 3 }, `-${seconds.length} s`));
   chart.appendChild(svg('text', { x: width - 30, y: height - 3 }, 'now'));
