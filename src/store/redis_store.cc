@@ -743,6 +743,17 @@ Result<std::unique_ptr<Store>> OpenRedisStore(const StoreConfig& config) {
     return Fail(client.error().code,
                 client.error().message + " (store: redis needs a reachable redis.url)");
   }
+  // A Redis that just restarted answers LOADING until its AOF is read: wait for it (bounded)
+  // rather than fail the start of every instance restarted together with it.
+  for (int waited_ms = 0;; waited_ms += 200) {
+    auto pong = (*client)->Run(RedisCommand{{"PING"}, ""});
+    if (!pong) return std::unexpected(pong.error());
+    if (!pong->IsError()) break;
+    if (pong->str.rfind("LOADING", 0) != 0 || waited_ms >= 60'000) {
+      return Fail(Errc::kUnavailable, "redis: PING answered '" + pong->str + "'");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   return std::unique_ptr<Store>(new RedisStore(config, std::move(*client)));
 }
 
