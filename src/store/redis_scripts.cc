@@ -37,8 +37,13 @@ const RedisScript& Make(const char* body) {
 
 const RedisScript& Add() {
   static const RedisScript& script = Make(R"lua(
-local out = {}
-for i = 1, #ARGV, 9 do
+-- ARGV[1] 'S': a single server, where this script also does what the cluster path does in
+-- separate commands around it (the id index keys, the next-due index, the generation, the
+-- topic set, the max id), atomically. KEYS[2..6] are then next:p next:c gen topics maxid.
+local single, maxid = ARGV[1] == 'S', ARGV[2]
+local topic = string.sub(P, 5, -3)
+local out, earliest = {}, {}
+for i = 3, #ARGV, 9 do
   local id, due, crt, pl, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local mx, js, dk, cb = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local existing = false
@@ -54,8 +59,23 @@ for i = 1, #ARGV, 9 do
     redis.call('ZADD', lane(kind), due, id)
     count(nil, '0')
     if dk ~= '' then redis.call('HSET', P .. 'dedup', dk, id) end
+    if single then
+      redis.call('SET', 'dq:id:' .. id, kind .. topic)
+      if not earliest[kind] or tonumber(due) < tonumber(earliest[kind]) then earliest[kind] = due end
+    end
     out[#out + 1] = id
   end
+end
+if single then
+  for kind, due in pairs(earliest) do
+    local z = KEYS[2]
+    if kind == '1' then z = KEYS[3] end
+    redis.call('ZADD', z, 'LT', due, topic)
+    redis.call('HINCRBY', KEYS[4], kind .. ':' .. topic, 1)
+  end
+  redis.call('SADD', KEYS[5], topic)
+  local cur = redis.call('GET', KEYS[6])
+  if not cur or #cur < #maxid or (#cur == #maxid and cur < maxid) then redis.call('SET', KEYS[6], maxid) end
 end
 return out
 )lua");
