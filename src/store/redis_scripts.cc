@@ -120,6 +120,12 @@ while got < max and scans < 4 do
   end
 end
 local first = redis.call('ZRANGE', L, 0, 0, 'WITHSCORES')
+if KEYS[2] then
+  -- A single server: set the next-due entry to what the lane holds now, atomically (the
+  -- cluster path does this with FixHint and the generation check).
+  local topic = string.sub(P, 5, -3)
+  if first[2] then redis.call('ZADD', KEYS[2], first[2], topic) else redis.call('ZREM', KEYS[2], topic) end
+end
 return {first[2] or '', dead, out}
 )lua");
   return script;

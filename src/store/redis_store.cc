@@ -662,8 +662,7 @@ class RedisStore final : public Store {
 
   Result<std::vector<Task>> RunClaim(std::string_view topic, DeliveryKind kind, size_t max,
                                      int64_t now_ms, int64_t lease_until_ms) {
-    std::vector<Task> out;
-    if (max == 0) return out;
+    if (max == 0) return std::vector<Task>{};
     bool consume = lease_until_ms == 0;
     std::vector<std::string> args{std::to_string(now_ms), std::to_string(max),
                                   std::to_string(lease_until_ms), consume ? "C" : "L",
@@ -677,6 +676,16 @@ class RedisStore final : public Store {
       }
     }
     std::string field = GenField(topic, kind);
+    if (!redis_->cluster()) {
+      // One atomic script claims and points the next-due entry at what is left.
+      auto reply = Track(redis_->Run(
+          ScriptCommand(scripts::Claim(), {Prefix(topic), NextKey(kind)}, std::move(args))));
+      if (!reply) return std::unexpected(reply.error());
+      if (reply->IsError() || reply->elements.size() != 3) {
+        return Unhealthy(ReplyError(*reply, "claim"));
+      }
+      return DecodeClaimed(topic, kind, *reply);
+    }
     auto replies = Track(
         redis_->Phases({{RedisCommand{{"HGET", kGen, field}, kGlobal}},
                         {ScriptCommand(scripts::Claim(), {Prefix(topic)}, std::move(args))}}));
@@ -685,17 +694,25 @@ class RedisStore final : public Store {
     const RedisReply& claim = (*replies)[1][0];
     if (gen.IsError()) return Unhealthy(ReplyError(gen, "claim"));
     if (claim.IsError() || claim.elements.size() != 3) return Unhealthy(ReplyError(claim, "claim"));
+    auto out = DecodeClaimed(topic, kind, claim);
+    if (!out) return out;
+    // Point the index at what the lane holds now: the next due task or lease deadline.
+    auto fixed = Track(redis_->Run(ScriptCommand(
+        scripts::FixHint(), {NextKey(kind), kGen},
+        {std::string(topic), field, gen.IsNil() ? "0" : gen.str, claim.elements[0].str})));
+    if (!fixed) return std::unexpected(fixed.error());
+    return out;
+  }
+
+  Result<std::vector<Task>> DecodeClaimed(std::string_view topic, DeliveryKind kind,
+                                          const RedisReply& claim) {
+    std::vector<Task> out;
     for (const RedisReply& fields : claim.elements[2].elements) {
       auto task = DecodeFields(topic, fields);
       if (!task) return std::unexpected(task.error());
       RememberTopic(task->id, kind, task->topic);
       out.push_back(std::move(*task));
     }
-    // Point the index at what the lane holds now: the next due task or lease deadline.
-    auto fixed = Track(redis_->Run(ScriptCommand(
-        scripts::FixHint(), {NextKey(kind), kGen},
-        {std::string(topic), field, gen.IsNil() ? "0" : gen.str, claim.elements[0].str})));
-    if (!fixed) return std::unexpected(fixed.error());
     return out;
   }
 
