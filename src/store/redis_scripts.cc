@@ -18,6 +18,19 @@ local function count(from, to)
   if from then redis.call('HINCRBY', P .. 'n', from, -1) end
   if to then redis.call('HINCRBY', P .. 'n', to, 1) end
 end
+-- A task due again (nack, reschedule, redrive). On a single server the scripts get KEYS
+-- next:p next:c gen as KEYS[2..4] and keep the next-due index themselves, atomically; in a
+-- cluster the caller does it around the script (the hint protocol).
+local function due_again(kind, score, id)
+  redis.call('ZADD', lane(kind), score, id)
+  if KEYS[4] then
+    local topic = string.sub(P, 5, -3)
+    local z = KEYS[2]
+    if kind == '1' then z = KEYS[3] end
+    redis.call('ZADD', z, 'LT', score, topic)
+    redis.call('HINCRBY', KEYS[4], kind .. ':' .. topic, 1)
+  end
+end
 local function finish(k, id, st, now)
   local f = redis.call('HMGET', k, 'st', 'kind')
   redis.call('HSET', k, 'st', st, 'fin', now, 'tok', '', 'lse', '0')
@@ -175,7 +188,7 @@ if tonumber(f[4]) > 0 and tonumber(f[3]) >= tonumber(f[4]) then
   finish(k, id, '4', now)
 else
   redis.call('HSET', k, 'st', '0', 'due', retry_at, 'tok', '', 'lse', '0')
-  redis.call('ZADD', lane(f[5]), retry_at, id)
+  due_again(f[5], retry_at, id)
   count(f[1], '0')
 end
 return redis.call('HGETALL', k)
@@ -207,7 +220,7 @@ local f = redis.call('HMGET', k, 'st', 'kind')
 if not f[1] then return 'NF' end
 if f[1] ~= '0' then return 'CF' end
 redis.call('HSET', k, 'due', due)
-redis.call('ZADD', lane(f[2]), due, id)
+due_again(f[2], due, id)
 return redis.call('HGETALL', k)
 )lua");
   return script;
@@ -223,7 +236,7 @@ if f[1] ~= '4' then return 'CF' end
 redis.call('HSET', k, 'st', '0', 'att', '0', 'due', now, 'fin', '0')
 redis.call('ZREM', P .. 'dead', pad(id))
 redis.call('ZREM', P .. 'fin', id)
-redis.call('ZADD', lane(f[2]), now, id)
+due_again(f[2], now, id)
 count('4', '0')
 return redis.call('HGETALL', k)
 )lua");

@@ -643,9 +643,13 @@ class RedisStore final : public Store {
     auto where = TopicOf(id);
     if (!where) return std::unexpected(where.error());
     args.insert(args.begin(), std::to_string(id));
-    RedisCommand command = ScriptCommand(script, {Prefix(where->topic)}, std::move(args));
+    bool single = !redis_->cluster();
+    std::vector<std::string> keys{Prefix(where->topic)};
+    // On a single server the script keeps the next-due index itself (due_again in Lua).
+    if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen});
+    RedisCommand command = ScriptCommand(script, std::move(keys), std::move(args));
     RedisReply reply;
-    if (due_again_at) {
+    if (due_again_at && !single) {
       std::vector<std::string> triple{std::string(1, KindDigit(where->kind)), where->topic,
                                       std::to_string(*due_again_at)};
       auto replies = Track(redis_->Phases(
