@@ -103,17 +103,13 @@ bool RedisServer::Start() {
   return false;
 }
 
-void RedisServer::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
+void RedisServer::Stop() { SignalAndReap(SIGTERM); }
 
-void RedisServer::Kill() {
+void RedisServer::Kill() { SignalAndReap(SIGKILL); }
+
+void RedisServer::SignalAndReap(int signal) {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
+  ::kill(pid_, signal);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
