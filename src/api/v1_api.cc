@@ -1,5 +1,6 @@
 #include "api/v1_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
@@ -453,10 +454,8 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
     }
     task.dedup_key = std::move(**dedup);
   }
-  auto defaults = limits.topics.find(task.topic);
-  if (task.max_attempts == 0 && defaults != limits.topics.end()) {
-    task.max_attempts = defaults->second.max_attempts;
-  }
+  std::optional<TopicDefaults> defaults = FindTopicDefaults(limits, task.topic);
+  if (task.max_attempts == 0 && defaults) task.max_attempts = defaults->max_attempts;
   const json::value* callback = body.if_contains("callback");
   std::string field = FieldName(prefix, "callback");
   if (callback != nullptr && !callback->is_null()) {
@@ -472,9 +471,9 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
     }
     task.kind = DeliveryKind::kCallback;
     task.callback = delivery::EncodeCallbackSpec(*spec);
-  } else if (defaults != limits.topics.end() && !defaults->second.callback_json.empty()) {
+  } else if (defaults && !defaults->callback_json.empty()) {
     task.kind = DeliveryKind::kCallback;  // the topic's default callback (config topics)
-    task.callback = defaults->second.callback_json;
+    task.callback = std::move(defaults->callback_json);
   }
   return task;
 }
@@ -540,6 +539,13 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
     if (who != nullptr || (parts.size() == 2 && method == "GET")) {
       auto found = engine.Get(*id);
       if (!found) return respond(MakeErrorResponse(found.error()));
+      // A topic token learns nothing about other topics' tasks: one not among its topics
+      // answers exactly as an unknown id does (404), not 403.
+      if (who != nullptr && !who->admin &&
+          std::find(who->topics.begin(), who->topics.end(), found->topic) == who->topics.end()) {
+        return respond(MakeErrorResponse(
+            {Errc::kNotFound, "task " + std::to_string(*id) + " not found"}));
+      }
       if (deny(right, found->topic)) return;
       task = std::move(*found);
     }

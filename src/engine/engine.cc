@@ -40,6 +40,8 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
     : store_(store),
       clock_(clock),
       config_(config),
+      topic_limits_(std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(
+          config.topic_limits)),
       ids_(config.node_id, clock),
       worker_(std::make_unique<StoreWorker>(store, clock, metrics_, config.max_queued)),
       scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
@@ -295,7 +297,10 @@ bool Engine::Ready() { return started_ && store_.Healthy(); }
 void Engine::RecordDelivery(const Task& task, int64_t now_ms) {
   metrics_.tasks_delivered.fetch_add(1, std::memory_order_relaxed);
   // Lateness is a property of the schedule: count first deliveries only, not retries.
-  if (task.attempts <= 1) metrics_.delivery_lateness.ObserveMillis(now_ms - task.due_at_ms);
+  if (task.attempts <= 1) {
+    metrics_.delivery_lateness.ObserveMillis(now_ms - task.due_at_ms);
+    lateness_.Record(now_ms, now_ms - task.due_at_ms);
+  }
 }
 
 // --- Scheduler thread -----------------------------------------------------------------------
@@ -374,9 +379,16 @@ int64_t Engine::OnTick(int64_t now_ms) {
 // to libcurl at once, whose cost per finished transfer grows with the handles it holds:
 // calls timed out in its queue and most were never made (BENCHMARKS.md, many topics).
 
-const EngineConfig::TopicLimits& Engine::LimitsFor(const std::string& topic) const {
-  auto it = config_.topic_limits.find(topic);
-  return it == config_.topic_limits.end() ? config_.default_topic_limits : it->second;
+EngineConfig::TopicLimits Engine::LimitsFor(const std::string& topic) const {
+  auto limits = topic_limits_.load(std::memory_order_acquire);
+  auto it = limits->find(topic);
+  return it == limits->end() ? config_.default_topic_limits : it->second;
+}
+
+void Engine::SetTopicLimits(std::map<std::string, EngineConfig::TopicLimits> limits) {
+  topic_limits_.store(
+      std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(std::move(limits)),
+      std::memory_order_release);
 }
 
 // A lane is in at most one of these places at a time, which is what keeps every topic's
@@ -388,7 +400,7 @@ const EngineConfig::TopicLimits& Engine::LimitsFor(const std::string& topic) con
 //   idle           none of these: the next Promote reporting the topic pumps it.
 void Engine::PumpCallbacks(const std::string& topic) {
   if (callbacks_ == nullptr || quiescing_) return;
-  const EngineConfig::TopicLimits& limits = LimitsFor(topic);
+  const EngineConfig::TopicLimits limits = LimitsFor(topic);
   int64_t now = clock_.NowMs();
   {
     std::lock_guard lock(lanes_mu_);

@@ -47,7 +47,8 @@ RedisReply Convert(const redisReply* reply) {
     case REDIS_REPLY_ARRAY:
       out.type = RedisReply::Type::kArray;
       out.elements.reserve(reply->elements);
-      for (size_t i = 0; i < reply->elements; ++i) out.elements.push_back(Convert(reply->element[i]));
+      for (size_t i = 0; i < reply->elements; ++i)
+        out.elements.push_back(Convert(reply->element[i]));
       break;
     default:
       out.type = RedisReply::Type::kNil;
@@ -76,9 +77,11 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   RedisUrl out;
   std::string_view rest = url;
   if (StartsWith(rest, "rediss://")) {
-    return std::unexpected(UrlError(url, "TLS (rediss://) is not supported by this build's hiredis 0.14"));
+    return std::unexpected(
+        UrlError(url, "TLS (rediss://) is not supported by this build's hiredis 0.14"));
   }
-  if (!StartsWith(rest, "redis://")) return std::unexpected(UrlError(url, "must start with redis://"));
+  if (!StartsWith(rest, "redis://"))
+    return std::unexpected(UrlError(url, "must start with redis://"));
   rest.remove_prefix(8);
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
@@ -116,14 +119,16 @@ uint16_t RedisKeySlot(std::string_view key) {
   size_t open = key.find('{');
   if (open != std::string_view::npos) {
     size_t close = key.find('}', open + 1);
-    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+    if (close != std::string_view::npos && close > open + 1)
+      key = key.substr(open + 1, close - open - 1);
   }
   // CRC16-CCITT (XModem), the variant the Redis Cluster specification names.
   uint16_t crc = 0;
   for (unsigned char byte : key) {
     crc ^= static_cast<uint16_t>(byte) << 8;
     for (int bit = 0; bit < 8; ++bit) {
-      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021) : static_cast<uint16_t>(crc << 1);
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
     }
   }
   return crc % kSlotCount;
@@ -233,7 +238,8 @@ RedisClient::Node& RedisClient::NodeFor(const std::string& route_key) {
 Result<redisContext*> RedisClient::Acquire(Node& node) {
   {
     std::unique_lock lock(node.mu);
-    node.freed.wait(lock, [&] { return !node.idle.empty() || node.open < options_.max_connections_per_node; });
+    node.freed.wait(
+        lock, [&] { return !node.idle.empty() || node.open < options_.max_connections_per_node; });
     if (!node.idle.empty()) {
       redisContext* context = node.idle.back();
       node.idle.pop_back();
@@ -246,7 +252,8 @@ Result<redisContext*> RedisClient::Acquire(Node& node) {
     --node.open;
     node.freed.notify_one();
   };
-  timeval connect_timeout{options_.connect_timeout_ms / 1000, (options_.connect_timeout_ms % 1000) * 1000};
+  timeval connect_timeout{options_.connect_timeout_ms / 1000,
+                          (options_.connect_timeout_ms % 1000) * 1000};
   redisContext* context = redisConnectWithTimeout(node.host.c_str(), node.port, connect_timeout);
   std::string where = node.host + ":" + std::to_string(node.port);
   if (context == nullptr || context->err) {
@@ -255,7 +262,8 @@ Result<redisContext*> RedisClient::Acquire(Node& node) {
     give_back();
     return Fail(Errc::kUnavailable, "redis: cannot connect to " + where + ": " + why);
   }
-  timeval command_timeout{options_.command_timeout_ms / 1000, (options_.command_timeout_ms % 1000) * 1000};
+  timeval command_timeout{options_.command_timeout_ms / 1000,
+                          (options_.command_timeout_ms % 1000) * 1000};
   redisSetTimeout(context, command_timeout);
   std::vector<std::vector<std::string>> setup;
   if (!url_.password.empty()) {
@@ -391,12 +399,21 @@ Result<RedisReply> RedisClient::Run(const RedisCommand& command) {
 }
 
 Result<std::vector<RedisReply>> RedisClient::Pipeline(const std::vector<RedisCommand>& commands) {
+  std::vector<const RedisCommand*> pointers;
+  pointers.reserve(commands.size());
+  for (const RedisCommand& command : commands) pointers.push_back(&command);
+  return Pipeline(pointers);
+}
+
+Result<std::vector<RedisReply>> RedisClient::Pipeline(
+    const std::vector<const RedisCommand*>& commands) {
   std::vector<RedisReply> replies(commands.size());
   // Group by node, keeping each node's commands in their order.
   std::vector<std::pair<Node*, std::vector<size_t>>> groups;
   for (size_t i = 0; i < commands.size(); ++i) {
-    Node* node = &NodeFor(commands[i].route_key);
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == node; });
+    Node* node = &NodeFor(commands[i]->route_key);
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == node; });
     if (it == groups.end()) {
       groups.push_back({node, {i}});
     } else {
@@ -406,11 +423,11 @@ Result<std::vector<RedisReply>> RedisClient::Pipeline(const std::vector<RedisCom
   for (auto& [node, indexes] : groups) {
     std::vector<const RedisCommand*> batch;
     batch.reserve(indexes.size());
-    for (size_t index : indexes) batch.push_back(&commands[index]);
+    for (size_t index : indexes) batch.push_back(commands[index]);
     auto sent = SendOnNode(*node, batch, false);
     if (!sent) return std::unexpected(sent.error());
     for (size_t k = 0; k < indexes.size(); ++k) {
-      auto fixed = FixUp(commands[indexes[k]], std::move((*sent)[k]), 0);
+      auto fixed = FixUp(*commands[indexes[k]], std::move((*sent)[k]), 0);
       if (!fixed) return std::unexpected(fixed.error());
       replies[indexes[k]] = std::move(*fixed);
     }
@@ -422,8 +439,10 @@ Result<std::vector<std::vector<RedisReply>>> RedisClient::Phases(
     const std::vector<std::vector<RedisCommand>>& phases) {
   std::vector<std::vector<RedisReply>> out;
   if (!cluster_) {
-    std::vector<RedisCommand> all;
-    for (const auto& phase : phases) all.insert(all.end(), phase.begin(), phase.end());
+    std::vector<const RedisCommand*> all;
+    for (const auto& phase : phases) {
+      for (const RedisCommand& command : phase) all.push_back(&command);
+    }
     auto replies = Pipeline(all);
     if (!replies) return std::unexpected(replies.error());
     size_t at = 0;

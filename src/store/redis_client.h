@@ -86,10 +86,10 @@ class RedisClient {
   Result<RedisReply> Run(const RedisCommand& command);
 
   // Replies in command order. Commands for one node travel as one pipeline (one round
-  // trip); in a cluster, nodes are visited one after another, so commands to different
-  // nodes are ordered only by their position when `ordered` (each node's group completes
-  // before the next command's node is visited).
+  // trip), in their order; in a cluster the nodes are visited one after another, so there
+  // is no order between commands of different nodes (use Phases for that).
   Result<std::vector<RedisReply>> Pipeline(const std::vector<RedisCommand>& commands);
+  Result<std::vector<RedisReply>> Pipeline(const std::vector<const RedisCommand*>& commands);
 
   // The phases run in order, each completing before the next starts. With a single server
   // they are sent as one pipeline (one round trip), which Redis executes in order.
@@ -106,7 +106,8 @@ class RedisClient {
   Node& NodeAt(const std::string& host, int port);
   Result<redisContext*> Acquire(Node& node);
   void Release(Node& node, redisContext* context, bool broken);
-  Result<std::vector<RedisReply>> SendOnNode(Node& node, const std::vector<const RedisCommand*>& cmds,
+  Result<std::vector<RedisReply>> SendOnNode(Node& node,
+                                             const std::vector<const RedisCommand*>& cmds,
                                              bool asking);
   Result<RedisReply> Redirected(const RedisCommand& command, const RedisReply& error, int depth);
   Result<RedisReply> FixUp(const RedisCommand& command, RedisReply reply, int depth);
@@ -114,7 +115,7 @@ class RedisClient {
   const RedisUrl url_;
   const RedisClientOptions options_;
   bool cluster_ = false;
-  std::mutex mu_;  // nodes_ and slots_
+  std::mutex mu_;                                       // nodes_ and slots_
   std::map<std::string, std::unique_ptr<Node>> nodes_;  // by "host:port"
   std::vector<Node*> slots_;                            // 16384 entries in cluster mode
   Node* seed_ = nullptr;

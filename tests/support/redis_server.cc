@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,22 +63,43 @@ bool RedisServer::Start() {
   for (int attempt = 0; attempt < 3; ++attempt) {
     bool fixed_port = port_ != 0;
     if (!fixed_port) port_ = FreePort(cluster);
-    std::vector<std::string> args{"redis-server",   "--bind",         "127.0.0.1",   "--port",
-                                  std::to_string(port_), "--dir",     dir_,          "--appendonly",
-                                  "yes",            "--appendfsync",  "always",      "--save",
-                                  "",               "--daemonize",    "no",          "--logfile",
-                                  dir_ + "/redis.log", "--protected-mode", "no"};
+    std::vector<std::string> args{"redis-server",
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--port",
+                                  std::to_string(port_),
+                                  "--dir",
+                                  dir_,
+                                  "--appendonly",
+                                  "yes",
+                                  "--appendfsync",
+                                  "always",
+                                  "--save",
+                                  "",
+                                  "--daemonize",
+                                  "no",
+                                  "--logfile",
+                                  dir_ + "/redis.log",
+                                  "--protected-mode",
+                                  "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = fork();
     if (pid_ == 0) {
+      // Dies with the test process, even when that is killed: no orphan servers.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       std::vector<char*> argv;
       for (auto& arg : args) argv.push_back(arg.data());
       argv.push_back(nullptr);
       execvp("redis-server", argv.data());
       _exit(127);
     }
-    bool up = WaitFor([&] { return Cli("PING").find("PONG") != std::string::npos; },
-                      std::chrono::seconds(10));
+    // NOAUTH also means "up" (a server started with --requirepass).
+    bool up = WaitFor(
+        [&] {
+          std::string pong = Cli("PING");
+          return pong.find("PONG") != std::string::npos || pong.find("NOAUTH") != std::string::npos;
+        },
+        std::chrono::seconds(10));
     if (up) return true;
     Kill();
     if (fixed_port) return false;
@@ -86,17 +108,13 @@ bool RedisServer::Start() {
   return false;
 }
 
-void RedisServer::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-}
+void RedisServer::Stop() { SignalAndReap(SIGTERM); }
 
-void RedisServer::Kill() {
+void RedisServer::Kill() { SignalAndReap(SIGKILL); }
+
+void RedisServer::SignalAndReap(int signal) {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
+  ::kill(pid_, signal);
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
@@ -110,9 +128,9 @@ RedisCluster::RedisCluster(const std::string& dir) {
   for (int i = 0; i < 3; ++i) {
     std::string node_dir = dir + "/node" + std::to_string(i);
     nodes_.push_back(std::make_unique<RedisServer>(
-        node_dir, std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
-                                           node_dir + "/nodes.conf", "--cluster-node-timeout",
-                                           "5000"}));
+        node_dir,
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                 node_dir + "/nodes.conf", "--cluster-node-timeout", "5000"}));
   }
 }
 

@@ -30,6 +30,8 @@ class RedisServer {
   std::string Cli(const std::string& args) const;
 
  private:
+  void SignalAndReap(int signal);
+
   std::string dir_;
   std::vector<std::string> extra_args_;
   int port_ = 0;
@@ -43,7 +45,7 @@ int FreePort(bool with_bus = false);
 class RedisCluster {
  public:
   explicit RedisCluster(const std::string& dir);
-  bool Start();  // false with the reason in last_error()
+  bool Start();             // false with the reason in last_error()
   std::string url() const;  // any node
   const std::string& last_error() const { return last_error_; }
   std::vector<int> ports() const;

@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "support/redis_server.h"
 #include "support/temp_dir.h"
+#include "support/test_util.h"
 
 namespace delayq::store {
 namespace {
@@ -41,6 +42,28 @@ Result<std::unique_ptr<Store>> OpenRedis(const std::string&, StoreConfig config)
 }
 
 void ResetRedis() { SharedRedis().Cli("FLUSHALL"); }
+
+// A 3-master Redis Cluster for the whole suite: the cluster code paths (slot routing, the
+// hint protocol across nodes) answer to the same contract.
+testing::RedisCluster& SharedCluster() {
+  static testing::TempDir dir;
+  static testing::RedisCluster cluster(dir.path());
+  static bool started = cluster.Start();
+  EXPECT_TRUE(started) << cluster.last_error();
+  return cluster;
+}
+
+Result<std::unique_ptr<Store>> OpenRedisCluster(const std::string&, StoreConfig config) {
+  config.backend = "redis";
+  config.redis_url = SharedCluster().url();
+  return OpenStore(config);
+}
+
+void ResetRedisCluster() {
+  for (int port : SharedCluster().ports()) {
+    testing::RunCommand("redis-cli -p " + std::to_string(port) + " FLUSHALL");
+  }
+}
 
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
@@ -339,7 +362,8 @@ TEST_P(StoreContract, NackRetriesThenDeadThenRedrive) {
   auto second = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 100, kNow + 30'000);
   ASSERT_EQ(second->size(), 1u);
   EXPECT_EQ(second->front().attempts, 2u);
-  auto dead = store_->Nack(task.id, second->front().lease_token, kNow + 200, "boom again", kNow + 100);
+  auto dead =
+      store_->Nack(task.id, second->front().lease_token, kNow + 200, "boom again", kNow + 100);
   ASSERT_TRUE(dead);
   EXPECT_EQ(dead->state, TaskState::kDead);
   auto listed = store_->ListDead("jobs", 0, 10);
@@ -355,7 +379,8 @@ TEST_P(StoreContract, NackRetriesThenDeadThenRedrive) {
   EXPECT_TRUE(store_->ListDead("jobs", 0, 10)->empty());
   EXPECT_EQ(store_->Redrive(task.id, kNow + 300).error().code, Errc::kConflict);
   ASSERT_TRUE(store_->Promote(kNow + 300));
-  EXPECT_EQ(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 300, kNow + 30'000)->size(), 1u);
+  EXPECT_EQ(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 300, kNow + 30'000)->size(),
+            1u);
 }
 
 TEST_P(StoreContract, ExpiredLeaseIsDeliveredAgainWithANewToken) {
@@ -463,17 +488,17 @@ TEST_P(StoreContract, TopicStatsCountEachState) {
 
 TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 0u); }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract,
-                         ::testing::Values(Backend{"rocksdb",
-                                                   [](const std::string& dir, StoreConfig config) {
-                                                     config.backend = "rocksdb";
-                                                     config.data_dir = dir + "/data";
-                                                     return OpenStore(config);
-                                                   }},
-                                           Backend{"redis", OpenRedis, ResetRedis, false}),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StoreContract,
+    ::testing::Values(Backend{"rocksdb",
+                              [](const std::string& dir, StoreConfig config) {
+                                config.backend = "rocksdb";
+                                config.data_dir = dir + "/data";
+                                return OpenStore(config);
+                              }},
+                      Backend{"redis", OpenRedis, ResetRedis, false},
+                      Backend{"redis_cluster", OpenRedisCluster, ResetRedisCluster, false}),
+    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace delayq::store
