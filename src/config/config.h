@@ -54,7 +54,7 @@ struct Config {
   double retry_multiplier = 2.0;
   // Callback calls in flight over all topics; bounds the HTTP client's work whatever the
   // number of due topics (docs/CONFIG.md).
-  int64_t callback_max_in_flight = 1024;
+  int64_t callback_max_in_flight = 256;
   int64_t callback_max_in_flight_per_topic = 64;
   int64_t callback_max_per_host = 64;
   int64_t callback_max_connections = 1024;
