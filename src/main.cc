@@ -61,6 +61,7 @@ int Serve(const config::Config& cfg) {
   api::ApiConfig limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
   limits.max_delay_ms = cfg.max_delay_ms;
+  limits.access_log = cfg.access_log;
   limits.registry = &registry;
   std::vector<api::TokenGrant> grants;
   for (const auto& rule : cfg.auth_tokens) {
@@ -76,6 +77,7 @@ int Serve(const config::Config& cfg) {
   engine_config.purge_interval_ms = cfg.purge_interval_ms;
   engine_config.max_queued = static_cast<size_t>(cfg.max_queued);
   engine_config.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
+  engine_config.metrics_max_topics = static_cast<size_t>(cfg.metrics_max_topics);
   engine_config.retry = RetryPolicy{cfg.retry_initial_ms, cfg.retry_max_ms, cfg.retry_multiplier};
   // A delivering task is due again if no answer was recorded within the longest allowed
   // callback plus a margin (a crash while callbacks were in flight).

@@ -48,6 +48,9 @@ struct EngineConfig {
   };
   TopicLimits default_topic_limits;
   std::map<std::string, TopicLimits> topic_limits;  // overrides by topic name
+
+  // Topics with their own series in /metrics; later ones are counted as "_other".
+  size_t metrics_max_topics = 100;
 };
 
 // A task as the API hands it over: validated, not yet given an id.
@@ -149,6 +152,8 @@ class Engine final : private SchedulerListener {
   void Purge();
   void PurgeSlice(int slices_left);
   void RecordDelivery(const Task& task, int64_t now_ms);
+  // Wraps `done` so that the task state it reports is counted in the per-topic series.
+  TaskDone CountOutcome(TaskDone done);
   static Error Overloaded();
 
   store::Store& store_;

@@ -139,6 +139,11 @@ void Session::Dispatch() {
   request.method = head_ ? "GET" : std::string(parsed.method_string());
   request.target = std::string(parsed.target());
   request.body = std::move(parsed.body());
+  beast::error_code endpoint_error;
+  auto peer = stream_.socket().remote_endpoint(endpoint_error);
+  if (!endpoint_error) {
+    request.remote = peer.address().to_string() + ":" + std::to_string(peer.port());
+  }
   request.headers.reserve(8);
   for (const auto& field : parsed) {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
