@@ -12,6 +12,7 @@
 
 #include "api/auth.h"
 #include "api/router.h"
+#include "cli/commands.h"
 #include "config/config.h"
 #include "delivery/callback_spec.h"
 #include "delivery/dispatcher.h"
@@ -156,7 +157,9 @@ int Serve(const config::Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"delayq: a durable delay-queue service"};
+  CLI::App app{
+      "delayq: a durable delay-queue service. `delayq serve` runs the server; the other "
+      "subcommands are a client of a running server (README.md)."};
   app.set_version_flag("--version", "delayq 0.1.0");
   app.require_subcommand(1);
 
@@ -171,7 +174,24 @@ int main(int argc, char** argv) {
     flag_options.emplace_back(setting.key, option);
   }
 
-  CLI11_PARSE(app, argc, argv);
+  cli::Commands client_commands(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One status for every usage error, client or server side (CLI11's own codes vary by
+    // error kind), and the message names the option at fault.
+    std::cerr << "delayq: " << e.what() << "\nRun 'delayq --help' or 'delayq <command> --help'.\n";
+    return cli::kExitUsage;
+  }
+
+  if (auto status = client_commands.Run()) return *status;
 
   if (serve->parsed()) {
     std::map<std::string, std::string> given;
