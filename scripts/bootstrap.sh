@@ -12,6 +12,7 @@ packages=(
   librocksdb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus  # promtool: tests/integration/metrics_test.cc checks /metrics with it
 )
 if [[ "${1:-}" == "bench" ]]; then
   # The references of bench/run.sh: nginx (HTTP ceiling, callback receiver), wrk, beanstalkd,
