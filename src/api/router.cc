@@ -44,7 +44,8 @@ void Router::Handle(http::Request request, http::Responder respond) {
     metrics->Observe(route, method, response.status, micros);
     // Failures of the server itself are logged whether or not the access log is on.
     bool failed = response.status >= 500;
-    if (access_log || failed) {
+    // The level check first: with log_level above info, no line is formatted at all.
+    if (failed || (access_log && spdlog::should_log(spdlog::level::info))) {
       std::string line = fmt::format(
           "msg={} request_id={} remote={} method={} path={} route={} status={} "
           "duration_ms={:.3f} bytes_in={} bytes_out={}",

@@ -53,6 +53,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
   SessionContext& context_;
+  std::string remote_;  // the peer's "IP:PORT", read once per connection (for logs)
   bool keep_alive_ = true;
   unsigned version_ = 11;
   bool handler_owes_answer_ = false;
