@@ -7,8 +7,11 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 
 #include "support/callback_receiver.h"
@@ -248,6 +251,51 @@ TEST_F(Metrics, MetricsNeedAnAdminTokenWhenTokensAreConfigured) {
   auto m = Scrape();
   EXPECT_EQ(m["delayq_http_requests_total{route=\"/metrics\",method=\"GET\",code=\"401\"}"], 1);
   EXPECT_EQ(m["delayq_http_requests_total{route=\"/metrics\",method=\"GET\",code=\"403\"}"], 1);
+}
+
+// The alert rules of docs/OPERATIONS.md are valid (promtool check rules) and name only
+// metrics that /metrics exports, so that copying them gives alerts that can fire.
+TEST_F(Metrics, AlertRulesInTheOperationsGuideAreValidAndUseExportedMetrics) {
+  std::ifstream guide(std::string(DELAYQ_SOURCE_DIR) + "/docs/OPERATIONS.md");
+  ASSERT_TRUE(guide) << "docs/OPERATIONS.md not found";
+  std::string rules, line;
+  bool inside = false;
+  while (std::getline(guide, line)) {
+    if (line == "groups:") inside = true;
+    if (inside && line == "```") break;
+    if (inside) rules += line + "\n";
+  }
+  ASSERT_FALSE(rules.empty()) << "no 'groups:' block in docs/OPERATIONS.md";
+  std::string file = dir_.Sub("rules.yml");
+  std::ofstream(file) << rules;
+  ProcessResult check = RunProcess({"/usr/bin/env", "promtool", "check", "rules", file});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+
+  // Families exported (from the # TYPE lines), after some traffic so that labelled
+  // families exist.
+  Add("orders", R"({"payload":1})");
+  std::string exposition = Send("GET", "/metrics").body;
+  std::set<std::string> families;
+  std::istringstream in(exposition);
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) families.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  std::regex name("delayq_[a-z_]+");
+  size_t checked = 0;
+  for (auto it = std::sregex_iterator(rules.begin(), rules.end(), name);
+       it != std::sregex_iterator(); ++it) {
+    std::string metric = it->str();
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      std::string_view view(metric);
+      if (view.ends_with(suffix) &&
+          families.count(metric.substr(0, metric.size() - strlen(suffix)))) {
+        metric = metric.substr(0, metric.size() - strlen(suffix));
+      }
+    }
+    EXPECT_EQ(families.count(metric), 1u) << it->str() << " is used in an alert but not exported";
+    ++checked;
+  }
+  EXPECT_GE(checked, 10u);
 }
 
 }  // namespace
