@@ -10,7 +10,8 @@ packages=(
   g++ cmake ninja-build pkg-config ccache curl
   libboost1.81-dev libboost-json1.81-dev
   librocksdb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libhiredis-dev
+  redis-server redis-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus  # promtool: tests/integration/metrics_test.cc checks /metrics with it
 )

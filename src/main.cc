@@ -52,9 +52,18 @@ int Serve(const config::Config& cfg) {
       cfg.durability == "buffered" ? store::Durability::kBuffered : store::Durability::kFsync;
   store_config.near_window_ms = cfg.near_window_ms;
   store_config.near_window_max_tasks = static_cast<size_t>(cfg.near_window_max_tasks);
+  store_config.redis_url = cfg.redis_url;
+  store_config.redis_poll_ms = cfg.redis_poll_ms;
   auto store = store::OpenStore(store_config);
   if (!store) {
     spdlog::critical("msg=\"cannot open store\" error=\"{}\"", store.error().message);
+    return 1;
+  }
+  // With a shared store the node number is leased, so that no two live instances mint the
+  // same ids; the embedded store keeps the configured one.
+  auto node_id = (*store)->AcquireNodeId(static_cast<uint32_t>(cfg.node_id));
+  if (!node_id) {
+    spdlog::critical("msg=\"cannot get a node number\" error=\"{}\"", node_id.error().message);
     return 1;
   }
 
@@ -73,7 +82,7 @@ int Serve(const config::Config& cfg) {
   limits.auth = &authenticator;
 
   engine::EngineConfig engine_config;
-  engine_config.node_id = static_cast<uint32_t>(cfg.node_id);
+  engine_config.node_id = *node_id;
   engine_config.retention_ms = cfg.retention_ms;
   engine_config.purge_interval_ms = cfg.purge_interval_ms;
   engine_config.max_queued = static_cast<size_t>(cfg.max_queued);
@@ -135,7 +144,7 @@ int Serve(const config::Config& cfg) {
     return 1;
   }
   spdlog::info("msg=\"serving\" addr={} data_dir={} durability={} node_id={}", *bound, cfg.data_dir,
-               cfg.durability, cfg.node_id);
+               cfg.durability, *node_id);
   // Tests and scripts read the bound address (port 0 picks a free one) from stdout.
   std::printf("delayq listening on http://%s\n", bound->c_str());
   std::fflush(stdout);

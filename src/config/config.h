@@ -18,6 +18,7 @@ struct Config {
   std::string data_dir = "./data";
   std::string store = "rocksdb";
   std::string redis_url = "redis://127.0.0.1:6379/0";
+  int64_t redis_poll_ms = 50;
   std::string durability = "fsync";
   int64_t retention_ms = 72LL * 3600 * 1000;
   int64_t node_id = 0;

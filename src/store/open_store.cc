@@ -1,3 +1,4 @@
+#include "store/redis_store.h"
 #include "store/rocksdb_store.h"
 #include "store/store.h"
 
@@ -5,10 +6,7 @@ namespace delayq::store {
 
 Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config) {
   if (config.backend == "rocksdb") return OpenRocksStore(config);
-  if (config.backend == "redis") {
-    return Fail(Errc::kInvalidArgument,
-                "store: 'redis' is not implemented in this version yet; use store: rocksdb");
-  }
+  if (config.backend == "redis") return OpenRedisStore(config);
   return Fail(Errc::kInvalidArgument,
               "store: unknown backend '" + config.backend + "' (expected rocksdb or redis)");
 }

@@ -28,6 +28,14 @@ struct StoreConfig {
   // Upper bound on tasks held in memory (scheduled in the window + due, not yet taken).
   // Bounds RAM when consumers fall far behind; ~50 bytes each.
   size_t near_window_max_tasks = 1'000'000;
+
+  // store: redis (docs/CONFIG.md).
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  // How often an instance looks for work that other instances made due (an add on another
+  // instance cannot wake this one's scheduler directly).
+  int64_t redis_poll_ms = 50;
+  // Node numbers are leased for this long and renewed at a third of it.
+  int64_t redis_node_lease_ms = 30'000;
 };
 
 struct PromoteResult {
@@ -146,6 +154,11 @@ class Store {
   virtual bool Healthy() = 0;
 
   virtual StoreStats Stats() const = 0;
+
+  // The node number for ids minted by this instance. The embedded store owns its data alone
+  // and returns `configured`; a shared store leases a number no other live instance holds
+  // (trying `configured` first) and keeps renewing it.
+  virtual Result<uint32_t> AcquireNodeId(uint32_t configured) { return configured; }
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "store/store.h"
+#include "support/redis_server.h"
 #include "support/temp_dir.h"
 
 namespace delayq::store {
@@ -18,13 +19,35 @@ struct Backend {
   std::string name;
   // Opens (or reopens) the store kept under `dir` with `config` (data_dir is set here).
   std::function<Result<std::unique_ptr<Store>>(const std::string& dir, StoreConfig config)> open;
+  // Empties the backend before a test (a shared server outlives one test).
+  std::function<void()> reset = [] {};
+  bool near_window = true;  // holds due tasks in memory (window_* stats mean something)
 };
 
 void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 
+// One redis-server (AOF on) for the whole suite, emptied before each test.
+testing::RedisServer& SharedRedis() {
+  static testing::TempDir dir;
+  static testing::RedisServer server(dir.path());
+  if (!server.running()) server.Start();
+  return server;
+}
+
+Result<std::unique_ptr<Store>> OpenRedis(const std::string&, StoreConfig config) {
+  config.backend = "redis";
+  config.redis_url = SharedRedis().url();
+  return OpenStore(config);
+}
+
+void ResetRedis() { SharedRedis().Cli("FLUSHALL"); }
+
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { Reopen(); }
+  void SetUp() override {
+    GetParam().reset();
+    Reopen();
+  }
 
   void Reopen() {
     store_.reset();
@@ -132,11 +155,14 @@ TEST_P(StoreContract, PromoteReportsTopicsAndTheNextDeadline) {
   auto first = store_->Promote(kNow);
   ASSERT_TRUE(first);
   EXPECT_TRUE(first->topics_ready.empty());
-  EXPECT_EQ(first->next_wake_ms, kNow + 100);
+  // No later than the first deadline (a shared store may ask to look again sooner).
+  EXPECT_GT(first->next_wake_ms, kNow);
+  EXPECT_LE(first->next_wake_ms, kNow + 100);
   auto second = store_->Promote(kNow + 100);
   ASSERT_TRUE(second);
   EXPECT_EQ(second->topics_ready, std::vector<std::string>{"x"});
-  EXPECT_EQ(second->next_wake_ms, kNow + 300);
+  EXPECT_GT(second->next_wake_ms, kNow + 100);
+  EXPECT_LE(second->next_wake_ms, kNow + 300);
 }
 
 TEST_P(StoreContract, ConsumeByIdChecksTopicDueTimeAndState) {
@@ -159,10 +185,13 @@ TEST_P(StoreContract, TasksBeyondTheWindowStayOnDiskUntilTheirTimeComes) {
   Reopen();
   for (int i = 0; i < 50; ++i) AddOne("far", kNow + 60'000 + i);
   ASSERT_TRUE(store_->Promote(kNow));
-  EXPECT_EQ(store_->Stats().window_scheduled, 0u);  // nothing of the backlog in memory
-  auto near = store_->Promote(kNow + 59'500);
-  ASSERT_TRUE(near);
-  EXPECT_EQ(store_->Stats().window_scheduled, 50u);
+  if (GetParam().near_window) {
+    EXPECT_EQ(store_->Stats().window_scheduled, 0u);  // nothing of the backlog in memory
+    auto near = store_->Promote(kNow + 59'500);
+    ASSERT_TRUE(near);
+    EXPECT_EQ(store_->Stats().window_scheduled, 50u);
+  }
+  EXPECT_TRUE(TakeAll("far", kNow + 59'999).empty());
   EXPECT_EQ(TakeAll("far", kNow + 60'049).size(), 50u);
 }
 
@@ -175,7 +204,9 @@ TEST_P(StoreContract, WindowMemoryIsBoundedAndEverythingStillFires) {
   Reopen();  // the backlog is read from disk, not from what Add put in memory
   ASSERT_TRUE(store_->Promote(kNow));
   StoreStats stats = store_->Stats();
-  EXPECT_LE(stats.window_scheduled + stats.window_ready, 1000u);
+  if (GetParam().near_window) {
+    EXPECT_LE(stats.window_scheduled + stats.window_ready, 1000u);
+  }
   auto ids = TakeAll("big", kNow);
   ASSERT_EQ(ids.size(), 5000u);
   EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));  // oldest due first, across slices
@@ -215,6 +246,168 @@ TEST_P(StoreContract, PurgeRespectsItsLimit) {
   EXPECT_EQ(*store_->PurgeFinished(kNow + 1, 20), 10u);
 }
 
+TEST_P(StoreContract, ClaimLeasesAndAckCompletes) {
+  TaskId id = AddOne("jobs", kNow - 5);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto claimed = store_->ClaimDue("jobs", DeliveryKind::kPull, 10, kNow, kNow + 30'000);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 1u);
+  const Task& task = claimed->front();
+  EXPECT_EQ(task.id, id);
+  EXPECT_EQ(task.state, TaskState::kLeased);
+  EXPECT_EQ(task.attempts, 1u);
+  EXPECT_EQ(task.lease_until_ms, kNow + 30'000);
+  EXPECT_NE(task.lease_token, 0u);
+  EXPECT_TRUE(store_->ClaimDue("jobs", DeliveryKind::kPull, 10, kNow + 1, kNow + 30'000)->empty());
+  EXPECT_EQ(store_->Ack(id, task.lease_token + 1, kNow).error().code, Errc::kConflict);
+  auto acked = store_->Ack(id, task.lease_token, kNow + 2);
+  ASSERT_TRUE(acked) << acked.error().message;
+  EXPECT_EQ(acked->state, TaskState::kDone);
+  EXPECT_EQ(store_->Get(id)->state, TaskState::kDone);
+  EXPECT_EQ(store_->Ack(id, task.lease_token, kNow).error().code, Errc::kConflict);
+  EXPECT_EQ(store_->Ack(id + 999, 1, kNow).error().code, Errc::kNotFound);
+}
+
+TEST_P(StoreContract, NackRetriesThenDeadThenRedrive) {
+  Task task = Make("jobs", kNow - 5);
+  task.max_attempts = 2;
+  ASSERT_TRUE(store_->Add(std::span<const Task>(&task, 1)));
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow, kNow + 30'000);
+  ASSERT_EQ(first->size(), 1u);
+  auto nacked = store_->Nack(task.id, first->front().lease_token, kNow + 100, "boom", kNow);
+  ASSERT_TRUE(nacked) << nacked.error().message;
+  EXPECT_EQ(nacked->state, TaskState::kScheduled);
+  EXPECT_EQ(nacked->due_at_ms, kNow + 100);
+  EXPECT_EQ(nacked->last_error, "boom");
+  ASSERT_TRUE(store_->Promote(kNow + 1));
+  EXPECT_TRUE(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 1, kNow + 30'000)->empty());
+  ASSERT_TRUE(store_->Promote(kNow + 100));
+  auto second = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 100, kNow + 30'000);
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ(second->front().attempts, 2u);
+  auto dead = store_->Nack(task.id, second->front().lease_token, kNow + 200, "boom again", kNow + 100);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->state, TaskState::kDead);
+  auto listed = store_->ListDead("jobs", 0, 10);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().id, task.id);
+  EXPECT_TRUE(store_->ListDead("jobs", task.id, 10)->empty());
+  EXPECT_EQ(store_->Redrive(task.id + 999, kNow).error().code, Errc::kNotFound);
+  auto redriven = store_->Redrive(task.id, kNow + 300);
+  ASSERT_TRUE(redriven) << redriven.error().message;
+  EXPECT_EQ(redriven->state, TaskState::kScheduled);
+  EXPECT_EQ(redriven->attempts, 0u);
+  EXPECT_TRUE(store_->ListDead("jobs", 0, 10)->empty());
+  EXPECT_EQ(store_->Redrive(task.id, kNow + 300).error().code, Errc::kConflict);
+  ASSERT_TRUE(store_->Promote(kNow + 300));
+  EXPECT_EQ(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 300, kNow + 30'000)->size(), 1u);
+}
+
+TEST_P(StoreContract, ExpiredLeaseIsDeliveredAgainWithANewToken) {
+  TaskId id = AddOne("jobs", kNow - 5);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow, kNow + 1000);
+  ASSERT_EQ(first->size(), 1u);
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 999, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 999));
+  EXPECT_TRUE(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 999, kNow + 5000)->empty());
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 1000, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 1000));
+  auto again = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 1000, kNow + 5000);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->front().id, id);
+  EXPECT_EQ(again->front().attempts, 2u);
+  EXPECT_NE(again->front().lease_token, first->front().lease_token);
+  EXPECT_EQ(store_->Ack(id, first->front().lease_token, kNow + 1001).error().code, Errc::kConflict);
+  EXPECT_TRUE(store_->Ack(id, again->front().lease_token, kNow + 1001));
+}
+
+TEST_P(StoreContract, CancelAndRescheduleOnlyScheduledTasks) {
+  TaskId cancelled = AddOne("t", kNow + 1000);
+  TaskId moved = AddOne("t", kNow + 1000);
+  TaskId leased = AddOne("t", kNow - 1);
+  auto cancel = store_->Cancel(cancelled, kNow);
+  ASSERT_TRUE(cancel) << cancel.error().message;
+  EXPECT_EQ(cancel->state, TaskState::kCancelled);
+  EXPECT_TRUE(store_->Cancel(cancelled, kNow));  // again: no change, no error
+  EXPECT_EQ(store_->Reschedule(cancelled, kNow, kNow).error().code, Errc::kConflict);
+  auto resched = store_->Reschedule(moved, kNow + 5000, kNow);
+  ASSERT_TRUE(resched) << resched.error().message;
+  EXPECT_EQ(resched->due_at_ms, kNow + 5000);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto claimed = store_->ClaimDue("t", DeliveryKind::kPull, 10, kNow, kNow + 30'000);
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(claimed->front().id, leased);
+  EXPECT_EQ(store_->Cancel(leased, kNow).error().code, Errc::kConflict);
+  EXPECT_EQ(store_->Cancel(999'999, kNow).error().code, Errc::kNotFound);
+  ASSERT_TRUE(store_->Promote(kNow + 1000));
+  EXPECT_TRUE(store_->ClaimDue("t", DeliveryKind::kPull, 10, kNow + 1000, kNow + 30'000)->empty());
+  ASSERT_TRUE(store_->Promote(kNow + 5000));
+  auto later = store_->ClaimDue("t", DeliveryKind::kPull, 10, kNow + 5000, kNow + 30'000);
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ(later->front().id, moved);
+}
+
+TEST_P(StoreContract, DedupKeyReturnsTheExistingTaskPerTopic) {
+  Task a = Make("t", kNow + 1000);
+  a.dedup_key = "order-1";
+  Task b = Make("t", kNow + 2000);
+  b.dedup_key = "order-1";
+  Task other = Make("u", kNow + 1000);
+  other.dedup_key = "order-1";
+  std::vector<Task> batch{a, b, other};
+  auto ids = store_->Add(batch);
+  ASSERT_TRUE(ids) << ids.error().message;
+  EXPECT_EQ(*ids, (std::vector<TaskId>{a.id, a.id, other.id}));
+  Task again = Make("t", kNow);
+  again.dedup_key = "order-1";
+  EXPECT_EQ(*store_->Add(std::span<const Task>(&again, 1)), std::vector<TaskId>{a.id});
+  EXPECT_EQ(store_->Get(b.id).error().code, Errc::kNotFound);
+  EXPECT_EQ(store_->Get(again.id).error().code, Errc::kNotFound);
+}
+
+TEST_P(StoreContract, CallbackTasksHaveTheirOwnLane) {
+  Task callback = Make("hooks", kNow - 1);
+  callback.kind = DeliveryKind::kCallback;
+  callback.callback = R"({"url":"http://127.0.0.1:1/x"})";
+  ASSERT_TRUE(store_->Add(std::span<const Task>(&callback, 1)));
+  auto promoted = store_->Promote(kNow);
+  ASSERT_TRUE(promoted);
+  EXPECT_EQ(promoted->callback_topics_ready, std::vector<std::string>{"hooks"});
+  EXPECT_TRUE(store_->HasDue("hooks", DeliveryKind::kCallback, kNow));
+  EXPECT_FALSE(store_->HasDue("hooks", DeliveryKind::kPull, kNow));
+  EXPECT_TRUE(store_->ConsumeDue("hooks", 10, kNow)->empty());
+  auto claimed = store_->ClaimDue("hooks", DeliveryKind::kCallback, 10, kNow, kNow + 70'000);
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(claimed->front().state, TaskState::kDelivering);
+  EXPECT_EQ(claimed->front().callback, callback.callback);
+  EXPECT_FALSE(store_->HasDue("hooks", DeliveryKind::kCallback, kNow));
+}
+
+TEST_P(StoreContract, TopicStatsCountEachState) {
+  AddOne("s", kNow + 10'000);
+  TaskId leased = AddOne("s", kNow - 10);
+  TaskId done = AddOne("s", kNow - 20);
+  ASSERT_TRUE(store_->Promote(kNow));
+  ASSERT_EQ(store_->ConsumeById("s", done, kNow)->id, done);
+  ASSERT_EQ(store_->ClaimDue("s", DeliveryKind::kPull, 1, kNow, kNow + 30'000)->front().id, leased);
+  auto stats = store_->Topics("s", kNow);
+  ASSERT_TRUE(stats) << stats.error().message;
+  ASSERT_EQ(stats->size(), 1u);
+  const TopicStats& s = stats->front();
+  EXPECT_EQ(s.topic, "s");
+  EXPECT_EQ(s.by_state[static_cast<int>(TaskState::kScheduled)], 1);
+  EXPECT_EQ(s.by_state[static_cast<int>(TaskState::kLeased)], 1);
+  EXPECT_EQ(s.by_state[static_cast<int>(TaskState::kDone)], 1);
+  auto all = store_->Topics("", kNow);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+}
+
 TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 0u); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract,
@@ -223,7 +416,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreContract,
                                                      config.backend = "rocksdb";
                                                      config.data_dir = dir + "/data";
                                                      return OpenStore(config);
-                                                   }}),
+                                                   }},
+                                           Backend{"redis", OpenRedis, ResetRedis, false}),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            return info.param.name;
                          });

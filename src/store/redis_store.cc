@@ -1,0 +1,717 @@
+#include "store/redis_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "store/redis_client.h"
+#include "store/redis_scripts.h"
+
+namespace delayq::store {
+
+namespace {
+
+namespace scripts = redis_scripts;
+using Type = RedisReply::Type;
+
+// Global keys share one hash tag, so that the scripts on them run on one cluster node.
+const std::string kGlobal = "dq:{dq}:";
+const std::string kNextPull = kGlobal + "next:p";
+const std::string kNextCallback = kGlobal + "next:c";
+const std::string kGen = kGlobal + "gen";
+const std::string kTopics = kGlobal + "topics";
+const std::string kMaxId = kGlobal + "maxid";
+
+// Lanes looked at per Promote, and how far back "newly due" pull lanes are looked for
+// (covers clock differences between instances and a Promote that came late).
+constexpr int kPromoteLanes = 1000;
+constexpr int64_t kNewlyDueSlackMs = 2000;
+// Topics visited per PurgeFinished call at most.
+constexpr int kPurgeTopicsPerCall = 200;
+// The id -> topic cache saves a round trip per ack; cleared when it grows past this.
+constexpr size_t kTopicCacheMax = 200'000;
+constexpr uint32_t kMaxNode = 1023;
+
+std::string Prefix(std::string_view topic) { return "dq:{" + std::string(topic) + "}:"; }
+std::string IndexKey(TaskId id) { return "dq:id:" + std::to_string(id); }
+char KindDigit(DeliveryKind kind) { return kind == DeliveryKind::kCallback ? '1' : '0'; }
+const std::string& NextKey(DeliveryKind kind) {
+  return kind == DeliveryKind::kCallback ? kNextCallback : kNextPull;
+}
+std::string Lane(std::string_view topic, DeliveryKind kind) {
+  return Prefix(topic) + (kind == DeliveryKind::kCallback ? "due:c" : "due:p");
+}
+std::string GenField(std::string_view topic, DeliveryKind kind) {
+  return std::string(1, KindDigit(kind)) + ":" + std::string(topic);
+}
+std::string Pad(TaskId id) {
+  std::string digits = std::to_string(id);
+  return std::string(20 - digits.size(), '0') + digits;
+}
+
+template <class T>
+bool ParseNumber(std::string_view text, T& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// Scores come back as Redis formats doubles ("1800000000000", or "1.8e+12" style never for
+// integers below 2^53, but be tolerant).
+int64_t ParseScore(const std::string& text) {
+  int64_t value = 0;
+  if (ParseNumber(text, value)) return value;
+  return static_cast<int64_t>(std::stod(text));
+}
+
+Error ReplyError(const RedisReply& reply, std::string_view what) {
+  return Error{Errc::kUnavailable, "redis: " + std::string(what) + ": " + reply.str};
+}
+
+Result<Task> DecodeFields(std::string_view topic, const RedisReply& fields) {
+  if (fields.type != Type::kArray || fields.elements.empty() || fields.elements.size() % 2 != 0) {
+    return Fail(Errc::kNotFound, "task not found");
+  }
+  Task task;
+  task.topic = std::string(topic);
+  bool ok = true;
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    const std::string& name = fields.elements[i].str;
+    const std::string& value = fields.elements[i + 1].str;
+    unsigned digit = 0;
+    if (name == "id") {
+      ok &= ParseNumber(value, task.id);
+    } else if (name == "due") {
+      ok &= ParseNumber(value, task.due_at_ms);
+    } else if (name == "crt") {
+      ok &= ParseNumber(value, task.created_at_ms);
+    } else if (name == "pl") {
+      task.payload = value;
+    } else if (name == "kind") {
+      ok &= ParseNumber(value, digit) && digit <= 1;
+      task.kind = static_cast<DeliveryKind>(digit);
+    } else if (name == "st") {
+      ok &= ParseNumber(value, digit) && digit <= 5;
+      task.state = static_cast<TaskState>(digit);
+    } else if (name == "att") {
+      ok &= ParseNumber(value, task.attempts);
+    } else if (name == "max") {
+      ok &= ParseNumber(value, task.max_attempts);
+    } else if (name == "fin") {
+      ok &= ParseNumber(value, task.finished_at_ms);
+    } else if (name == "tok") {
+      if (!value.empty()) ok &= ParseNumber(value, task.lease_token);
+    } else if (name == "lse") {
+      ok &= ParseNumber(value, task.lease_until_ms);
+    } else if (name == "js") {
+      task.payload_is_json = value == "1";
+    } else if (name == "err") {
+      task.last_error = value;
+    } else if (name == "dk") {
+      task.dedup_key = value;
+    } else if (name == "cb") {
+      task.callback = value;
+    }
+  }
+  if (!ok || task.id == 0) {
+    return Fail(Errc::kInternal, "redis: task record in topic '" + std::string(topic) + "' is malformed");
+  }
+  return task;
+}
+
+// A per-task script answers the task's fields, or "NF" (not found) / "CF" (conflict) / "ND".
+Result<Task> TaskFromScript(std::string_view topic, TaskId id, const RedisReply& reply) {
+  if (reply.IsError()) return std::unexpected(ReplyError(reply, "script failed"));
+  if (reply.type == Type::kString) {
+    std::string what = "task " + std::to_string(id);
+    if (reply.str == "NF") return Fail(Errc::kNotFound, what + " not found");
+    if (reply.str == "ND") return Fail(Errc::kNotDue, what + " is not due yet");
+    if (reply.str == "CF") {
+      return Fail(Errc::kConflict, what + " is not in a state that allows this (or the lease is not current)");
+    }
+  }
+  return DecodeFields(topic, reply);
+}
+
+class RedisStore final : public Store {
+ public:
+  RedisStore(StoreConfig config, std::unique_ptr<RedisClient> client)
+      : config_(std::move(config)), redis_(std::move(client)), rng_(std::random_device{}()) {}
+
+  ~RedisStore() override {
+    {
+      std::lock_guard lock(node_mu_);
+      stopping_ = true;
+    }
+    node_wake_.notify_all();
+    if (renewer_.joinable()) renewer_.join();
+    if (node_acquired_) {
+      // Give the number back at once rather than after the lease runs out.
+      (void)redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, "0"}));
+    }
+  }
+
+  Result<std::vector<TaskId>> Add(std::span<const Task> tasks) override {
+    if (node_lost_) {
+      return Fail(Errc::kUnavailable,
+                  "redis: this instance lost its node number lease; restart it to lease a new one");
+    }
+    std::vector<TaskId> out(tasks.size());
+    if (tasks.empty()) return out;
+    // Group by topic, keeping each topic's tasks in order.
+    std::map<std::string_view, std::vector<size_t>> by_topic;
+    for (size_t i = 0; i < tasks.size(); ++i) by_topic[tasks[i].topic].push_back(i);
+    TaskId max_id = 0;
+    std::map<std::pair<char, std::string_view>, int64_t> earliest;  // (kind, topic) -> due
+    std::vector<RedisCommand> index;
+    for (const Task& task : tasks) {
+      max_id = std::max(max_id, task.id);
+      auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
+      auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
+      if (!inserted) it->second = std::min(it->second, task.due_at_ms);
+      RedisCommand set{{"SET", IndexKey(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
+                       IndexKey(task.id)};
+      index.push_back(std::move(set));
+    }
+    std::vector<std::string> triples;
+    for (const auto& [key, due] : earliest) {
+      triples.push_back(std::string(1, key.first));
+      triples.push_back(std::string(key.second));
+      triples.push_back(std::to_string(due));
+    }
+    // Phase 1: the hint and the id index go first, so that a task never exists without
+    // them; phase 2 writes the tasks; phase 3 bumps the generations (DESIGN: hint protocol
+    // in docs/ARCHITECTURE.md). One round trip on a single server.
+    std::vector<RedisCommand> before = std::move(index);
+    before.push_back(HintCommand(false, std::to_string(max_id), triples));
+    std::vector<RedisCommand> writes;
+    std::vector<std::string_view> write_topics;
+    for (const auto& [topic, indexes] : by_topic) {
+      std::vector<std::string> args;
+      args.reserve(indexes.size() * 9);
+      for (size_t i : indexes) {
+        const Task& task = tasks[i];
+        args.push_back(std::to_string(task.id));
+        args.push_back(std::to_string(task.due_at_ms));
+        args.push_back(std::to_string(task.created_at_ms));
+        args.push_back(task.payload);
+        args.push_back(std::string(1, KindDigit(task.kind)));
+        args.push_back(std::to_string(task.max_attempts));
+        args.push_back(task.payload_is_json ? "1" : "0");
+        args.push_back(task.dedup_key);
+        args.push_back(task.callback);
+      }
+      writes.push_back(ScriptCommand(scripts::Add(), {Prefix(topic)}, std::move(args)));
+      write_topics.push_back(topic);
+    }
+    std::vector<RedisCommand> after{HintCommand(true, "", triples)};
+    auto replies = Track(redis_->Phases({before, writes, after}));
+    if (!replies) return std::unexpected(replies.error());
+    for (const RedisReply& reply : (*replies)[0]) {
+      if (reply.IsError()) return Unhealthy(ReplyError(reply, "add (index)"));
+    }
+    std::vector<RedisCommand> orphans;
+    for (size_t t = 0; t < writes.size(); ++t) {
+      const RedisReply& reply = (*replies)[1][t];
+      const auto& indexes = by_topic[write_topics[t]];
+      if (reply.IsError() || reply.elements.size() != indexes.size()) {
+        return Unhealthy(ReplyError(reply, "add"));
+      }
+      for (size_t k = 0; k < indexes.size(); ++k) {
+        TaskId stored = 0;
+        ParseNumber(reply.elements[k].str, stored);
+        const Task& task = tasks[indexes[k]];
+        out[indexes[k]] = stored;
+        if (stored != task.id) {
+          orphans.push_back(RedisCommand{{"DEL", IndexKey(task.id)}, IndexKey(task.id)});
+        } else {
+          RememberTopic(task.id, task.kind, task.topic);
+        }
+      }
+    }
+    if (!orphans.empty()) (void)redis_->Pipeline(orphans);  // best effort: dedup hits only
+    added_batches_.fetch_add(1, std::memory_order_relaxed);
+    added_tasks_.fetch_add(tasks.size(), std::memory_order_relaxed);
+    return out;
+  }
+
+  Result<Task> Get(TaskId id) override {
+    auto where = TopicOf(id);
+    if (!where) return std::unexpected(where.error());
+    auto reply = Track(redis_->Run(RedisCommand{{"HGETALL", Prefix(where->topic) + "t:" + std::to_string(id)},
+                                                Prefix(where->topic)}));
+    if (!reply) return std::unexpected(reply.error());
+    if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
+    auto task = DecodeFields(where->topic, *reply);
+    if (!task && task.error().code == Errc::kNotFound) {
+      return Fail(Errc::kNotFound, "task " + std::to_string(id) + " not found");
+    }
+    return task;
+  }
+
+  Result<PromoteResult> Promote(int64_t now_ms) override {
+    PromoteResult result;
+    std::string now = std::to_string(now_ms);
+    std::string limit = std::to_string(kPromoteLanes);
+    int64_t since = std::min(last_promote_ms_, now_ms) - kNewlyDueSlackMs;
+    last_promote_ms_ = now_ms;
+    std::vector<RedisCommand> reads{
+        {{"ZRANGEBYSCORE", kNextCallback, "-inf", now, "WITHSCORES", "LIMIT", "0", limit}, kGlobal},
+        {{"ZRANGEBYSCORE", kNextPull, "-inf", now, "WITHSCORES", "LIMIT", "0", limit}, kGlobal},
+        {{"ZRANGEBYSCORE", kNextPull, "(" + std::to_string(since), now, "WITHSCORES", "LIMIT", "0", limit},
+         kGlobal},
+        {{"ZRANGEBYSCORE", kNextCallback, "(" + now, "+inf", "WITHSCORES", "LIMIT", "0", "1"}, kGlobal},
+        {{"ZRANGEBYSCORE", kNextPull, "(" + now, "+inf", "WITHSCORES", "LIMIT", "0", "1"}, kGlobal},
+    };
+    auto replies = Track(redis_->Pipeline(reads));
+    if (!replies) return std::unexpected(replies.error());
+    for (const RedisReply& reply : *replies) {
+      if (reply.IsError()) return Unhealthy(ReplyError(reply, "promote"));
+    }
+    int64_t next = now_ms + config_.redis_poll_ms;
+    for (size_t r = 3; r < 5; ++r) {
+      const auto& elements = (*replies)[r].elements;
+      if (elements.size() >= 2) next = std::min(next, ParseScore(elements[1].str));
+    }
+    // Candidate lanes; each is checked against its lane, since the index may be stale.
+    std::vector<std::pair<std::string, DeliveryKind>> lanes;
+    std::unordered_map<std::string, bool> seen_pull;
+    for (size_t i = 0; i + 1 < (*replies)[0].elements.size(); i += 2) {
+      lanes.emplace_back((*replies)[0].elements[i].str, DeliveryKind::kCallback);
+    }
+    for (size_t r = 1; r <= 2; ++r) {
+      const auto& elements = (*replies)[r].elements;
+      for (size_t i = 0; i + 1 < elements.size(); i += 2) {
+        if (seen_pull.emplace(elements[i].str, true).second) {
+          lanes.emplace_back(elements[i].str, DeliveryKind::kPull);
+        }
+      }
+    }
+    if (!lanes.empty()) {
+      // The generations are read before the lanes, so that a fix never hides a write that
+      // happened after the lane was read (docs/ARCHITECTURE.md, "hint protocol").
+      RedisCommand gens{{"HMGET", kGen}, kGlobal};
+      std::vector<RedisCommand> checks;
+      for (const auto& [topic, kind] : lanes) {
+        gens.args.push_back(GenField(topic, kind));
+        checks.push_back(RedisCommand{{"ZRANGE", Lane(topic, kind), "0", "0", "WITHSCORES"}, Prefix(topic)});
+      }
+      auto read = Track(redis_->Phases({{gens}, checks}));
+      if (!read) return std::unexpected(read.error());
+      if ((*read)[0][0].IsError()) return Unhealthy(ReplyError((*read)[0][0], "promote"));
+      std::vector<RedisCommand> fixes;
+      for (size_t i = 0; i < lanes.size(); ++i) {
+        const auto& [topic, kind] = lanes[i];
+        const RedisReply& min = (*read)[1][i];
+        const RedisReply& gen = (*read)[0][0].elements[i];
+        std::string seen = gen.IsNil() ? "0" : gen.str;
+        if (min.IsError()) return Unhealthy(ReplyError(min, "promote"));
+        if (min.elements.size() >= 2 && ParseScore(min.elements[1].str) <= now_ms) {
+          auto& ready = kind == DeliveryKind::kCallback ? result.callback_topics_ready : result.topics_ready;
+          ready.push_back(topic);
+          continue;
+        }
+        std::string lowest = min.elements.size() >= 2 ? min.elements[1].str : "";
+        if (!lowest.empty()) next = std::min(next, ParseScore(lowest));
+        fixes.push_back(
+            ScriptCommand(scripts::FixHint(), {NextKey(kind), kGen}, {topic, GenField(topic, kind), seen, lowest}));
+      }
+      if (!fixes.empty()) {
+        auto fixed = Track(redis_->Pipeline(fixes));
+        if (!fixed) return std::unexpected(fixed.error());
+      }
+    }
+    result.promoted = result.topics_ready.size() + result.callback_topics_ready.size();
+    result.next_wake_ms = std::max(next, now_ms + 1);
+    return result;
+  }
+
+  bool HasDue(std::string_view topic, DeliveryKind kind, int64_t now_ms) override {
+    auto reply = redis_->Run(RedisCommand{
+        {"ZRANGEBYSCORE", Lane(topic, kind), "-inf", std::to_string(now_ms), "LIMIT", "0", "1"}, Prefix(topic)});
+    return reply && reply->type == Type::kArray && !reply->elements.empty();
+  }
+
+  Result<std::vector<Task>> ConsumeDue(std::string_view topic, size_t max, int64_t now_ms) override {
+    auto taken = RunClaim(topic, DeliveryKind::kPull, max, now_ms, 0);
+    if (taken) consumed_.fetch_add(taken->size(), std::memory_order_relaxed);
+    return taken;
+  }
+
+  Result<Task> ConsumeById(std::string_view topic, TaskId id, int64_t now_ms) override {
+    auto reply = Track(redis_->Run(ScriptCommand(scripts::ConsumeById(), {Prefix(topic)},
+                                                 {std::to_string(id), std::to_string(now_ms)})));
+    if (!reply) return std::unexpected(reply.error());
+    auto task = TaskFromScript(topic, id, *reply);
+    if (task) consumed_.fetch_add(1, std::memory_order_relaxed);
+    return task;
+  }
+
+  Result<std::vector<Task>> ClaimDue(std::string_view topic, DeliveryKind kind, size_t max, int64_t now_ms,
+                                     int64_t lease_until_ms) override {
+    return RunClaim(topic, kind, max, now_ms, std::max<int64_t>(lease_until_ms, now_ms + 1));
+  }
+
+  Result<Task> Ack(TaskId id, uint64_t lease_token, int64_t now_ms) override {
+    return RunTaskScript(scripts::Ack(), id, {std::to_string(lease_token), std::to_string(now_ms)}, std::nullopt);
+  }
+
+  Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms, std::string_view reason,
+                    int64_t now_ms) override {
+    return RunTaskScript(scripts::Nack(), id,
+                         {std::to_string(lease_token), std::to_string(retry_at_ms), std::string(reason),
+                          std::to_string(now_ms)},
+                         retry_at_ms);
+  }
+
+  // Leases live in the lanes themselves (scored by their deadline), so a claim takes an
+  // expired lease like any due task; nothing to do here.
+  Result<size_t> ExpireLeases(int64_t, size_t) override { return size_t{0}; }
+
+  Result<Task> Cancel(TaskId id, int64_t now_ms) override {
+    return RunTaskScript(scripts::Cancel(), id, {std::to_string(now_ms)}, std::nullopt);
+  }
+
+  Result<Task> Reschedule(TaskId id, int64_t due_at_ms, int64_t now_ms) override {
+    return RunTaskScript(scripts::Reschedule(), id, {std::to_string(due_at_ms), std::to_string(now_ms)}, due_at_ms);
+  }
+
+  Result<Task> Redrive(TaskId id, int64_t now_ms) override {
+    return RunTaskScript(scripts::Redrive(), id, {std::to_string(now_ms)}, now_ms);
+  }
+
+  Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id, size_t limit) override {
+    std::string from = after_id == 0 ? "-" : "(" + Pad(after_id);
+    auto members = Track(redis_->Run(RedisCommand{
+        {"ZRANGEBYLEX", Prefix(topic) + "dead", from, "+", "LIMIT", "0", std::to_string(limit)}, Prefix(topic)}));
+    if (!members) return std::unexpected(members.error());
+    if (members->IsError()) return std::unexpected(ReplyError(*members, "list dead"));
+    std::vector<RedisCommand> reads;
+    for (const RedisReply& member : members->elements) {
+      TaskId id = 0;
+      ParseNumber(std::string_view(member.str).substr(member.str.find_first_not_of('0')), id);
+      reads.push_back(RedisCommand{{"HGETALL", Prefix(topic) + "t:" + std::to_string(id)}, Prefix(topic)});
+    }
+    std::vector<Task> out;
+    if (reads.empty()) return out;
+    auto records = Track(redis_->Pipeline(reads));
+    if (!records) return std::unexpected(records.error());
+    for (const RedisReply& record : *records) {
+      auto task = DecodeFields(topic, record);
+      if (task) out.push_back(std::move(*task));
+    }
+    return out;
+  }
+
+  Result<std::vector<TopicStats>> Topics(std::string_view topic, int64_t now_ms) override {
+    std::vector<std::string> names;
+    if (topic.empty()) {
+      auto members = Track(redis_->Run(RedisCommand{{"SMEMBERS", kTopics}, kGlobal}));
+      if (!members) return std::unexpected(members.error());
+      if (members->IsError()) return std::unexpected(ReplyError(*members, "topics"));
+      for (const RedisReply& member : members->elements) names.push_back(member.str);
+      std::sort(names.begin(), names.end());
+    } else {
+      names.emplace_back(topic);
+    }
+    std::vector<RedisCommand> reads;
+    std::string now = std::to_string(now_ms);
+    for (const std::string& name : names) {
+      std::string p = Prefix(name);
+      reads.push_back({{"HGETALL", p + "n"}, p});
+      for (DeliveryKind kind : {DeliveryKind::kPull, DeliveryKind::kCallback}) {
+        reads.push_back({{"ZCOUNT", Lane(name, kind), "-inf", now}, p});
+        reads.push_back({{"ZRANGE", Lane(name, kind), "0", "0", "WITHSCORES"}, p});
+      }
+    }
+    std::vector<TopicStats> out;
+    if (reads.empty()) return out;
+    auto replies = Track(redis_->Pipeline(reads));
+    if (!replies) return std::unexpected(replies.error());
+    for (size_t t = 0; t < names.size(); ++t) {
+      const RedisReply* r = &(*replies)[t * 5];
+      TopicStats stats;
+      stats.topic = names[t];
+      for (size_t i = 0; i + 1 < r[0].elements.size(); i += 2) {
+        unsigned state = 0;
+        int64_t count = 0;
+        if (ParseNumber(r[0].elements[i].str, state) && state < stats.by_state.size() &&
+            ParseNumber(r[0].elements[i + 1].str, count)) {
+          stats.by_state[state] = count;
+        }
+      }
+      for (int k = 0; k < 2; ++k) {
+        stats.due_waiting += static_cast<size_t>(std::max<long long>(r[1 + 2 * k].integer, 0));
+        const auto& first = r[2 + 2 * k].elements;
+        if (first.size() >= 2) {
+          int64_t lateness = now_ms - ParseScore(first[1].str);
+          if (lateness > 0) stats.oldest_due_lateness_ms = std::max(stats.oldest_due_lateness_ms, lateness);
+        }
+      }
+      out.push_back(std::move(stats));
+    }
+    return out;
+  }
+
+  Result<size_t> PurgeFinished(int64_t finished_before_ms, size_t limit) override {
+    size_t purged = 0;
+    int topics_visited = 0;
+    std::string start = purge_cursor_;
+    do {
+      auto scan = Track(redis_->Run(RedisCommand{{"SSCAN", kTopics, purge_cursor_, "COUNT", "100"}, kGlobal}));
+      if (!scan) return std::unexpected(scan.error());
+      if (scan->IsError() || scan->elements.size() != 2) return std::unexpected(ReplyError(*scan, "purge"));
+      purge_cursor_ = scan->elements[0].str;
+      for (const RedisReply& member : scan->elements[1].elements) {
+        if (purged >= limit) break;
+        ++topics_visited;
+        auto ids = Track(redis_->Run(ScriptCommand(scripts::Purge(), {Prefix(member.str)},
+                                                   {std::to_string(finished_before_ms), std::to_string(limit - purged)})));
+        if (!ids) return std::unexpected(ids.error());
+        if (ids->IsError()) return std::unexpected(ReplyError(*ids, "purge"));
+        std::vector<RedisCommand> unlink;
+        for (const RedisReply& id : ids->elements) {
+          unlink.push_back(RedisCommand{{"UNLINK", "dq:id:" + id.str}, "dq:id:" + id.str});
+        }
+        if (!unlink.empty()) {
+          auto done = Track(redis_->Pipeline(unlink));
+          if (!done) return std::unexpected(done.error());
+        }
+        purged += ids->elements.size();
+      }
+      // A topic left half purged is visited again by the next call (the cursor rewinds).
+      if (purged >= limit) {
+        purge_cursor_ = start;
+        break;
+      }
+    } while (purge_cursor_ != "0" && purge_cursor_ != start && topics_visited < kPurgeTopicsPerCall);
+    purged_.fetch_add(purged, std::memory_order_relaxed);
+    return purged;
+  }
+
+  Result<TaskId> MaxTaskId() override {
+    auto reply = Track(redis_->Run(RedisCommand{{"GET", kMaxId}, kGlobal}));
+    if (!reply) return std::unexpected(reply.error());
+    if (reply->IsError()) return std::unexpected(ReplyError(*reply, "max id"));
+    TaskId id = 0;
+    if (!reply->IsNil()) ParseNumber(reply->str, id);
+    return id;
+  }
+
+  // Durability is Redis's (appendfsync): a reply means the write is as durable as Redis
+  // makes it, so there is nothing left to flush here.
+  Result<void> Sync() override { return {}; }
+
+  bool Healthy() override {
+    if (healthy_) return true;
+    auto pong = redis_->Run(RedisCommand{{"PING"}, ""});
+    healthy_ = pong && !pong->IsError();
+    return healthy_;
+  }
+
+  StoreStats Stats() const override {
+    StoreStats stats;
+    stats.add_batches = added_batches_.load(std::memory_order_relaxed);
+    stats.synced_batches = stats.add_batches;
+    stats.tasks_added = added_tasks_.load(std::memory_order_relaxed);
+    stats.tasks_consumed = consumed_.load(std::memory_order_relaxed);
+    stats.tasks_purged = purged_.load(std::memory_order_relaxed);
+    return stats;
+  }
+
+  Result<uint32_t> AcquireNodeId(uint32_t configured) override {
+    {
+      std::lock_guard lock(rng_mu_);
+      node_owner_ = std::to_string(rng_()) + "-" + std::to_string(rng_());
+    }
+    std::string ttl = std::to_string(config_.redis_node_lease_ms);
+    for (uint32_t k = 0; k <= kMaxNode; ++k) {
+      uint32_t node = (configured + k) % (kMaxNode + 1);
+      auto reply = redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node)}, {node_owner_, ttl}));
+      if (!reply) return std::unexpected(reply.error());
+      if (reply->IsError()) return std::unexpected(ReplyError(*reply, "node lease"));
+      if (reply->integer == 1) {
+        node_id_ = node;
+        node_acquired_ = true;
+        renewer_ = std::thread([this] { RenewLoop(); });
+        return node;
+      }
+    }
+    return Fail(Errc::kUnavailable, "redis: all 1024 node numbers are leased by live instances");
+  }
+
+ private:
+  struct Where {
+    std::string topic;
+    DeliveryKind kind = DeliveryKind::kPull;
+  };
+
+  static std::string NodeKey(uint32_t node) { return kGlobal + "node:" + std::to_string(node); }
+
+  template <class T>
+  Result<T> Track(Result<T> result) {
+    if (!result && result.error().code == Errc::kUnavailable) healthy_ = false;
+    if (result) healthy_ = true;
+    return result;
+  }
+
+  std::unexpected<Error> Unhealthy(Error error) {
+    healthy_ = false;
+    return std::unexpected(std::move(error));
+  }
+
+  RedisCommand HintCommand(bool bump, std::string max_id, const std::vector<std::string>& triples) {
+    std::vector<std::string> args{bump ? "1" : "0", std::move(max_id)};
+    args.insert(args.end(), triples.begin(), triples.end());
+    return ScriptCommand(scripts::Hint(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId}, std::move(args));
+  }
+
+  void RememberTopic(TaskId id, DeliveryKind kind, const std::string& topic) {
+    std::lock_guard lock(cache_mu_);
+    if (topic_cache_.size() >= kTopicCacheMax) topic_cache_.clear();
+    topic_cache_[id] = Where{topic, kind};
+  }
+
+  Result<Where> TopicOf(TaskId id) {
+    {
+      std::lock_guard lock(cache_mu_);
+      auto it = topic_cache_.find(id);
+      if (it != topic_cache_.end()) return it->second;
+    }
+    auto reply = Track(redis_->Run(RedisCommand{{"GET", IndexKey(id)}, IndexKey(id)}));
+    if (!reply) return std::unexpected(reply.error());
+    if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
+    if (reply->IsNil() || reply->str.size() < 2) {
+      return Fail(Errc::kNotFound, "task " + std::to_string(id) + " not found");
+    }
+    Where where{reply->str.substr(1), reply->str[0] == '1' ? DeliveryKind::kCallback : DeliveryKind::kPull};
+    RememberTopic(id, where.kind, where.topic);
+    return where;
+  }
+
+  // Runs a per-task script. `due_again_at`: the task may be due again at this time, so the
+  // next-due index is lowered before and after (hint protocol).
+  Result<Task> RunTaskScript(const RedisScript& script, TaskId id, std::vector<std::string> args,
+                             std::optional<int64_t> due_again_at) {
+    auto where = TopicOf(id);
+    if (!where) return std::unexpected(where.error());
+    args.insert(args.begin(), std::to_string(id));
+    RedisCommand command = ScriptCommand(script, {Prefix(where->topic)}, std::move(args));
+    RedisReply reply;
+    if (due_again_at) {
+      std::vector<std::string> triple{std::string(1, KindDigit(where->kind)), where->topic,
+                                      std::to_string(*due_again_at)};
+      auto replies = Track(redis_->Phases({{HintCommand(false, "", triple)}, {command}, {HintCommand(true, "", triple)}}));
+      if (!replies) return std::unexpected(replies.error());
+      reply = std::move((*replies)[1][0]);
+    } else {
+      auto single = Track(redis_->Run(command));
+      if (!single) return std::unexpected(single.error());
+      reply = std::move(*single);
+    }
+    return TaskFromScript(where->topic, id, reply);
+  }
+
+  Result<std::vector<Task>> RunClaim(std::string_view topic, DeliveryKind kind, size_t max, int64_t now_ms,
+                                     int64_t lease_until_ms) {
+    std::vector<Task> out;
+    if (max == 0) return out;
+    bool consume = lease_until_ms == 0;
+    std::vector<std::string> args{std::to_string(now_ms), std::to_string(max), std::to_string(lease_until_ms),
+                                  consume ? "C" : "L", std::string(1, KindDigit(kind))};
+    if (!consume) {
+      std::lock_guard lock(rng_mu_);
+      for (size_t i = 0; i < max; ++i) {
+        uint64_t token = 0;
+        while (token == 0) token = rng_();
+        args.push_back(std::to_string(token));
+      }
+    }
+    std::string field = GenField(topic, kind);
+    auto replies = Track(redis_->Phases({{RedisCommand{{"HGET", kGen, field}, kGlobal}},
+                                         {ScriptCommand(scripts::Claim(), {Prefix(topic)}, std::move(args))}}));
+    if (!replies) return std::unexpected(replies.error());
+    const RedisReply& gen = (*replies)[0][0];
+    const RedisReply& claim = (*replies)[1][0];
+    if (gen.IsError()) return Unhealthy(ReplyError(gen, "claim"));
+    if (claim.IsError() || claim.elements.size() != 3) return Unhealthy(ReplyError(claim, "claim"));
+    for (const RedisReply& fields : claim.elements[2].elements) {
+      auto task = DecodeFields(topic, fields);
+      if (!task) return std::unexpected(task.error());
+      RememberTopic(task->id, kind, task->topic);
+      out.push_back(std::move(*task));
+    }
+    // Point the index at what the lane holds now: the next due task or lease deadline.
+    auto fixed = Track(redis_->Run(ScriptCommand(scripts::FixHint(), {NextKey(kind), kGen},
+                                                 {std::string(topic), field, gen.IsNil() ? "0" : gen.str,
+                                                  claim.elements[0].str})));
+    if (!fixed) return std::unexpected(fixed.error());
+    return out;
+  }
+
+  void RenewLoop() {
+    std::string ttl = std::to_string(config_.redis_node_lease_ms);
+    std::unique_lock lock(node_mu_);
+    while (!stopping_) {
+      node_wake_.wait_for(lock, std::chrono::milliseconds(config_.redis_node_lease_ms / 3), [&] { return stopping_; });
+      if (stopping_) return;
+      lock.unlock();
+      auto reply = redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, ttl}));
+      lock.lock();
+      if (!reply || reply->IsError()) continue;  // Redis away: try again; adds fail meanwhile anyway
+      if (reply->integer != 1 && !node_lost_) {
+        node_lost_ = true;
+        spdlog::critical(
+            "msg=\"node number lease lost to another instance; adds refused until restart\" node_id={}", node_id_);
+      }
+    }
+  }
+
+  const StoreConfig config_;
+  std::unique_ptr<RedisClient> redis_;
+  std::atomic<bool> healthy_{true};
+  int64_t last_promote_ms_ = 0;  // scheduler thread only
+  std::string purge_cursor_ = "0";
+
+  std::mutex cache_mu_;
+  std::unordered_map<TaskId, Where> topic_cache_;
+
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+
+  std::mutex node_mu_;
+  std::condition_variable node_wake_;
+  bool stopping_ = false;
+  std::thread renewer_;
+  uint32_t node_id_ = 0;
+  bool node_acquired_ = false;
+  std::string node_owner_;
+  std::atomic<bool> node_lost_{false};
+
+  std::atomic<uint64_t> added_batches_{0};
+  std::atomic<uint64_t> added_tasks_{0};
+  std::atomic<uint64_t> consumed_{0};
+  std::atomic<uint64_t> purged_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenRedisStore(const StoreConfig& config) {
+  auto url = ParseRedisUrl(config.redis_url);
+  if (!url) return std::unexpected(url.error());
+  auto client = RedisClient::Connect(*url);
+  if (!client) {
+    return Fail(client.error().code, client.error().message + " (store: redis needs a reachable redis.url)");
+  }
+  return std::unique_ptr<Store>(new RedisStore(config, std::move(*client)));
+}
+
+}  // namespace delayq::store

@@ -1,0 +1,152 @@
+#include "support/redis_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "support/server_process.h"
+#include "support/test_util.h"
+
+namespace delayq::testing {
+
+namespace {
+
+bool PortFree(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+int FreePort(bool with_bus) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    int port = ntohs(addr.sin_port);
+    if (!with_bus) return port;
+    if (port + 10000 < 65536 && PortFree(port + 10000)) return port;
+  }
+  return 0;
+}
+
+RedisServer::RedisServer(std::string dir, std::vector<std::string> extra_args)
+    : dir_(std::move(dir)), extra_args_(std::move(extra_args)) {
+  std::filesystem::create_directories(dir_);
+}
+
+RedisServer::~RedisServer() { Stop(); }
+
+bool RedisServer::Start() {
+  bool cluster = false;
+  for (const auto& arg : extra_args_) cluster |= arg == "--cluster-enabled";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    bool fixed_port = port_ != 0;
+    if (!fixed_port) port_ = FreePort(cluster);
+    std::vector<std::string> args{"redis-server",   "--bind",         "127.0.0.1",   "--port",
+                                  std::to_string(port_), "--dir",     dir_,          "--appendonly",
+                                  "yes",            "--appendfsync",  "always",      "--save",
+                                  "",               "--daemonize",    "no",          "--logfile",
+                                  dir_ + "/redis.log", "--protected-mode", "no"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execvp("redis-server", argv.data());
+      _exit(127);
+    }
+    bool up = WaitFor([&] { return Cli("PING").find("PONG") != std::string::npos; },
+                      std::chrono::seconds(10));
+    if (up) return true;
+    Kill();
+    if (fixed_port) return false;
+    port_ = 0;
+  }
+  return false;
+}
+
+void RedisServer::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+void RedisServer::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+std::string RedisServer::Cli(const std::string& args) const {
+  return RunCommand("redis-cli -h 127.0.0.1 -p " + std::to_string(port_) + " " + args + " 2>&1");
+}
+
+RedisCluster::RedisCluster(const std::string& dir) {
+  for (int i = 0; i < 3; ++i) {
+    std::string node_dir = dir + "/node" + std::to_string(i);
+    nodes_.push_back(std::make_unique<RedisServer>(
+        node_dir, std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                           node_dir + "/nodes.conf", "--cluster-node-timeout",
+                                           "5000"}));
+  }
+}
+
+bool RedisCluster::Start() {
+  std::string addresses;
+  for (auto& node : nodes_) {
+    if (!node->Start()) {
+      last_error_ = "a cluster node did not start";
+      return false;
+    }
+    addresses += " 127.0.0.1:" + std::to_string(node->port());
+  }
+  std::string out = RunCommand("redis-cli --cluster create" + addresses +
+                               " --cluster-replicas 0 --cluster-yes 2>&1");
+  bool ok = WaitFor(
+      [&] {
+        for (auto& node : nodes_) {
+          if (node->Cli("CLUSTER INFO").find("cluster_state:ok") == std::string::npos) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(20));
+  if (!ok) last_error_ = "cluster did not reach cluster_state:ok; redis-cli said:\n" + out;
+  return ok;
+}
+
+std::string RedisCluster::url() const {
+  return "redis://127.0.0.1:" + std::to_string(nodes_.front()->port()) + "/0";
+}
+
+std::vector<int> RedisCluster::ports() const {
+  std::vector<int> out;
+  for (const auto& node : nodes_) out.push_back(node->port());
+  return out;
+}
+
+}  // namespace delayq::testing

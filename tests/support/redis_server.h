@@ -1,0 +1,56 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace delayq::testing {
+
+// A redis-server of its own for a test: loopback, a free port, its files in `dir`, AOF on
+// with appendfsync always (the durability the tests rely on). Stopped by the destructor.
+class RedisServer {
+ public:
+  explicit RedisServer(std::string dir, std::vector<std::string> extra_args = {});
+  ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
+
+  // Starts on a free port (the first time) or on the same port again (after Stop/Kill);
+  // false if it did not answer PING within 10 s.
+  bool Start();
+  void Stop();  // SIGTERM (Redis flushes its AOF) and reap
+  void Kill();  // SIGKILL and reap
+  bool running() const { return pid_ > 0; }
+
+  int port() const { return port_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
+  // Runs redis-cli against this server; returns its stdout.
+  std::string Cli(const std::string& args) const;
+
+ private:
+  std::string dir_;
+  std::vector<std::string> extra_args_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A free loopback TCP port (and, when `with_bus`, port + 10000 free too: Redis Cluster's bus).
+int FreePort(bool with_bus = false);
+
+// Three masters with cluster mode on, joined by `redis-cli --cluster create`.
+class RedisCluster {
+ public:
+  explicit RedisCluster(const std::string& dir);
+  bool Start();  // false with the reason in last_error()
+  std::string url() const;  // any node
+  const std::string& last_error() const { return last_error_; }
+  std::vector<int> ports() const;
+
+ private:
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
+  std::string last_error_;
+};
+
+}  // namespace delayq::testing
