@@ -315,6 +315,11 @@ struct Commands::Impl {
       body["delay_ms"] = *ms;
     } else if (!at.empty()) {
       if (std::all_of(at.begin(), at.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (at.size() > 15) {
+          return Usage("add", "--at '" + at +
+                                  "' is too large for unix milliseconds; give 13 digits or an "
+                                  "RFC 3339 time such as 2026-11-26T20:00:00Z");
+        }
         if (at.size() < 12) {
           return Usage("add", "--at '" + at +
                                   "' looks like seconds; give unix milliseconds (13 digits) "

@@ -36,6 +36,8 @@ TEST(RoutePattern, IdsAndTopicsBecomePlaceholders) {
   EXPECT_EQ(RoutePattern("/delay/task/pull"), "/delay/task/pull");
   EXPECT_EQ(RoutePattern("/metrics"), "/metrics");
   EXPECT_EQ(RoutePattern("/"), "/");
+  EXPECT_EQ(RoutePattern("/ui/app.js"), "/ui/{file}");
+  EXPECT_EQ(RoutePattern("/v1/stats/lateness"), "/v1/stats/lateness");
 }
 
 TEST(RoutePattern, AnythingElseIsOneBucket) {
