@@ -128,7 +128,11 @@ struct Commands::Impl {
   CLI::App* get = nullptr;
   CLI::App* cancel = nullptr;
   CLI::App* redrive = nullptr;
+  CLI::App* ack_command = nullptr;
+  CLI::App* nack_command = nullptr;
   std::string id;
+  std::string lease_token;
+  std::string delay;
 
   CLI::App* pull = nullptr;
   int64_t max = 1;
@@ -228,6 +232,22 @@ struct Commands::Impl {
     redrive = app.add_subcommand("redrive", "put a dead task back: due now, attempts reset");
     redrive->add_option("id", id, "task id")->required();
     AddCommon(redrive);
+
+    // The lease printed by `delayq pull` (without --ack) completes or returns the task.
+    ack_command = app.add_subcommand("ack", "complete a task taken by pull (needs its lease)");
+    ack_command->add_option("id", id, "task id")->required();
+    ack_command->add_option("--lease", lease_token, "the lease printed by delayq pull")->required();
+    AddCommon(ack_command);
+
+    nack_command = app.add_subcommand(
+        "nack",
+        "give back a task taken by pull: due again (attempt + 1), or dead when out of "
+        "attempts");
+    nack_command->add_option("id", id, "task id")->required();
+    nack_command->add_option("--lease", lease_token, "the lease printed by delayq pull")
+        ->required();
+    nack_command->add_option("--delay", delay, "due again after this long (default: now)");
+    AddCommon(nack_command);
   }
 
   // Sends one call. On an error answer or none, prints why and sets *exit_code.
@@ -289,6 +309,8 @@ struct Commands::Impl {
     if (get->parsed()) return RunGet();
     if (cancel->parsed()) return RunTaskAction("cancel", "DELETE", "");
     if (redrive->parsed()) return RunTaskAction("redrive", "POST", "/redrive");
+    if (ack_command->parsed()) return RunLeaseAction("ack");
+    if (nack_command->parsed()) return RunLeaseAction("nack");
     if (pull->parsed()) return RunPull();
     if (topics->parsed()) return RunTopics();
     if (dead->parsed()) return RunDead();
@@ -379,6 +401,27 @@ struct Commands::Impl {
     int exit_code = kExitOk;
     auto reply =
         Call(client, command, method, "/v1/tasks/" + id + std::string(suffix), "", &exit_code);
+    if (!reply) return exit_code;
+    auto task = Answer(command, *reply, &exit_code);
+    if (!task || common.json) return exit_code;
+    PrintTask(*task);
+    return kExitOk;
+  }
+
+  int RunLeaseAction(std::string_view command) {
+    if (!IsTaskId(id)) return Usage(command, BadId());
+    json::object body{{"lease", lease_token}};
+    if (!delay.empty()) {
+      auto ms = ParseDurationMs(delay);
+      if (!ms || *ms < 0) {
+        return Usage(command, "--delay '" + delay + "' is not a duration: use e.g. 30s or 5m");
+      }
+      body["delay_ms"] = *ms;
+    }
+    Client client(common.server, common.token);
+    int exit_code = kExitOk;
+    auto reply = Call(client, command, "POST", "/v1/tasks/" + id + "/" + std::string(command),
+                      json::serialize(body), &exit_code);
     if (!reply) return exit_code;
     auto task = Answer(command, *reply, &exit_code);
     if (!task || common.json) return exit_code;

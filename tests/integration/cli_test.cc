@@ -244,6 +244,41 @@ TEST_F(Cli, PullLeasesAcksAndLongPolls) {
   EXPECT_THAT(bad.err, HasSubstr("--wait '1h' must be a duration from 0 to 30s"));
 }
 
+TEST_F(Cli, AckAndNackUseTheLeasePrintedByPull) {
+  std::string id = AddJson({"--topic", "jobs", "--payload", "p", "--max-attempts", "2"});
+  auto lease_of = [&](const ProcessResult& pulled) {
+    json::value v = json::parse(pulled.out);
+    return std::string(v.at("tasks").as_array().at(0).at("lease").as_string());
+  };
+  ProcessResult pulled = Run({"pull", "--topic", "jobs", "--json"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+
+  // nack with a delay: scheduled again, attempt 1 used.
+  ProcessResult nacked = Run({"nack", id, "--lease", lease_of(pulled), "--delay", "1h"});
+  ASSERT_EQ(nacked.exit_code, 0) << nacked.err;
+  EXPECT_THAT(nacked.out, HasSubstr("state       scheduled"));
+  EXPECT_THAT(nacked.out, HasSubstr("last error  nacked by consumer"));
+  EXPECT_GT(Api("GET", "/v1/tasks/" + id)["due_at_ms"].as_int64(), WallClockMs() + 3'000'000);
+
+  // A stale lease: 409, exit 1.
+  ProcessResult stale = Run({"ack", id, "--lease", lease_of(pulled)});
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_THAT(stale.err, HasSubstr("the server answered 409"));
+
+  // Back to due now, pulled again, acked: done.
+  ASSERT_EQ(client_->Post("/v1/tasks/" + id + "/reschedule", R"({"now":true})").status, 200);
+  ProcessResult again = Run({"pull", "--topic", "jobs", "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  ProcessResult acked = Run({"ack", id, "--lease", lease_of(again)});
+  ASSERT_EQ(acked.exit_code, 0) << acked.err;
+  EXPECT_THAT(acked.out, HasSubstr("state       done"));
+  EXPECT_EQ(Api("GET", "/v1/tasks/" + id)["state"], "done");
+
+  ProcessResult missing = Run({"ack", id});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("--lease is required"));
+}
+
 TEST_F(Cli, TopicsListsCountsPerState) {
   AddJson({"--topic", "alpha", "--in", "1h", "--payload", "1"});
   AddJson({"--topic", "alpha", "--in", "1h", "--payload", "2"});
