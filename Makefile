@@ -9,7 +9,8 @@ CMAKE_ARGS ?=
 export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all bootstrap build build-asan run test test-release test-asan soak bench fuzz format clean
+.PHONY: all bootstrap build build-asan run test test-release test-asan soak bench fuzz format clean \
+  screenshot
 
 all: build
 
@@ -59,6 +60,11 @@ fuzz:
 	  $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(FUZZ_BUILD) --target $(FUZZ_TARGETS)
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Regenerates docs/dashboard.png: delayq with sample tasks, rendered by headless Chromium.
+screenshot: build
+	@bash tests/browser/setup.sh
+	node tests/browser/screenshot.mjs $(BUILD)/src/delayq docs/dashboard.png
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -13,8 +13,13 @@ packages=(
   libcurl4-openssl-dev libhiredis-dev
   redis-server redis-tools
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The dashboard's browser test (tests/browser) drives Debian's Chromium; the config-centre
+  # test starts Debian's etcd (binary: etcd).
+  chromium etcd-server
   prometheus  # promtool: tests/integration/metrics_test.cc checks /metrics with it
 )
+# Node.js + npm run the browser test (playwright-core); a machine may already have them.
+command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "bench" ]]; then
   # The references of bench/run.sh: nginx (HTTP ceiling, callback receiver), wrk, beanstalkd,
   # redis-server + redis-tools (redis-benchmark).
@@ -29,7 +34,10 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "installed" ]] || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  bash "$(dirname "$0")/../tests/browser/setup.sh"
+  exit 0
+fi
 
 echo "bootstrap: installing ${missing[*]}"
 sudo=""
@@ -37,4 +45,5 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+bash "$(dirname "$0")/../tests/browser/setup.sh"
 echo "bootstrap: done"

@@ -14,6 +14,7 @@
 #include "api/router.h"
 #include "cli/commands.h"
 #include "config/config.h"
+#include "config/etcd_source.h"
 #include "delivery/callback_spec.h"
 #include "delivery/dispatcher.h"
 #include "delivery/http_client.h"
@@ -32,6 +33,37 @@ void SetUpLogging(const std::string& level) {
   logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%e%z level=%l %v");
   logger->set_level(spdlog::level::from_str(level));
   spdlog::set_default_logger(logger);
+}
+
+// Per-topic settings (file `topics` or the config centre) as the API and the engine use
+// them. Default callbacks are checked against `registry` like a callback given on an add.
+struct TopicTables {
+  api::TopicDefaultsTable::Map defaults;
+  std::map<std::string, engine::EngineConfig::TopicLimits> limits;
+};
+
+Result<TopicTables> BuildTopics(const std::map<std::string, config::Config::Topic>& topics,
+                                const delivery::Registry& registry,
+                                const engine::EngineConfig::TopicLimits& base) {
+  TopicTables tables;
+  for (const auto& [name, topic] : topics) {
+    engine::EngineConfig::TopicLimits topic_limits = base;
+    if (topic.max_in_flight != 0)
+      topic_limits.max_in_flight = static_cast<size_t>(topic.max_in_flight);
+    topic_limits.rate_limit = topic.rate_limit;
+    tables.limits[name] = topic_limits;
+    api::TopicDefaults defaults;
+    defaults.max_attempts = static_cast<uint32_t>(topic.max_attempts);
+    if (!topic.callback_json.empty()) {
+      std::string field = "topics." + name + ".callback";
+      auto spec = delivery::ParseCallbackObject(topic.callback_json, field);
+      if (!spec) return std::unexpected(spec.error());
+      if (auto ok = registry.Check(*spec, field); !ok) return std::unexpected(ok.error());
+      defaults.callback_json = delivery::EncodeCallbackSpec(*spec);
+    }
+    tables.defaults[name] = std::move(defaults);
+  }
+  return tables;
 }
 
 int Serve(const config::Config& cfg) {
@@ -67,7 +99,27 @@ int Serve(const config::Config& cfg) {
     return 1;
   }
 
-  delivery::Registry registry(cfg.services, cfg.allow_hosts, cfg.callback_timeout_ms);
+  // config.source etcd: services and topics come from the config centre. Unreachable or
+  // invalid at start-up stops the process (docs/OPERATIONS.md, "Config centre"): serving
+  // without the registry would refuse every add naming a service.
+  std::unique_ptr<config::EtcdSource> centre;
+  config::Dynamic dynamic{cfg.services, cfg.topics};
+  if (cfg.config_source == "etcd") {
+    centre = std::make_unique<config::EtcdSource>(config::EtcdSource::Options{
+        cfg.etcd_endpoints, cfg.etcd_prefix, cfg.etcd_poll_interval_ms, cfg.etcd_timeout_ms});
+    auto loaded = centre->Load();
+    if (!loaded) {
+      spdlog::critical("msg=\"cannot read the config centre\" error=\"{}\"",
+                       loaded.error().message);
+      std::fprintf(stderr, "delayq: config centre: %s\n", loaded.error().message.c_str());
+      return loaded.error().code == Errc::kInvalidArgument ? 2 : 1;
+    }
+    dynamic = std::move(*loaded);
+    spdlog::info("msg=\"config centre read\" prefix={} services={} topics={}", cfg.etcd_prefix,
+                 dynamic.services.size(), dynamic.topics.size());
+  }
+
+  delivery::Registry registry(dynamic.services, cfg.allow_hosts, cfg.callback_timeout_ms);
   api::ApiConfig limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
   limits.max_delay_ms = cfg.max_delay_ms;
@@ -94,28 +146,14 @@ int Serve(const config::Config& cfg) {
   engine_config.callback_lease_ms = cfg.callback_timeout_ms + 5'000;
   engine_config.default_topic_limits.max_in_flight =
       static_cast<size_t>(cfg.callback_max_in_flight_per_topic);
-  for (const auto& [name, topic] : cfg.topics) {
-    engine::EngineConfig::TopicLimits topic_limits = engine_config.default_topic_limits;
-    if (topic.max_in_flight != 0)
-      topic_limits.max_in_flight = static_cast<size_t>(topic.max_in_flight);
-    topic_limits.rate_limit = topic.rate_limit;
-    engine_config.topic_limits[name] = topic_limits;
-    api::TopicDefaults defaults;
-    defaults.max_attempts = static_cast<uint32_t>(topic.max_attempts);
-    if (!topic.callback_json.empty()) {
-      std::string field = "topics." + name + ".callback";
-      auto spec = delivery::ParseCallbackObject(topic.callback_json, field);
-      if (spec) {
-        if (auto ok = registry.Check(*spec, field); !ok) spec = std::unexpected(ok.error());
-      }
-      if (!spec) {
-        std::fprintf(stderr, "delayq: configuration error: %s\n", spec.error().message.c_str());
-        return 2;
-      }
-      defaults.callback_json = delivery::EncodeCallbackSpec(*spec);
-    }
-    limits.topics[name] = std::move(defaults);
+  auto topics = BuildTopics(dynamic.topics, registry, engine_config.default_topic_limits);
+  if (!topics) {
+    std::fprintf(stderr, "delayq: configuration error: %s\n", topics.error().message.c_str());
+    return 2;
   }
+  engine_config.topic_limits = std::move(topics->limits);
+  api::TopicDefaultsTable topic_defaults(std::move(topics->defaults));
+  limits.live_topics = &topic_defaults;
 
   delivery::HttpClient http_client(static_cast<size_t>(cfg.callback_max_per_host),
                                    static_cast<size_t>(cfg.callback_max_connections));
@@ -143,6 +181,20 @@ int Serve(const config::Config& cfg) {
     engine.Stop();
     return 1;
   }
+  if (centre) {
+    // Runs on the centre's polling thread. Each table is swapped atomically; a change is
+    // checked in full (against a registry holding its services) before any table changes.
+    centre->Start([&](const config::Dynamic& change) -> Result<void> {
+      delivery::Registry candidate(change.services, cfg.allow_hosts, cfg.callback_timeout_ms);
+      auto tables = BuildTopics(change.topics, candidate, engine_config.default_topic_limits);
+      if (!tables) return std::unexpected(tables.error());
+      registry.ReplaceServices(change.services);
+      topic_defaults.Replace(std::move(tables->defaults));
+      engine.SetTopicLimits(std::move(tables->limits));
+      return {};
+    });
+  }
+
   spdlog::info("msg=\"serving\" addr={} data_dir={} durability={} node_id={}", *bound, cfg.data_dir,
                cfg.durability, *node_id);
   // Tests and scripts read the bound address (port 0 picks a free one) from stdout.
@@ -152,6 +204,7 @@ int Serve(const config::Config& cfg) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("msg=\"stopping\" signal={}", signal_number);
+  if (centre) centre->Stop();
   engine.Quiesce();  // long polls answer now, so that the grace period is not spent waiting
   server.Shutdown(std::chrono::milliseconds(cfg.shutdown_grace_ms));
   if (!engine.WaitForCallbacks(std::chrono::milliseconds(cfg.shutdown_grace_ms))) {

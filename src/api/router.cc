@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "api/auth.h"
+#include "api/dashboard.h"
 #include "api/errors.h"
 #include "api/metrics_text.h"
 #include "api/request_id.h"
@@ -69,6 +70,9 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
   std::string_view path = request.Path();
   const std::string& method = request.method;
 
+  // The dashboard's static files hold no data (the page asks for a token for its API calls).
+  if (auto page = DashboardResponse(method, path)) return respond(std::move(*page));
+
   // Every call but the liveness probe needs a token once tokens are configured.
   const Principal* who = nullptr;
   if (limits_.auth != nullptr && limits_.auth->enabled() && path != "/healthz") {
@@ -84,6 +88,13 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
   if (path == "/delay/task/pull") {
     if (method != "POST") return respond(MethodNotAllowedResponse(method, path, "POST"));
     return HandleSeedPull(engine_, who, request, std::move(respond));
+  }
+  if (path == "/v1/stats/lateness") {
+    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
+    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
+      return respond(MakeErrorResponse(ok.error()));
+    }
+    return respond(LatenessResponse(engine_, request.target));
   }
   if (path.starts_with("/v1/")) {
     return HandleV1(engine_, limits_, who, request, std::move(respond));

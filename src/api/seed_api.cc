@@ -166,8 +166,8 @@ void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const Princi
   tasks[0].payload = std::move(add->content);
   tasks[0].kind = add->callback_json.empty() ? DeliveryKind::kPull : DeliveryKind::kCallback;
   tasks[0].callback = std::move(add->callback_json);
-  if (auto it = limits.topics.find(tasks[0].topic); it != limits.topics.end()) {
-    tasks[0].max_attempts = it->second.max_attempts;
+  if (auto defaults = FindTopicDefaults(limits, tasks[0].topic)) {
+    tasks[0].max_attempts = defaults->max_attempts;
   }
   engine.Add(std::move(tasks),
              [respond = std::move(respond)](Result<std::vector<engine::AddedTask>> ids) {

@@ -434,10 +434,8 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
     }
     task.dedup_key = std::move(**dedup);
   }
-  auto defaults = limits.topics.find(task.topic);
-  if (task.max_attempts == 0 && defaults != limits.topics.end()) {
-    task.max_attempts = defaults->second.max_attempts;
-  }
+  std::optional<TopicDefaults> defaults = FindTopicDefaults(limits, task.topic);
+  if (task.max_attempts == 0 && defaults) task.max_attempts = defaults->max_attempts;
   const json::value* callback = body.if_contains("callback");
   std::string field = FieldName(prefix, "callback");
   if (callback != nullptr && !callback->is_null()) {
@@ -453,9 +451,9 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
     }
     task.kind = DeliveryKind::kCallback;
     task.callback = delivery::EncodeCallbackSpec(*spec);
-  } else if (defaults != limits.topics.end() && !defaults->second.callback_json.empty()) {
+  } else if (defaults && !defaults->callback_json.empty()) {
     task.kind = DeliveryKind::kCallback;  // the topic's default callback (config topics)
-    task.callback = defaults->second.callback_json;
+    task.callback = std::move(defaults->callback_json);
   }
   return task;
 }

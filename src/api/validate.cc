@@ -6,6 +6,13 @@
 
 namespace delayq::api {
 
+std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& limits, const std::string& topic) {
+  if (limits.live_topics != nullptr) return limits.live_topics->Find(topic);
+  auto it = limits.topics.find(topic);
+  if (it == limits.topics.end()) return std::nullopt;
+  return it->second;
+}
+
 Result<void> CheckTopic(std::string_view topic, std::string_view field) {
   if (IsValidTopic(topic)) return {};
   std::string name(field);

@@ -1,8 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +26,26 @@ struct TopicDefaults {
   std::string callback_json;  // canonical callback spec for tasks that give none; "" none
 };
 
+// Per-topic defaults that can be replaced while requests read them (the config centre).
+// Thread-safe: readers take an immutable snapshot.
+class TopicDefaultsTable {
+ public:
+  using Map = std::map<std::string, TopicDefaults>;
+  explicit TopicDefaultsTable(Map topics = {}) : topics_(std::make_shared<const Map>(topics)) {}
+  std::optional<TopicDefaults> Find(const std::string& topic) const {
+    auto snapshot = topics_.load(std::memory_order_acquire);
+    auto it = snapshot->find(topic);
+    if (it == snapshot->end()) return std::nullopt;
+    return it->second;
+  }
+  void Replace(Map topics) {
+    topics_.store(std::make_shared<const Map>(std::move(topics)), std::memory_order_release);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const Map>> topics_;
+};
+
 // What the API needs besides the engine: limits it enforces on every add (configurable:
 // docs/CONFIG.md), the callback registry, per-topic defaults.
 struct ApiConfig {
@@ -31,6 +54,9 @@ struct ApiConfig {
   // Bearer tokens; null or without tokens: the API is open.
   const Authenticator* auth = nullptr;
   std::map<std::string, TopicDefaults> topics;
+  // When set, per-topic defaults come from this table instead of `topics` (serve sets it
+  // so that the config centre can change them at run time).
+  const TopicDefaultsTable* live_topics = nullptr;
   size_t max_payload_bytes = 1 << 20;
   int64_t max_delay_ms = 2LL * 366 * 24 * 3600 * 1000;  // how far ahead a task may be due
   // One info line per request (config access_log); failed answers (5xx) are logged anyway.
@@ -46,6 +72,9 @@ struct ApiConfig {
   static constexpr size_t kMaxDedupKeyBytes = 256;
   static constexpr size_t kMaxDeadPage = 1000;
 };
+
+// The defaults of `topic`: from live_topics when set, else from topics.
+std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& limits, const std::string& topic);
 
 // Topic names: 1-128 characters of [A-Za-z0-9._:-]; `field` names it in the message.
 Result<void> CheckTopic(std::string_view topic, std::string_view field = "topic");

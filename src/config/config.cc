@@ -308,6 +308,11 @@ Result<void> ApplyFile(Config& config, const std::string& path) {
         for (const auto& host : node) config.allow_hosts.push_back(host.as<std::string>());
         continue;
       }
+      if (key == "etcd.endpoints" && node.IsSequence()) {
+        config.etcd_endpoints.clear();
+        for (const auto& url : node) config.etcd_endpoints.push_back(url.as<std::string>());
+        continue;
+      }
       if (key == "auth.tokens") {
         if (auto ok = ApplyTokens(config, node, path); !ok) return ok;
         continue;
@@ -333,6 +338,48 @@ Result<void> ApplyFile(Config& config, const std::string& path) {
 
 }  // namespace
 
+// --- Config-centre values -------------------------------------------------------------------
+
+namespace {
+
+// Parses one value and runs `apply` on the mapping {name: value}, so that a value in etcd
+// passes exactly the checks of the same entry in the file.
+Result<void> ApplyCentreValue(const std::string& name, const std::string& text,
+                              std::string_view source,
+                              const std::function<Result<void>(const YAML::Node&)>& apply) {
+  try {
+    YAML::Node value = YAML::Load(text);
+    YAML::Node mapping(YAML::NodeType::Map);
+    mapping[name] = value;
+    return apply(mapping);
+  } catch (const YAML::Exception& e) {
+    return Fail(Errc::kInvalidArgument,
+                std::string(source) + ": not valid YAML or JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+Result<void> ApplyServiceValue(Dynamic& dynamic, const std::string& name, const std::string& text,
+                               std::string_view source) {
+  return ApplyCentreValue(name, text, source, [&](const YAML::Node& mapping) {
+    Config scratch;
+    auto ok = ApplyServices(scratch, mapping, source);
+    if (ok) dynamic.services[name] = std::move(scratch.services[name]);
+    return ok;
+  });
+}
+
+Result<void> ApplyTopicValue(Dynamic& dynamic, const std::string& name, const std::string& text,
+                             std::string_view source) {
+  return ApplyCentreValue(name, text, source, [&](const YAML::Node& mapping) {
+    Config scratch;
+    auto ok = ApplyTopics(scratch, mapping, source);
+    if (ok) dynamic.topics[name] = std::move(scratch.topics[name]);
+    return ok;
+  });
+}
+
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> settings = {
       {"listen", "HOST:PORT to serve HTTP on (port 0 picks a free one)", String(&Config::listen)},
@@ -340,7 +387,8 @@ const std::vector<Setting>& Settings() {
       {"store", "storage backend: rocksdb or redis", String(&Config::store, {"rocksdb", "redis"})},
       {"redis.url", "Redis server or any Redis Cluster node for store: redis",
        String(&Config::redis_url)},
-      {"redis.poll_interval", "store: redis: how often to look for work made due by other instances",
+      {"redis.poll_interval",
+       "store: redis: how often to look for work made due by other instances",
        Duration(&Config::redis_poll_ms, 1)},
       {"durability", "fsync (survives power loss) or buffered (survives a process crash)",
        String(&Config::durability, {"fsync", "buffered"})},
@@ -398,6 +446,17 @@ const std::vector<Setting>& Settings() {
       {"callbacks.allow_hosts",
        "hosts callbacks may call: names, *.suffix, IPv4 addresses or CIDRs (comma-separated)",
        List(&Config::allow_hosts)},
+      {"config.source",
+       "where services and topics come from: local (the file) or etcd (followed at run time)",
+       String(&Config::config_source, {"local", "etcd"})},
+      {"etcd.endpoints", "etcd client URLs for config.source etcd (comma-separated)",
+       List(&Config::etcd_endpoints)},
+      {"etcd.prefix", "etcd key prefix holding services/<name> and topics/<name>",
+       String(&Config::etcd_prefix)},
+      {"etcd.poll_interval", "how often the etcd prefix is read for changes",
+       Duration(&Config::etcd_poll_interval_ms, 50)},
+      {"etcd.timeout", "how long one etcd request may take",
+       Duration(&Config::etcd_timeout_ms, 100)},
   };
   return settings;
 }
@@ -465,6 +524,26 @@ Result<Config> LoadConfig(const std::optional<std::string>& file,
       }
       if (comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);
+    }
+  }
+  if (config.config_source == "etcd") {
+    // Two places for the same table would leave operators guessing which one is live.
+    if (!config.services.empty() || !config.topics.empty()) {
+      return Fail(Errc::kInvalidArgument,
+                  "config.source is etcd: services and topics come from etcd (etcd.prefix); "
+                  "remove them from the file");
+    }
+    if (config.etcd_endpoints.empty()) {
+      return Fail(Errc::kInvalidArgument, "config.source is etcd: etcd.endpoints is empty");
+    }
+    for (const auto& url : config.etcd_endpoints) {
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        return Fail(Errc::kInvalidArgument,
+                    "etcd.endpoints: '" + url + "' must start with http:// or https://");
+      }
+    }
+    if (config.etcd_prefix.empty()) {
+      return Fail(Errc::kInvalidArgument, "etcd.prefix must not be empty");
     }
   }
   if (config.max_payload_bytes > config.max_body_bytes) {

@@ -65,8 +65,17 @@ struct Config {
     double rate_limit = 0;      // callbacks started per second; 0: unlimited
     int64_t max_in_flight = 0;  // 0: callbacks.max_in_flight_per_topic
     std::string callback_json;  // default callback for tasks that name none ("" none)
+    bool operator==(const Topic&) const = default;
   };
   std::map<std::string, Topic> topics;
+
+  // Where `services` and `topics` come from: "local" (this file) or "etcd" (the config
+  // centre, read and followed at run time: config/etcd_source.h, docs/OPERATIONS.md).
+  std::string config_source = "local";
+  std::vector<std::string> etcd_endpoints = {"http://127.0.0.1:2379"};
+  std::string etcd_prefix = "/delayq/";
+  int64_t etcd_poll_interval_ms = 1'000;
+  int64_t etcd_timeout_ms = 2'000;
 };
 
 // One scalar setting: its YAML key; the env variable and the flag derive from it
@@ -87,6 +96,22 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string& na
 // key to the value given on the command line. Every error names the key and its source.
 Result<Config> LoadConfig(const std::optional<std::string>& file,
                           const std::map<std::string, std::string>& flags, const EnvLookup& env);
+
+// The config centre's part of the configuration: `services` and `topics`, replaced as a
+// whole at run time.
+struct Dynamic {
+  std::map<std::string, std::vector<std::string>> services;
+  std::map<std::string, Config::Topic> topics;
+  bool operator==(const Dynamic&) const = default;
+};
+
+// One config-centre value, checked with the rules of the file's `services.<name>` (a base URL
+// or a list of them) or `topics.<name>` (a mapping); the text is YAML or JSON. `source`
+// names the value in messages (the etcd key).
+Result<void> ApplyServiceValue(Dynamic& dynamic, const std::string& name, const std::string& text,
+                               std::string_view source);
+Result<void> ApplyTopicValue(Dynamic& dynamic, const std::string& name, const std::string& text,
+                             std::string_view source);
 
 // The process environment.
 std::optional<std::string> GetEnv(const std::string& name);

@@ -28,18 +28,30 @@ bool MatchesIpv4(const std::string& rule, const std::string& host) {
 
 Registry::Registry(std::map<std::string, std::vector<std::string>> services,
                    std::vector<std::string> allow_hosts, int64_t default_timeout_ms)
-    : allow_hosts_(std::move(allow_hosts)), default_timeout_ms_(default_timeout_ms) {
+    : services_(MakeServices(std::move(services))),
+      allow_hosts_(std::move(allow_hosts)),
+      default_timeout_ms_(default_timeout_ms) {
+  for (auto& rule : allow_hosts_) {
+    for (char& c : rule) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+}
+
+std::shared_ptr<const Registry::Services> Registry::MakeServices(
+    std::map<std::string, std::vector<std::string>> services) {
+  auto table = std::make_shared<Services>();
   for (auto& [name, urls] : services) {
     Service service;
     for (auto& url : urls) {
       while (!url.empty() && url.back() == '/') url.pop_back();  // path supplies the slash
       service.base_urls.push_back(url);
     }
-    services_.emplace(name, std::move(service));
+    table->emplace(name, std::move(service));
   }
-  for (auto& rule : allow_hosts_) {
-    for (char& c : rule) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
+  return table;
+}
+
+void Registry::ReplaceServices(std::map<std::string, std::vector<std::string>> services) {
+  services_.store(MakeServices(std::move(services)), std::memory_order_release);
 }
 
 bool Registry::HostAllowed(const std::string& host) const {
@@ -66,7 +78,7 @@ Result<void> Registry::Check(const CallbackSpec& spec, std::string_view field) c
                                             std::to_string(default_timeout_ms_) + " ms)");
   }
   if (!spec.service.empty()) {
-    if (!services_.contains(spec.service)) {
+    if (!services_.load(std::memory_order_acquire)->contains(spec.service)) {
       return Fail(Errc::kInvalidArgument, name + ": '" + spec.service +
                                               "' is not a known service (configure it under "
                                               "services)");
@@ -91,8 +103,9 @@ Result<CallbackTarget> Registry::Resolve(const CallbackSpec& spec) {
     target.url = spec.url;
     return target;
   }
-  auto it = services_.find(spec.service);
-  if (it == services_.end() || it->second.base_urls.empty()) {
+  std::shared_ptr<const Services> services = services_.load(std::memory_order_acquire);
+  auto it = services->find(spec.service);
+  if (it == services->end() || it->second.base_urls.empty()) {
     return Fail(Errc::kNotFound, "service '" + spec.service + "' is no longer configured");
   }
   const Service& service = it->second;

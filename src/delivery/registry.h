@@ -22,7 +22,8 @@ struct CallbackTarget {
 
 // The service registry (config `services`: name -> base URLs, used round-robin) and the
 // callback host allow-list (config `callbacks.allow_hosts`: host names, "*.suffix"
-// wildcards, IPv4 addresses or CIDR blocks; empty allows every host). Thread-safe.
+// wildcards, IPv4 addresses or CIDR blocks; empty allows every host). Thread-safe; the
+// services can be replaced while calls resolve (the config centre, config/etcd_source.h).
 class Registry {
  public:
   // `default_timeout_ms` (callbacks.timeout) is also the longest timeout a task may ask for.
@@ -38,12 +39,20 @@ class Registry {
 
   bool HostAllowed(const std::string& host) const;
 
+  // Swaps in a new service table; calls resolved from now on use it. Tasks naming a
+  // service that is gone fail with "no longer configured" (retried, then dead).
+  void ReplaceServices(std::map<std::string, std::vector<std::string>> services);
+
  private:
   struct Service {
     std::vector<std::string> base_urls;
     std::unique_ptr<std::atomic<uint64_t>> next = std::make_unique<std::atomic<uint64_t>>(0);
   };
-  std::map<std::string, Service> services_;
+  using Services = std::map<std::string, Service>;
+  static std::shared_ptr<const Services> MakeServices(
+      std::map<std::string, std::vector<std::string>> services);
+  // Immutable snapshots: a reader keeps the one it loaded for the whole call.
+  std::atomic<std::shared_ptr<const Services>> services_;
   std::vector<std::string> allow_hosts_;
   const int64_t default_timeout_ms_;
 };

@@ -41,6 +41,8 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
       clock_(clock),
       config_(config),
       metrics_(config.metrics_max_topics),
+      topic_limits_(std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(
+          config.topic_limits)),
       ids_(config.node_id, clock),
       worker_(std::make_unique<StoreWorker>(store, metrics_, config.max_queued)),
       scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
@@ -318,6 +320,7 @@ void Engine::RecordDelivery(const Task& task, int64_t now_ms) {
   if (task.attempts <= 1) {
     metrics_.delivery_lateness.ObserveMillis(now_ms - task.due_at_ms);
     metrics_.topics.Count(task.topic, TopicEvent::kFired);
+    lateness_.Record(now_ms, now_ms - task.due_at_ms);
   }
 }
 
@@ -392,14 +395,21 @@ int64_t Engine::OnTick(int64_t now_ms) {
 // its own topic's slots. Claims take tasks oldest due first from the topic's callback
 // lane; each completion frees a slot and claims more if more are due.
 
-const EngineConfig::TopicLimits& Engine::LimitsFor(const std::string& topic) const {
-  auto it = config_.topic_limits.find(topic);
-  return it == config_.topic_limits.end() ? config_.default_topic_limits : it->second;
+EngineConfig::TopicLimits Engine::LimitsFor(const std::string& topic) const {
+  auto limits = topic_limits_.load(std::memory_order_acquire);
+  auto it = limits->find(topic);
+  return it == limits->end() ? config_.default_topic_limits : it->second;
+}
+
+void Engine::SetTopicLimits(std::map<std::string, EngineConfig::TopicLimits> limits) {
+  topic_limits_.store(
+      std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(std::move(limits)),
+      std::memory_order_release);
 }
 
 void Engine::PumpCallbacks(const std::string& topic) {
   if (callbacks_ == nullptr || quiescing_) return;
-  const EngineConfig::TopicLimits& limits = LimitsFor(topic);
+  const EngineConfig::TopicLimits limits = LimitsFor(topic);
   int64_t now = clock_.NowMs();
   size_t slots = 0;
   {

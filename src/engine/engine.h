@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "engine/callback_sink.h"
+#include "engine/lateness_window.h"
 #include "engine/metrics.h"
 #include "engine/scheduler.h"
 #include "queue/ids.h"
@@ -124,6 +125,11 @@ class Engine final : private SchedulerListener {
   bool Ready();
   int64_t NowMs() const { return clock_.NowMs(); }
   const Metrics& metrics() const { return metrics_; }
+  const LatenessWindow& lateness() const { return lateness_; }
+
+  // Replaces the per-topic callback limits (EngineConfig::topic_limits) at run time, for the
+  // config centre; callbacks claimed from now on follow them. Any thread.
+  void SetTopicLimits(std::map<std::string, EngineConfig::TopicLimits> limits);
   store::StoreStats StoreStats() const { return store_.Stats(); }
 
  private:
@@ -148,7 +154,7 @@ class Engine final : private SchedulerListener {
   void PumpCallbacks(const std::string& topic);
   void RetryPumpLater(const std::string& topic);
   void OnCallbackDone(const Task& task, const CallbackOutcome& outcome);
-  const EngineConfig::TopicLimits& LimitsFor(const std::string& topic) const;
+  EngineConfig::TopicLimits LimitsFor(const std::string& topic) const;
   void Purge();
   void PurgeSlice(int slices_left);
   void RecordDelivery(const Task& task, int64_t now_ms);
@@ -160,6 +166,10 @@ class Engine final : private SchedulerListener {
   const Clock& clock_;
   const EngineConfig config_;
   Metrics metrics_;
+  LatenessWindow lateness_;
+  // config_.topic_limits, replaceable (SetTopicLimits); immutable snapshots.
+  std::atomic<std::shared_ptr<const std::map<std::string, EngineConfig::TopicLimits>>>
+      topic_limits_;
   IdGenerator ids_;
   std::unique_ptr<StoreWorker> worker_;
   std::unique_ptr<Scheduler> scheduler_;

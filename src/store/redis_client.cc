@@ -47,7 +47,8 @@ RedisReply Convert(const redisReply* reply) {
     case REDIS_REPLY_ARRAY:
       out.type = RedisReply::Type::kArray;
       out.elements.reserve(reply->elements);
-      for (size_t i = 0; i < reply->elements; ++i) out.elements.push_back(Convert(reply->element[i]));
+      for (size_t i = 0; i < reply->elements; ++i)
+        out.elements.push_back(Convert(reply->element[i]));
       break;
     default:
       out.type = RedisReply::Type::kNil;
@@ -76,9 +77,11 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
   RedisUrl out;
   std::string_view rest = url;
   if (StartsWith(rest, "rediss://")) {
-    return std::unexpected(UrlError(url, "TLS (rediss://) is not supported by this build's hiredis 0.14"));
+    return std::unexpected(
+        UrlError(url, "TLS (rediss://) is not supported by this build's hiredis 0.14"));
   }
-  if (!StartsWith(rest, "redis://")) return std::unexpected(UrlError(url, "must start with redis://"));
+  if (!StartsWith(rest, "redis://"))
+    return std::unexpected(UrlError(url, "must start with redis://"));
   rest.remove_prefix(8);
   size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
@@ -116,14 +119,16 @@ uint16_t RedisKeySlot(std::string_view key) {
   size_t open = key.find('{');
   if (open != std::string_view::npos) {
     size_t close = key.find('}', open + 1);
-    if (close != std::string_view::npos && close > open + 1) key = key.substr(open + 1, close - open - 1);
+    if (close != std::string_view::npos && close > open + 1)
+      key = key.substr(open + 1, close - open - 1);
   }
   // CRC16-CCITT (XModem), the variant the Redis Cluster specification names.
   uint16_t crc = 0;
   for (unsigned char byte : key) {
     crc ^= static_cast<uint16_t>(byte) << 8;
     for (int bit = 0; bit < 8; ++bit) {
-      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021) : static_cast<uint16_t>(crc << 1);
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
     }
   }
   return crc % kSlotCount;
@@ -233,7 +238,8 @@ RedisClient::Node& RedisClient::NodeFor(const std::string& route_key) {
 Result<redisContext*> RedisClient::Acquire(Node& node) {
   {
     std::unique_lock lock(node.mu);
-    node.freed.wait(lock, [&] { return !node.idle.empty() || node.open < options_.max_connections_per_node; });
+    node.freed.wait(
+        lock, [&] { return !node.idle.empty() || node.open < options_.max_connections_per_node; });
     if (!node.idle.empty()) {
       redisContext* context = node.idle.back();
       node.idle.pop_back();
@@ -246,7 +252,8 @@ Result<redisContext*> RedisClient::Acquire(Node& node) {
     --node.open;
     node.freed.notify_one();
   };
-  timeval connect_timeout{options_.connect_timeout_ms / 1000, (options_.connect_timeout_ms % 1000) * 1000};
+  timeval connect_timeout{options_.connect_timeout_ms / 1000,
+                          (options_.connect_timeout_ms % 1000) * 1000};
   redisContext* context = redisConnectWithTimeout(node.host.c_str(), node.port, connect_timeout);
   std::string where = node.host + ":" + std::to_string(node.port);
   if (context == nullptr || context->err) {
@@ -255,7 +262,8 @@ Result<redisContext*> RedisClient::Acquire(Node& node) {
     give_back();
     return Fail(Errc::kUnavailable, "redis: cannot connect to " + where + ": " + why);
   }
-  timeval command_timeout{options_.command_timeout_ms / 1000, (options_.command_timeout_ms % 1000) * 1000};
+  timeval command_timeout{options_.command_timeout_ms / 1000,
+                          (options_.command_timeout_ms % 1000) * 1000};
   redisSetTimeout(context, command_timeout);
   std::vector<std::vector<std::string>> setup;
   if (!url_.password.empty()) {
@@ -396,7 +404,8 @@ Result<std::vector<RedisReply>> RedisClient::Pipeline(const std::vector<RedisCom
   std::vector<std::pair<Node*, std::vector<size_t>>> groups;
   for (size_t i = 0; i < commands.size(); ++i) {
     Node* node = &NodeFor(commands[i].route_key);
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == node; });
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == node; });
     if (it == groups.end()) {
       groups.push_back({node, {i}});
     } else {

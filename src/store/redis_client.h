@@ -106,7 +106,8 @@ class RedisClient {
   Node& NodeAt(const std::string& host, int port);
   Result<redisContext*> Acquire(Node& node);
   void Release(Node& node, redisContext* context, bool broken);
-  Result<std::vector<RedisReply>> SendOnNode(Node& node, const std::vector<const RedisCommand*>& cmds,
+  Result<std::vector<RedisReply>> SendOnNode(Node& node,
+                                             const std::vector<const RedisCommand*>& cmds,
                                              bool asking);
   Result<RedisReply> Redirected(const RedisCommand& command, const RedisReply& error, int depth);
   Result<RedisReply> FixUp(const RedisCommand& command, RedisReply reply, int depth);
@@ -114,7 +115,7 @@ class RedisClient {
   const RedisUrl url_;
   const RedisClientOptions options_;
   bool cluster_ = false;
-  std::mutex mu_;  // nodes_ and slots_
+  std::mutex mu_;                                       // nodes_ and slots_
   std::map<std::string, std::unique_ptr<Node>> nodes_;  // by "host:port"
   std::vector<Node*> slots_;                            // 16384 entries in cluster mode
   Node* seed_ = nullptr;

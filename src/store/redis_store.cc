@@ -122,7 +122,8 @@ Result<Task> DecodeFields(std::string_view topic, const RedisReply& fields) {
     }
   }
   if (!ok || task.id == 0) {
-    return Fail(Errc::kInternal, "redis: task record in topic '" + std::string(topic) + "' is malformed");
+    return Fail(Errc::kInternal,
+                "redis: task record in topic '" + std::string(topic) + "' is malformed");
   }
   return task;
 }
@@ -135,7 +136,8 @@ Result<Task> TaskFromScript(std::string_view topic, TaskId id, const RedisReply&
     if (reply.str == "NF") return Fail(Errc::kNotFound, what + " not found");
     if (reply.str == "ND") return Fail(Errc::kNotDue, what + " is not due yet");
     if (reply.str == "CF") {
-      return Fail(Errc::kConflict, what + " is not in a state that allows this (or the lease is not current)");
+      return Fail(Errc::kConflict,
+                  what + " is not in a state that allows this (or the lease is not current)");
     }
   }
   return DecodeFields(topic, reply);
@@ -155,7 +157,8 @@ class RedisStore final : public Store {
     if (renewer_.joinable()) renewer_.join();
     if (node_acquired_) {
       // Give the number back at once rather than after the lease runs out.
-      (void)redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, "0"}));
+      (void)redis_->Run(
+          ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, "0"}));
     }
   }
 
@@ -177,8 +180,9 @@ class RedisStore final : public Store {
       auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
       auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
       if (!inserted) it->second = std::min(it->second, task.due_at_ms);
-      RedisCommand set{{"SET", IndexKey(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
-                       IndexKey(task.id)};
+      RedisCommand set{
+          {"SET", IndexKey(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
+          IndexKey(task.id)};
       index.push_back(std::move(set));
     }
     std::vector<std::string> triples;
@@ -246,8 +250,8 @@ class RedisStore final : public Store {
   Result<Task> Get(TaskId id) override {
     auto where = TopicOf(id);
     if (!where) return std::unexpected(where.error());
-    auto reply = Track(redis_->Run(RedisCommand{{"HGETALL", Prefix(where->topic) + "t:" + std::to_string(id)},
-                                                Prefix(where->topic)}));
+    auto reply = Track(redis_->Run(RedisCommand{
+        {"HGETALL", Prefix(where->topic) + "t:" + std::to_string(id)}, Prefix(where->topic)}));
     if (!reply) return std::unexpected(reply.error());
     if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
     auto task = DecodeFields(where->topic, *reply);
@@ -266,9 +270,11 @@ class RedisStore final : public Store {
     std::vector<RedisCommand> reads{
         {{"ZRANGEBYSCORE", kNextCallback, "-inf", now, "WITHSCORES", "LIMIT", "0", limit}, kGlobal},
         {{"ZRANGEBYSCORE", kNextPull, "-inf", now, "WITHSCORES", "LIMIT", "0", limit}, kGlobal},
-        {{"ZRANGEBYSCORE", kNextPull, "(" + std::to_string(since), now, "WITHSCORES", "LIMIT", "0", limit},
+        {{"ZRANGEBYSCORE", kNextPull, "(" + std::to_string(since), now, "WITHSCORES", "LIMIT", "0",
+          limit},
          kGlobal},
-        {{"ZRANGEBYSCORE", kNextCallback, "(" + now, "+inf", "WITHSCORES", "LIMIT", "0", "1"}, kGlobal},
+        {{"ZRANGEBYSCORE", kNextCallback, "(" + now, "+inf", "WITHSCORES", "LIMIT", "0", "1"},
+         kGlobal},
         {{"ZRANGEBYSCORE", kNextPull, "(" + now, "+inf", "WITHSCORES", "LIMIT", "0", "1"}, kGlobal},
     };
     auto replies = Track(redis_->Pipeline(reads));
@@ -302,7 +308,8 @@ class RedisStore final : public Store {
       std::vector<RedisCommand> checks;
       for (const auto& [topic, kind] : lanes) {
         gens.args.push_back(GenField(topic, kind));
-        checks.push_back(RedisCommand{{"ZRANGE", Lane(topic, kind), "0", "0", "WITHSCORES"}, Prefix(topic)});
+        checks.push_back(
+            RedisCommand{{"ZRANGE", Lane(topic, kind), "0", "0", "WITHSCORES"}, Prefix(topic)});
       }
       auto read = Track(redis_->Phases({{gens}, checks}));
       if (!read) return std::unexpected(read.error());
@@ -315,14 +322,15 @@ class RedisStore final : public Store {
         std::string seen = gen.IsNil() ? "0" : gen.str;
         if (min.IsError()) return Unhealthy(ReplyError(min, "promote"));
         if (min.elements.size() >= 2 && ParseScore(min.elements[1].str) <= now_ms) {
-          auto& ready = kind == DeliveryKind::kCallback ? result.callback_topics_ready : result.topics_ready;
+          auto& ready =
+              kind == DeliveryKind::kCallback ? result.callback_topics_ready : result.topics_ready;
           ready.push_back(topic);
           continue;
         }
         std::string lowest = min.elements.size() >= 2 ? min.elements[1].str : "";
         if (!lowest.empty()) next = std::min(next, ParseScore(lowest));
-        fixes.push_back(
-            ScriptCommand(scripts::FixHint(), {NextKey(kind), kGen}, {topic, GenField(topic, kind), seen, lowest}));
+        fixes.push_back(ScriptCommand(scripts::FixHint(), {NextKey(kind), kGen},
+                                      {topic, GenField(topic, kind), seen, lowest}));
       }
       if (!fixes.empty()) {
         auto fixed = Track(redis_->Pipeline(fixes));
@@ -336,11 +344,13 @@ class RedisStore final : public Store {
 
   bool HasDue(std::string_view topic, DeliveryKind kind, int64_t now_ms) override {
     auto reply = redis_->Run(RedisCommand{
-        {"ZRANGEBYSCORE", Lane(topic, kind), "-inf", std::to_string(now_ms), "LIMIT", "0", "1"}, Prefix(topic)});
+        {"ZRANGEBYSCORE", Lane(topic, kind), "-inf", std::to_string(now_ms), "LIMIT", "0", "1"},
+        Prefix(topic)});
     return reply && reply->type == Type::kArray && !reply->elements.empty();
   }
 
-  Result<std::vector<Task>> ConsumeDue(std::string_view topic, size_t max, int64_t now_ms) override {
+  Result<std::vector<Task>> ConsumeDue(std::string_view topic, size_t max,
+                                       int64_t now_ms) override {
     auto taken = RunClaim(topic, DeliveryKind::kPull, max, now_ms, 0);
     if (taken) consumed_.fetch_add(taken->size(), std::memory_order_relaxed);
     return taken;
@@ -355,20 +365,21 @@ class RedisStore final : public Store {
     return task;
   }
 
-  Result<std::vector<Task>> ClaimDue(std::string_view topic, DeliveryKind kind, size_t max, int64_t now_ms,
-                                     int64_t lease_until_ms) override {
+  Result<std::vector<Task>> ClaimDue(std::string_view topic, DeliveryKind kind, size_t max,
+                                     int64_t now_ms, int64_t lease_until_ms) override {
     return RunClaim(topic, kind, max, now_ms, std::max<int64_t>(lease_until_ms, now_ms + 1));
   }
 
   Result<Task> Ack(TaskId id, uint64_t lease_token, int64_t now_ms) override {
-    return RunTaskScript(scripts::Ack(), id, {std::to_string(lease_token), std::to_string(now_ms)}, std::nullopt);
+    return RunTaskScript(scripts::Ack(), id, {std::to_string(lease_token), std::to_string(now_ms)},
+                         std::nullopt);
   }
 
   Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms, std::string_view reason,
                     int64_t now_ms) override {
     return RunTaskScript(scripts::Nack(), id,
-                         {std::to_string(lease_token), std::to_string(retry_at_ms), std::string(reason),
-                          std::to_string(now_ms)},
+                         {std::to_string(lease_token), std::to_string(retry_at_ms),
+                          std::string(reason), std::to_string(now_ms)},
                          retry_at_ms);
   }
 
@@ -381,24 +392,28 @@ class RedisStore final : public Store {
   }
 
   Result<Task> Reschedule(TaskId id, int64_t due_at_ms, int64_t now_ms) override {
-    return RunTaskScript(scripts::Reschedule(), id, {std::to_string(due_at_ms), std::to_string(now_ms)}, due_at_ms);
+    return RunTaskScript(scripts::Reschedule(), id,
+                         {std::to_string(due_at_ms), std::to_string(now_ms)}, due_at_ms);
   }
 
   Result<Task> Redrive(TaskId id, int64_t now_ms) override {
     return RunTaskScript(scripts::Redrive(), id, {std::to_string(now_ms)}, now_ms);
   }
 
-  Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id, size_t limit) override {
+  Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id,
+                                     size_t limit) override {
     std::string from = after_id == 0 ? "-" : "(" + Pad(after_id);
     auto members = Track(redis_->Run(RedisCommand{
-        {"ZRANGEBYLEX", Prefix(topic) + "dead", from, "+", "LIMIT", "0", std::to_string(limit)}, Prefix(topic)}));
+        {"ZRANGEBYLEX", Prefix(topic) + "dead", from, "+", "LIMIT", "0", std::to_string(limit)},
+        Prefix(topic)}));
     if (!members) return std::unexpected(members.error());
     if (members->IsError()) return std::unexpected(ReplyError(*members, "list dead"));
     std::vector<RedisCommand> reads;
     for (const RedisReply& member : members->elements) {
       TaskId id = 0;
       ParseNumber(std::string_view(member.str).substr(member.str.find_first_not_of('0')), id);
-      reads.push_back(RedisCommand{{"HGETALL", Prefix(topic) + "t:" + std::to_string(id)}, Prefix(topic)});
+      reads.push_back(
+          RedisCommand{{"HGETALL", Prefix(topic) + "t:" + std::to_string(id)}, Prefix(topic)});
     }
     std::vector<Task> out;
     if (reads.empty()) return out;
@@ -453,7 +468,8 @@ class RedisStore final : public Store {
         const auto& first = r[2 + 2 * k].elements;
         if (first.size() >= 2) {
           int64_t lateness = now_ms - ParseScore(first[1].str);
-          if (lateness > 0) stats.oldest_due_lateness_ms = std::max(stats.oldest_due_lateness_ms, lateness);
+          if (lateness > 0)
+            stats.oldest_due_lateness_ms = std::max(stats.oldest_due_lateness_ms, lateness);
         }
       }
       out.push_back(std::move(stats));
@@ -466,15 +482,18 @@ class RedisStore final : public Store {
     int topics_visited = 0;
     std::string start = purge_cursor_;
     do {
-      auto scan = Track(redis_->Run(RedisCommand{{"SSCAN", kTopics, purge_cursor_, "COUNT", "100"}, kGlobal}));
+      auto scan = Track(
+          redis_->Run(RedisCommand{{"SSCAN", kTopics, purge_cursor_, "COUNT", "100"}, kGlobal}));
       if (!scan) return std::unexpected(scan.error());
-      if (scan->IsError() || scan->elements.size() != 2) return std::unexpected(ReplyError(*scan, "purge"));
+      if (scan->IsError() || scan->elements.size() != 2)
+        return std::unexpected(ReplyError(*scan, "purge"));
       purge_cursor_ = scan->elements[0].str;
       for (const RedisReply& member : scan->elements[1].elements) {
         if (purged >= limit) break;
         ++topics_visited;
-        auto ids = Track(redis_->Run(ScriptCommand(scripts::Purge(), {Prefix(member.str)},
-                                                   {std::to_string(finished_before_ms), std::to_string(limit - purged)})));
+        auto ids = Track(redis_->Run(
+            ScriptCommand(scripts::Purge(), {Prefix(member.str)},
+                          {std::to_string(finished_before_ms), std::to_string(limit - purged)})));
         if (!ids) return std::unexpected(ids.error());
         if (ids->IsError()) return std::unexpected(ReplyError(*ids, "purge"));
         std::vector<RedisCommand> unlink;
@@ -492,7 +511,8 @@ class RedisStore final : public Store {
         purge_cursor_ = start;
         break;
       }
-    } while (purge_cursor_ != "0" && purge_cursor_ != start && topics_visited < kPurgeTopicsPerCall);
+    } while (purge_cursor_ != "0" && purge_cursor_ != start &&
+             topics_visited < kPurgeTopicsPerCall);
     purged_.fetch_add(purged, std::memory_order_relaxed);
     return purged;
   }
@@ -535,7 +555,8 @@ class RedisStore final : public Store {
     std::string ttl = std::to_string(config_.redis_node_lease_ms);
     for (uint32_t k = 0; k <= kMaxNode; ++k) {
       uint32_t node = (configured + k) % (kMaxNode + 1);
-      auto reply = redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node)}, {node_owner_, ttl}));
+      auto reply =
+          redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node)}, {node_owner_, ttl}));
       if (!reply) return std::unexpected(reply.error());
       if (reply->IsError()) return std::unexpected(ReplyError(*reply, "node lease"));
       if (reply->integer == 1) {
@@ -571,7 +592,8 @@ class RedisStore final : public Store {
   RedisCommand HintCommand(bool bump, std::string max_id, const std::vector<std::string>& triples) {
     std::vector<std::string> args{bump ? "1" : "0", std::move(max_id)};
     args.insert(args.end(), triples.begin(), triples.end());
-    return ScriptCommand(scripts::Hint(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId}, std::move(args));
+    return ScriptCommand(scripts::Hint(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId},
+                         std::move(args));
   }
 
   void RememberTopic(TaskId id, DeliveryKind kind, const std::string& topic) {
@@ -592,7 +614,8 @@ class RedisStore final : public Store {
     if (reply->IsNil() || reply->str.size() < 2) {
       return Fail(Errc::kNotFound, "task " + std::to_string(id) + " not found");
     }
-    Where where{reply->str.substr(1), reply->str[0] == '1' ? DeliveryKind::kCallback : DeliveryKind::kPull};
+    Where where{reply->str.substr(1),
+                reply->str[0] == '1' ? DeliveryKind::kCallback : DeliveryKind::kPull};
     RememberTopic(id, where.kind, where.topic);
     return where;
   }
@@ -609,7 +632,8 @@ class RedisStore final : public Store {
     if (due_again_at) {
       std::vector<std::string> triple{std::string(1, KindDigit(where->kind)), where->topic,
                                       std::to_string(*due_again_at)};
-      auto replies = Track(redis_->Phases({{HintCommand(false, "", triple)}, {command}, {HintCommand(true, "", triple)}}));
+      auto replies = Track(redis_->Phases(
+          {{HintCommand(false, "", triple)}, {command}, {HintCommand(true, "", triple)}}));
       if (!replies) return std::unexpected(replies.error());
       reply = std::move((*replies)[1][0]);
     } else {
@@ -620,13 +644,14 @@ class RedisStore final : public Store {
     return TaskFromScript(where->topic, id, reply);
   }
 
-  Result<std::vector<Task>> RunClaim(std::string_view topic, DeliveryKind kind, size_t max, int64_t now_ms,
-                                     int64_t lease_until_ms) {
+  Result<std::vector<Task>> RunClaim(std::string_view topic, DeliveryKind kind, size_t max,
+                                     int64_t now_ms, int64_t lease_until_ms) {
     std::vector<Task> out;
     if (max == 0) return out;
     bool consume = lease_until_ms == 0;
-    std::vector<std::string> args{std::to_string(now_ms), std::to_string(max), std::to_string(lease_until_ms),
-                                  consume ? "C" : "L", std::string(1, KindDigit(kind))};
+    std::vector<std::string> args{std::to_string(now_ms), std::to_string(max),
+                                  std::to_string(lease_until_ms), consume ? "C" : "L",
+                                  std::string(1, KindDigit(kind))};
     if (!consume) {
       std::lock_guard lock(rng_mu_);
       for (size_t i = 0; i < max; ++i) {
@@ -636,8 +661,9 @@ class RedisStore final : public Store {
       }
     }
     std::string field = GenField(topic, kind);
-    auto replies = Track(redis_->Phases({{RedisCommand{{"HGET", kGen, field}, kGlobal}},
-                                         {ScriptCommand(scripts::Claim(), {Prefix(topic)}, std::move(args))}}));
+    auto replies = Track(
+        redis_->Phases({{RedisCommand{{"HGET", kGen, field}, kGlobal}},
+                        {ScriptCommand(scripts::Claim(), {Prefix(topic)}, std::move(args))}}));
     if (!replies) return std::unexpected(replies.error());
     const RedisReply& gen = (*replies)[0][0];
     const RedisReply& claim = (*replies)[1][0];
@@ -650,9 +676,9 @@ class RedisStore final : public Store {
       out.push_back(std::move(*task));
     }
     // Point the index at what the lane holds now: the next due task or lease deadline.
-    auto fixed = Track(redis_->Run(ScriptCommand(scripts::FixHint(), {NextKey(kind), kGen},
-                                                 {std::string(topic), field, gen.IsNil() ? "0" : gen.str,
-                                                  claim.elements[0].str})));
+    auto fixed = Track(redis_->Run(ScriptCommand(
+        scripts::FixHint(), {NextKey(kind), kGen},
+        {std::string(topic), field, gen.IsNil() ? "0" : gen.str, claim.elements[0].str})));
     if (!fixed) return std::unexpected(fixed.error());
     return out;
   }
@@ -661,16 +687,21 @@ class RedisStore final : public Store {
     std::string ttl = std::to_string(config_.redis_node_lease_ms);
     std::unique_lock lock(node_mu_);
     while (!stopping_) {
-      node_wake_.wait_for(lock, std::chrono::milliseconds(config_.redis_node_lease_ms / 3), [&] { return stopping_; });
+      node_wake_.wait_for(lock, std::chrono::milliseconds(config_.redis_node_lease_ms / 3),
+                          [&] { return stopping_; });
       if (stopping_) return;
       lock.unlock();
-      auto reply = redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, ttl}));
+      auto reply =
+          redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, ttl}));
       lock.lock();
-      if (!reply || reply->IsError()) continue;  // Redis away: try again; adds fail meanwhile anyway
+      if (!reply || reply->IsError())
+        continue;  // Redis away: try again; adds fail meanwhile anyway
       if (reply->integer != 1 && !node_lost_) {
         node_lost_ = true;
         spdlog::critical(
-            "msg=\"node number lease lost to another instance; adds refused until restart\" node_id={}", node_id_);
+            "msg=\"node number lease lost to another instance; adds refused until restart\" "
+            "node_id={}",
+            node_id_);
       }
     }
   }
@@ -709,7 +740,8 @@ Result<std::unique_ptr<Store>> OpenRedisStore(const StoreConfig& config) {
   if (!url) return std::unexpected(url.error());
   auto client = RedisClient::Connect(*url);
   if (!client) {
-    return Fail(client.error().code, client.error().message + " (store: redis needs a reachable redis.url)");
+    return Fail(client.error().code,
+                client.error().message + " (store: redis needs a reachable redis.url)");
   }
   return std::unique_ptr<Store>(new RedisStore(config, std::move(*client)));
 }

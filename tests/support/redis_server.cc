@@ -62,11 +62,25 @@ bool RedisServer::Start() {
   for (int attempt = 0; attempt < 3; ++attempt) {
     bool fixed_port = port_ != 0;
     if (!fixed_port) port_ = FreePort(cluster);
-    std::vector<std::string> args{"redis-server",   "--bind",         "127.0.0.1",   "--port",
-                                  std::to_string(port_), "--dir",     dir_,          "--appendonly",
-                                  "yes",            "--appendfsync",  "always",      "--save",
-                                  "",               "--daemonize",    "no",          "--logfile",
-                                  dir_ + "/redis.log", "--protected-mode", "no"};
+    std::vector<std::string> args{"redis-server",
+                                  "--bind",
+                                  "127.0.0.1",
+                                  "--port",
+                                  std::to_string(port_),
+                                  "--dir",
+                                  dir_,
+                                  "--appendonly",
+                                  "yes",
+                                  "--appendfsync",
+                                  "always",
+                                  "--save",
+                                  "",
+                                  "--daemonize",
+                                  "no",
+                                  "--logfile",
+                                  dir_ + "/redis.log",
+                                  "--protected-mode",
+                                  "no"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = fork();
     if (pid_ == 0) {
@@ -110,9 +124,9 @@ RedisCluster::RedisCluster(const std::string& dir) {
   for (int i = 0; i < 3; ++i) {
     std::string node_dir = dir + "/node" + std::to_string(i);
     nodes_.push_back(std::make_unique<RedisServer>(
-        node_dir, std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
-                                           node_dir + "/nodes.conf", "--cluster-node-timeout",
-                                           "5000"}));
+        node_dir,
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                 node_dir + "/nodes.conf", "--cluster-node-timeout", "5000"}));
   }
 }
 

@@ -43,7 +43,7 @@ int FreePort(bool with_bus = false);
 class RedisCluster {
  public:
   explicit RedisCluster(const std::string& dir);
-  bool Start();  // false with the reason in last_error()
+  bool Start();             // false with the reason in last_error()
   std::string url() const;  // any node
   const std::string& last_error() const { return last_error_; }
   std::vector<int> ports() const;

@@ -286,7 +286,8 @@ TEST_P(StoreContract, NackRetriesThenDeadThenRedrive) {
   auto second = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 100, kNow + 30'000);
   ASSERT_EQ(second->size(), 1u);
   EXPECT_EQ(second->front().attempts, 2u);
-  auto dead = store_->Nack(task.id, second->front().lease_token, kNow + 200, "boom again", kNow + 100);
+  auto dead =
+      store_->Nack(task.id, second->front().lease_token, kNow + 200, "boom again", kNow + 100);
   ASSERT_TRUE(dead);
   EXPECT_EQ(dead->state, TaskState::kDead);
   auto listed = store_->ListDead("jobs", 0, 10);
@@ -302,7 +303,8 @@ TEST_P(StoreContract, NackRetriesThenDeadThenRedrive) {
   EXPECT_TRUE(store_->ListDead("jobs", 0, 10)->empty());
   EXPECT_EQ(store_->Redrive(task.id, kNow + 300).error().code, Errc::kConflict);
   ASSERT_TRUE(store_->Promote(kNow + 300));
-  EXPECT_EQ(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 300, kNow + 30'000)->size(), 1u);
+  EXPECT_EQ(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 300, kNow + 30'000)->size(),
+            1u);
 }
 
 TEST_P(StoreContract, ExpiredLeaseIsDeliveredAgainWithANewToken) {

@@ -1,0 +1,42 @@
+// `make screenshot`: regenerates docs/dashboard.png from a running delayq with sample tasks.
+//   node screenshot.mjs path/to/delayq path/to/dashboard.png
+import { client, launchBrowser, seedTasks, startServer } from './harness.mjs';
+
+const [binary, output] = process.argv.slice(2);
+if (!binary || !output) {
+  console.error('usage: node screenshot.mjs path/to/delayq out.png');
+  process.exit(2);
+}
+const server = await startServer(binary);
+let browser;
+try {
+  const call = client(server.url);
+  await seedTasks(call);
+  // Some seconds of consumption, so that the lateness chart has a line to draw.
+  const start = Date.now();
+  for (let i = 0; i < 40; i++) {
+    await call('POST', '/v1/topics/notifications/tasks',
+      { payload: { n: i }, at_ms: start + 250 * i });
+  }
+  while (Date.now() < start + 250 * 40 + 500) {
+    const got = await call('POST', '/v1/topics/notifications/pull', { max: 10, wait_ms: 1000 });
+    for (const task of got.tasks) {
+      await call('POST', `/v1/tasks/${task.id}/ack`, { lease: task.lease });
+    }
+  }
+  browser = await launchBrowser();
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  await page.goto(server.url + '/');
+  await page.locator('#dead tbody tr').first().waitFor({ timeout: 10000 });
+  await page.waitForFunction(() =>
+    /deliveries/.test(document.getElementById('lateness-summary').textContent));
+  await page.fill('#lookup-id', (await call('GET', '/v1/topics/payments/dead')).tasks[0].id);
+  await page.click('#lookup-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('lookup-result').textContent
+    .includes('"topic"'));
+  await page.screenshot({ path: output, fullPage: true });
+  console.log(`wrote ${output}`);
+} finally {
+  if (browser) await browser.close();
+  await server.stop();
+}

@@ -1,0 +1,379 @@
+// Distributed mode (issue 6): delayq instances sharing a real redis-server (or a real
+// 3-master Redis Cluster), each started by the test on loopback with AOF on.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "support/callback_receiver.h"
+#include "support/http_client.h"
+#include "support/redis_server.h"
+#include "support/server_process.h"
+#include "support/temp_dir.h"
+#include "support/test_util.h"
+
+namespace delayq {
+namespace {
+
+namespace json = boost::json;
+using testing::CallbackReceiver;
+using testing::HttpClient;
+using testing::RedisCluster;
+using testing::RedisServer;
+using testing::ServerProcess;
+using testing::WaitFor;
+using testing::WallClockMs;
+
+std::vector<std::string> RedisFlags(const std::string& url) {
+  return {"--store",
+          "redis",
+          "--redis-url",
+          url,
+          "--redis-poll-interval",
+          "20ms",
+          "--callbacks-timeout",
+          "1s"};
+}
+
+json::value Parse(const std::string& body) {
+  boost::system::error_code ec;
+  json::value value = json::parse(body, ec);
+  return ec ? json::value() : value;
+}
+
+// Adds `count` tasks to `topic` in batches through `client`; returns the ids acknowledged.
+std::vector<std::string> AddBatch(HttpClient& client, const std::string& topic, size_t count,
+                                  int64_t first_due_ms, int64_t spread_ms,
+                                  const std::string& callback, std::mt19937& rng) {
+  std::vector<std::string> ids;
+  std::uniform_int_distribution<int64_t> offset(0, spread_ms);
+  for (size_t done = 0; done < count;) {
+    size_t n = std::min<size_t>(500, count - done);
+    json::array tasks;
+    for (size_t i = 0; i < n; ++i) {
+      json::object task{{"payload", json::object{{"n", done + i}}},
+                        {"due_at_ms", first_due_ms + offset(rng)}};
+      if (!callback.empty()) task["callback"] = json::object{{"url", callback}};
+      tasks.push_back(std::move(task));
+    }
+    auto response = client.Post("/v1/topics/" + topic + "/tasks:batch",
+                                json::serialize(json::object{{"tasks", std::move(tasks)}}));
+    EXPECT_EQ(response.status, 201) << response.body;
+    if (response.status != 201) break;
+    json::value answer = Parse(response.body);  // kept: the loop below refers into it
+    for (const auto& id : answer.at("ids").as_array()) ids.emplace_back(id.as_string());
+    done += n;
+  }
+  return ids;
+}
+
+struct Delivery {
+  int64_t at_ms;
+  int attempt;
+  int via;  // instance index (pull) or -1 (callback)
+};
+
+class DistributedMode : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(redis_.Start()) << "redis-server did not start"; }
+
+  ServerProcess& StartInstance(const std::string& url) {
+    size_t n = instances_.size();
+    instances_.push_back(
+        std::make_unique<ServerProcess>(dir_.Sub("i" + std::to_string(n)), RedisFlags(url)));
+    EXPECT_TRUE(instances_.back()->Start()) << instances_.back()->last_error();
+    return *instances_.back();
+  }
+
+  testing::TempDir dir_;
+  RedisServer redis_{dir_.Sub("redis")};
+  std::vector<std::unique_ptr<ServerProcess>> instances_;
+};
+
+// Three instances, 20,000 tasks due within a few seconds, pull consumers on each instance and
+// a callback receiver; one instance is SIGKILLed in the middle. Every task is delivered; no
+// task is ever delivered twice for the same attempt (two instances never claim it at once);
+// the only repeats are tasks the killed side held, delivered again after their lease ran out.
+TEST_F(DistributedMode, ThreeInstancesDeliverEveryTaskWhileOneIsKilled) {
+  for (int i = 0; i < 3; ++i) StartInstance(redis_.url());
+  ASSERT_EQ(instances_.size(), 3u);
+  CallbackReceiver receiver;
+  const std::vector<std::string> pull_topics{"p0", "p1", "p2", "p3"};
+  const std::vector<std::string> callback_topics{"c0", "c1"};
+
+  std::mt19937 rng(42);
+  std::set<std::string> pull_ids, callback_ids;
+  int64_t first_due = WallClockMs() + 2000;
+  {
+    std::vector<std::unique_ptr<HttpClient>> adders;
+    for (auto& instance : instances_)
+      adders.push_back(std::make_unique<HttpClient>(instance->address()));
+    size_t k = 0;
+    for (const auto& topic : pull_topics) {
+      for (const auto& id : AddBatch(*adders[k++ % 3], topic, 2500, first_due, 3000, "", rng))
+        pull_ids.insert(id);
+    }
+    for (const auto& topic : callback_topics) {
+      for (const auto& id : AddBatch(*adders[k++ % 3], topic, 5000, first_due, 3000,
+                                     receiver.base_url() + "/cb", rng)) {
+        callback_ids.insert(id);
+      }
+    }
+  }
+  ASSERT_EQ(pull_ids.size(), 10'000u);
+  ASSERT_EQ(callback_ids.size(), 10'000u);
+
+  // Pull consumers: one per instance. The one on the victim never acks (it dies with it),
+  // so its leases must run out and the tasks go to the others.
+  constexpr int kVictim = 2;
+  constexpr int64_t kLeaseMs = 3000;
+  std::mutex mu;
+  std::map<std::string, std::vector<Delivery>> pulled;
+  std::map<std::string, int64_t> victim_lease_until;
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> acked{0};
+  std::vector<std::thread> consumers;
+  for (int c = 0; c < 3; ++c) {
+    consumers.emplace_back([&, c] {
+      HttpClient client(instances_[c]->address(), std::chrono::seconds(5));
+      size_t t = static_cast<size_t>(c);
+      while (!stop) {
+        const std::string& topic = pull_topics[t++ % pull_topics.size()];
+        auto response =
+            client.Post("/v1/topics/" + topic + "/pull",
+                        R"({"max":100,"wait_ms":200,"lease_ms":)" + std::to_string(kLeaseMs) + "}");
+        if (response.status != 200) {
+          if (c == kVictim) return;  // its instance is gone
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          continue;
+        }
+        int64_t now = WallClockMs();
+        json::value answer = Parse(response.body);
+        for (const auto& item : answer.at("tasks").as_array()) {
+          std::string id(item.at("id").as_string());
+          int attempt = static_cast<int>(item.at("attempt").as_int64());
+          {
+            std::lock_guard lock(mu);
+            pulled[id].push_back(Delivery{now, attempt, c});
+            if (c == kVictim) victim_lease_until[id] = item.at("lease_until_ms").as_int64();
+          }
+          if (c == kVictim) continue;
+          auto ack =
+              client.Post("/v1/tasks/" + id + "/ack",
+                          R"({"lease":")" + std::string(item.at("lease").as_string()) + "\"}");
+          EXPECT_EQ(ack.status, 200) << id << " " << ack.body;
+          if (ack.status == 200) ++acked;
+        }
+      }
+    });
+  }
+
+  // Kill the victim while tasks are falling due.
+  while (WallClockMs() < first_due + 1500)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  instances_[kVictim]->Kill();
+  int64_t killed_at = WallClockMs();
+
+  auto callbacks_seen = [&] {
+    std::set<std::string> ids;
+    for (const auto& call : receiver.Calls("/cb")) ids.insert(call.headers.at("x-delayq-task-id"));
+    return ids;
+  };
+  bool all = WaitFor(
+      [&] {
+        return acked.load() >= pull_ids.size() && callbacks_seen().size() >= callback_ids.size();
+      },
+      std::chrono::seconds(60));
+  stop = true;
+  for (auto& consumer : consumers) consumer.join();
+  ASSERT_TRUE(all) << "acked " << acked << "/" << pull_ids.size() << ", callbacks "
+                   << callbacks_seen().size() << "/" << callback_ids.size();
+
+  // Pull: every task acked once; repeats only for what the victim's consumer held, and only
+  // after that lease ran out.
+  size_t redelivered_pull = 0;
+  for (const auto& id : pull_ids) {
+    ASSERT_TRUE(pulled.count(id)) << id;
+    const auto& deliveries = pulled[id];
+    std::set<int> attempts;
+    for (const auto& d : deliveries)
+      EXPECT_TRUE(attempts.insert(d.attempt).second) << id << " attempt twice";
+    if (deliveries.size() > 1) {
+      ++redelivered_pull;
+      ASSERT_TRUE(victim_lease_until.count(id))
+          << id << " delivered twice but never held by the victim";
+      EXPECT_GE(deliveries.back().at_ms + 50, victim_lease_until[id])
+          << id << " redelivered before its lease ran out";
+    }
+  }
+  for (const auto& [id, until] : victim_lease_until) {
+    EXPECT_GE(pulled[id].size(), 2u) << id << " held by the victim was not delivered again";
+  }
+  // Callbacks: each (task, attempt) at most once; repeats only after the kill.
+  std::map<std::string, std::set<std::string>> attempts_by_id;
+  size_t repeated_callbacks = 0;
+  for (const auto& call : receiver.Calls("/cb")) {
+    const std::string& id = call.headers.at("x-delayq-task-id");
+    EXPECT_TRUE(callback_ids.count(id)) << id;
+    EXPECT_TRUE(attempts_by_id[id].insert(call.headers.at("x-delayq-attempt")).second)
+        << id << " delivered twice at attempt " << call.headers.at("x-delayq-attempt");
+    if (call.headers.at("x-delayq-attempt") != "1") {
+      ++repeated_callbacks;
+      EXPECT_GT(call.at_ms, killed_at) << id << " repeated while every instance was alive";
+    }
+  }
+  std::cout << "victim held " << victim_lease_until.size() << " pull tasks; pull redelivered "
+            << redelivered_pull << "; callbacks repeated " << repeated_callbacks << "\n";
+  EXPECT_GT(victim_lease_until.size(), 0u)
+      << "the victim's consumer took nothing: the test proved nothing";
+}
+
+// Redis killed (SIGKILL) and restarted mid-load: adds answer 503 (dm_error 5) while it is
+// down, delayq recovers by itself, and every acknowledged task is there afterwards (AOF with
+// appendfsync always).
+TEST_F(DistributedMode, RedisRestartLosesNoAcknowledgedTask) {
+  ServerProcess& instance = StartInstance(redis_.url());
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::atomic<int> refused{0}, refused_other{0};
+  std::thread adder([&] {
+    HttpClient client(instance.address(), std::chrono::seconds(10));
+    for (int n = 0; !stop; ++n) {
+      auto response =
+          client.Post("/delay/task/add", R"({"topic":"restart","timing_moment":1,"content":"n)" +
+                                             std::to_string(n) + "\"}");
+      json::value body = Parse(response.body);
+      if (response.status == 200 && body.is_object() && body.at("dm_error").as_int64() == 0) {
+        std::lock_guard lock(mu);
+        acknowledged.push_back(std::to_string(body.at("task_id").as_int64()));
+      } else if (response.status == 503 && body.is_object() &&
+                 body.at("dm_error").as_int64() == 5) {
+        ++refused;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } else {
+        ++refused_other;
+      }
+    }
+  });
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return acknowledged.size();
+  };
+  ASSERT_TRUE(WaitFor([&] { return count() >= 1000; }, std::chrono::seconds(20)));
+  redis_.Kill();
+  ASSERT_TRUE(WaitFor([&] { return refused.load() >= 50; }, std::chrono::seconds(20)))
+      << "adds were not refused";
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // stay down a while
+  HttpClient probe(instance.address());
+  EXPECT_EQ(probe.Get("/readyz").status, 503);
+  size_t before_restart = count();
+  ASSERT_TRUE(redis_.Start()) << "redis-server did not restart";
+  ASSERT_TRUE(WaitFor([&] { return count() >= before_restart + 1000; }, std::chrono::seconds(20)))
+      << "adds did not resume after Redis came back";
+  stop = true;
+  adder.join();
+  EXPECT_EQ(refused_other.load(), 0);
+  EXPECT_EQ(probe.Get("/readyz").status, 200);
+
+  // Every acknowledged task is still there and is handed out exactly once.
+  std::set<std::string> expected(acknowledged.begin(), acknowledged.end());
+  std::set<std::string> got;
+  WaitFor(
+      [&] {
+        for (;;) {
+          auto response = probe.Post("/delay/task/pull", R"({"topic":"restart"})");
+          json::value body = Parse(response.body);
+          if (response.status != 200 || !body.is_object() || body.at("task_id").as_int64() == 0)
+            break;
+          EXPECT_TRUE(got.insert(std::to_string(body.at("task_id").as_int64())).second)
+              << "handed out twice";
+        }
+        return std::includes(got.begin(), got.end(), expected.begin(), expected.end());
+      },
+      std::chrono::seconds(20));
+  size_t missing = 0;
+  for (const auto& id : expected) missing += got.count(id) == 0;
+  EXPECT_EQ(missing, 0u) << "acknowledged tasks lost out of " << expected.size();
+  std::cout << "acknowledged " << expected.size() << ", refused while down " << refused << "\n";
+}
+
+// A 3-master Redis Cluster made by redis-cli: adds and deliveries across 50 topics, whose
+// keys land on every master.
+TEST(RedisClusterMode, FiftyTopicsAcrossSlots) {
+  testing::TempDir dir;
+  RedisCluster cluster(dir.Sub("cluster"));
+  ASSERT_TRUE(cluster.Start()) << cluster.last_error();
+  std::vector<std::unique_ptr<ServerProcess>> instances;
+  for (int i = 0; i < 2; ++i) {
+    instances.push_back(std::make_unique<ServerProcess>(dir.Sub("i" + std::to_string(i)),
+                                                        RedisFlags(cluster.url())));
+    ASSERT_TRUE(instances.back()->Start()) << instances.back()->last_error();
+  }
+  CallbackReceiver receiver;
+  HttpClient a(instances[0]->address());
+  HttpClient b(instances[1]->address());
+  std::mt19937 rng(7);
+  std::map<std::string, std::set<std::string>> pull_ids;
+  std::set<std::string> callback_ids;
+  int64_t due = WallClockMs() + 1000;
+  for (int t = 0; t < 50; ++t) {
+    std::string topic = "topic-" + std::to_string(t);
+    for (const auto& id : AddBatch(t % 2 ? a : b, topic, 20, due, 500, "", rng))
+      pull_ids[topic].insert(id);
+    auto single = (t % 2 ? b : a)
+                      .Post("/v1/topics/" + topic + "/tasks",
+                            R"({"payload":"cb","delay_ms":500,"callback":{"url":")" +
+                                receiver.base_url() + "/cb\"}}");
+    ASSERT_EQ(single.status, 201) << single.body;
+    callback_ids.insert(std::string(Parse(single.body).at("id").as_string()));
+  }
+  // Keys of the 50 topics are spread over all three masters.
+  for (int port : cluster.ports()) {
+    std::string keys = testing::RunCommand("redis-cli -p " + std::to_string(port) + " DBSIZE");
+    EXPECT_GT(std::atoi(keys.c_str()), 0) << "master on port " << port << " holds no key";
+  }
+  // Pull everything, alternating instances; ack on the other one.
+  size_t total = 0;
+  for (const auto& [topic, ids] : pull_ids) total += ids.size();
+  ASSERT_EQ(total, 1000u);
+  std::set<std::string> acked;
+  bool done = WaitFor(
+      [&] {
+        for (const auto& [topic, ids] : pull_ids) {
+          auto response =
+              (acked.size() % 2 ? a : b).Post("/v1/topics/" + topic + "/pull", R"({"max":100})");
+          if (response.status != 200) continue;
+          json::value answer = Parse(response.body);
+          for (const auto& item : answer.at("tasks").as_array()) {
+            std::string id(item.at("id").as_string());
+            EXPECT_TRUE(ids.count(id)) << id << " pulled from the wrong topic " << topic;
+            auto ack =
+                (acked.size() % 2 ? b : a)
+                    .Post("/v1/tasks/" + id + "/ack",
+                          R"({"lease":")" + std::string(item.at("lease").as_string()) + "\"}");
+            EXPECT_EQ(ack.status, 200) << ack.body;
+            EXPECT_TRUE(acked.insert(id).second) << id << " pulled twice";
+          }
+        }
+        return acked.size() >= total;
+      },
+      std::chrono::seconds(30));
+  EXPECT_TRUE(done) << "acked " << acked.size() << "/" << total;
+  ASSERT_TRUE(receiver.WaitForCalls("/cb", callback_ids.size(), std::chrono::seconds(30)));
+  std::set<std::string> called;
+  for (const auto& call : receiver.Calls("/cb")) called.insert(call.headers.at("x-delayq-task-id"));
+  EXPECT_EQ(called, callback_ids);
+  json::value topics = Parse(a.Get("/v1/topics").body);
+  ASSERT_TRUE(topics.is_object());
+  EXPECT_EQ(topics.at("topics").as_array().size(), 50u);
+}
+
+}  // namespace
+}  // namespace delayq
