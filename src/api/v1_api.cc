@@ -1,5 +1,6 @@
 #include "api/v1_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
@@ -519,6 +520,13 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
     if (who != nullptr || (parts.size() == 2 && method == "GET")) {
       auto found = engine.Get(*id);
       if (!found) return respond(MakeErrorResponse(found.error()));
+      // A topic token learns nothing about other topics' tasks: one not among its topics
+      // answers exactly as an unknown id does (404), not 403.
+      if (who != nullptr && !who->admin &&
+          std::find(who->topics.begin(), who->topics.end(), found->topic) == who->topics.end()) {
+        return respond(MakeErrorResponse(
+            {Errc::kNotFound, "task " + std::to_string(*id) + " not found"}));
+      }
       if (deny(right, found->topic)) return;
       task = std::move(*found);
     }

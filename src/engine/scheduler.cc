@@ -46,10 +46,19 @@ void Scheduler::Run() {
     int64_t wake_at;
     auto promoted = store_.Promote(now);
     if (promoted) {
+      if (failures_ > 0) {
+        spdlog::info("msg=\"promote works again\" failed_rounds={}", failures_);
+        failures_ = 0;
+      }
       listener_.OnPromoted(*promoted, now);
       wake_at = promoted->next_wake_ms;
     } else {
-      spdlog::error("msg=\"promote failed\" error=\"{}\"", promoted.error().message);
+      // Logged when it starts failing and then every 100th round (~10 s), not 10 times a
+      // second for as long as the store is away.
+      if (failures_++ % 100 == 0) {
+        spdlog::error("msg=\"promote failed\" error=\"{}\" failed_rounds={}",
+                      promoted.error().message, failures_);
+      }
       wake_at = now + kErrorBackoffMs;
     }
     wake_at = std::min({wake_at, listener_.OnTick(now), now + kMaxSleepMs});

@@ -49,6 +49,7 @@ class Scheduler {
   // While the thread is awake this is kAwake, so that a kick arriving between Promote and
   // the next sleep is not lost.
   int64_t planned_wake_ms_ = kAwake;
+  uint64_t failures_ = 0;  // consecutive failed Promote rounds (scheduler thread only)
   bool kicked_ = false;
   bool stopping_ = false;
   std::thread thread_;

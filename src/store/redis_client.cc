@@ -399,11 +399,19 @@ Result<RedisReply> RedisClient::Run(const RedisCommand& command) {
 }
 
 Result<std::vector<RedisReply>> RedisClient::Pipeline(const std::vector<RedisCommand>& commands) {
+  std::vector<const RedisCommand*> pointers;
+  pointers.reserve(commands.size());
+  for (const RedisCommand& command : commands) pointers.push_back(&command);
+  return Pipeline(pointers);
+}
+
+Result<std::vector<RedisReply>> RedisClient::Pipeline(
+    const std::vector<const RedisCommand*>& commands) {
   std::vector<RedisReply> replies(commands.size());
   // Group by node, keeping each node's commands in their order.
   std::vector<std::pair<Node*, std::vector<size_t>>> groups;
   for (size_t i = 0; i < commands.size(); ++i) {
-    Node* node = &NodeFor(commands[i].route_key);
+    Node* node = &NodeFor(commands[i]->route_key);
     auto it =
         std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == node; });
     if (it == groups.end()) {
@@ -415,11 +423,11 @@ Result<std::vector<RedisReply>> RedisClient::Pipeline(const std::vector<RedisCom
   for (auto& [node, indexes] : groups) {
     std::vector<const RedisCommand*> batch;
     batch.reserve(indexes.size());
-    for (size_t index : indexes) batch.push_back(&commands[index]);
+    for (size_t index : indexes) batch.push_back(commands[index]);
     auto sent = SendOnNode(*node, batch, false);
     if (!sent) return std::unexpected(sent.error());
     for (size_t k = 0; k < indexes.size(); ++k) {
-      auto fixed = FixUp(commands[indexes[k]], std::move((*sent)[k]), 0);
+      auto fixed = FixUp(*commands[indexes[k]], std::move((*sent)[k]), 0);
       if (!fixed) return std::unexpected(fixed.error());
       replies[indexes[k]] = std::move(*fixed);
     }
@@ -431,8 +439,10 @@ Result<std::vector<std::vector<RedisReply>>> RedisClient::Phases(
     const std::vector<std::vector<RedisCommand>>& phases) {
   std::vector<std::vector<RedisReply>> out;
   if (!cluster_) {
-    std::vector<RedisCommand> all;
-    for (const auto& phase : phases) all.insert(all.end(), phase.begin(), phase.end());
+    std::vector<const RedisCommand*> all;
+    for (const auto& phase : phases) {
+      for (const RedisCommand& command : phase) all.push_back(&command);
+    }
     auto replies = Pipeline(all);
     if (!replies) return std::unexpected(replies.error());
     size_t at = 0;

@@ -86,10 +86,10 @@ class RedisClient {
   Result<RedisReply> Run(const RedisCommand& command);
 
   // Replies in command order. Commands for one node travel as one pipeline (one round
-  // trip); in a cluster, nodes are visited one after another, so commands to different
-  // nodes are ordered only by their position when `ordered` (each node's group completes
-  // before the next command's node is visited).
+  // trip), in their order; in a cluster the nodes are visited one after another, so there
+  // is no order between commands of different nodes (use Phases for that).
   Result<std::vector<RedisReply>> Pipeline(const std::vector<RedisCommand>& commands);
+  Result<std::vector<RedisReply>> Pipeline(const std::vector<const RedisCommand*>& commands);
 
   // The phases run in order, each completing before the next starts. With a single server
   // they are sent as one pipeline (one round trip), which Redis executes in order.

@@ -18,6 +18,19 @@ local function count(from, to)
   if from then redis.call('HINCRBY', P .. 'n', from, -1) end
   if to then redis.call('HINCRBY', P .. 'n', to, 1) end
 end
+-- A task due again (nack, reschedule, redrive). On a single server the scripts get KEYS
+-- next:p next:c gen as KEYS[2..4] and keep the next-due index themselves, atomically; in a
+-- cluster the caller does it around the script (the hint protocol).
+local function due_again(kind, score, id)
+  redis.call('ZADD', lane(kind), score, id)
+  if KEYS[4] then
+    local topic = string.sub(P, 5, -3)
+    local z = KEYS[2]
+    if kind == '1' then z = KEYS[3] end
+    redis.call('ZADD', z, 'LT', score, topic)
+    redis.call('HINCRBY', KEYS[4], kind .. ':' .. topic, 1)
+  end
+end
 local function finish(k, id, st, now)
   local f = redis.call('HMGET', k, 'st', 'kind')
   redis.call('HSET', k, 'st', st, 'fin', now, 'tok', '', 'lse', '0')
@@ -37,8 +50,13 @@ const RedisScript& Make(const char* body) {
 
 const RedisScript& Add() {
   static const RedisScript& script = Make(R"lua(
-local out = {}
-for i = 1, #ARGV, 9 do
+-- ARGV[1] 'S': a single server, where this script also does what the cluster path does in
+-- separate commands around it (the id index keys, the next-due index, the generation, the
+-- topic set, the max id), atomically. KEYS[2..6] are then next:p next:c gen topics maxid.
+local single, maxid = ARGV[1] == 'S', ARGV[2]
+local topic = string.sub(P, 5, -3)
+local out, earliest = {}, {}
+for i = 3, #ARGV, 9 do
   local id, due, crt, pl, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local mx, js, dk, cb = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local existing = false
@@ -54,8 +72,23 @@ for i = 1, #ARGV, 9 do
     redis.call('ZADD', lane(kind), due, id)
     count(nil, '0')
     if dk ~= '' then redis.call('HSET', P .. 'dedup', dk, id) end
+    if single then
+      redis.call('SET', 'dq:id:' .. id, kind .. topic)
+      if not earliest[kind] or tonumber(due) < tonumber(earliest[kind]) then earliest[kind] = due end
+    end
     out[#out + 1] = id
   end
+end
+if single then
+  for kind, due in pairs(earliest) do
+    local z = KEYS[2]
+    if kind == '1' then z = KEYS[3] end
+    redis.call('ZADD', z, 'LT', due, topic)
+    redis.call('HINCRBY', KEYS[4], kind .. ':' .. topic, 1)
+  end
+  redis.call('SADD', KEYS[5], topic)
+  local cur = redis.call('GET', KEYS[6])
+  if not cur or #cur < #maxid or (#cur == #maxid and cur < maxid) then redis.call('SET', KEYS[6], maxid) end
 end
 return out
 )lua");
@@ -100,6 +133,12 @@ while got < max and scans < 4 do
   end
 end
 local first = redis.call('ZRANGE', L, 0, 0, 'WITHSCORES')
+if KEYS[2] then
+  -- A single server: set the next-due entry to what the lane holds now, atomically (the
+  -- cluster path does this with FixHint and the generation check).
+  local topic = string.sub(P, 5, -3)
+  if first[2] then redis.call('ZADD', KEYS[2], first[2], topic) else redis.call('ZREM', KEYS[2], topic) end
+end
 return {first[2] or '', dead, out}
 )lua");
   return script;
@@ -149,7 +188,7 @@ if tonumber(f[4]) > 0 and tonumber(f[3]) >= tonumber(f[4]) then
   finish(k, id, '4', now)
 else
   redis.call('HSET', k, 'st', '0', 'due', retry_at, 'tok', '', 'lse', '0')
-  redis.call('ZADD', lane(f[5]), retry_at, id)
+  due_again(f[5], retry_at, id)
   count(f[1], '0')
 end
 return redis.call('HGETALL', k)
@@ -181,7 +220,7 @@ local f = redis.call('HMGET', k, 'st', 'kind')
 if not f[1] then return 'NF' end
 if f[1] ~= '0' then return 'CF' end
 redis.call('HSET', k, 'due', due)
-redis.call('ZADD', lane(f[2]), due, id)
+due_again(f[2], due, id)
 return redis.call('HGETALL', k)
 )lua");
   return script;
@@ -197,7 +236,7 @@ if f[1] ~= '4' then return 'CF' end
 redis.call('HSET', k, 'st', '0', 'att', '0', 'due', now, 'fin', '0')
 redis.call('ZREM', P .. 'dead', pad(id))
 redis.call('ZREM', P .. 'fin', id)
-redis.call('ZADD', lane(f[2]), now, id)
+due_again(f[2], now, id)
 count('4', '0')
 return redis.call('HGETALL', k)
 )lua");

@@ -171,36 +171,19 @@ class RedisStore final : public Store {
     if (tasks.empty()) return out;
     // Group by topic, keeping each topic's tasks in order.
     std::map<std::string_view, std::vector<size_t>> by_topic;
-    for (size_t i = 0; i < tasks.size(); ++i) by_topic[tasks[i].topic].push_back(i);
     TaskId max_id = 0;
-    std::map<std::pair<char, std::string_view>, int64_t> earliest;  // (kind, topic) -> due
-    std::vector<RedisCommand> index;
-    for (const Task& task : tasks) {
-      max_id = std::max(max_id, task.id);
-      auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
-      auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
-      if (!inserted) it->second = std::min(it->second, task.due_at_ms);
-      RedisCommand set{
-          {"SET", IndexKey(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
-          IndexKey(task.id)};
-      index.push_back(std::move(set));
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      by_topic[tasks[i].topic].push_back(i);
+      max_id = std::max(max_id, tasks[i].id);
     }
-    std::vector<std::string> triples;
-    for (const auto& [key, due] : earliest) {
-      triples.push_back(std::string(1, key.first));
-      triples.push_back(std::string(key.second));
-      triples.push_back(std::to_string(due));
-    }
-    // Phase 1: the hint and the id index go first, so that a task never exists without
-    // them; phase 2 writes the tasks; phase 3 bumps the generations (DESIGN: hint protocol
-    // in docs/ARCHITECTURE.md). One round trip on a single server.
-    std::vector<RedisCommand> before = std::move(index);
-    before.push_back(HintCommand(false, std::to_string(max_id), triples));
+    bool single = !redis_->cluster();
     std::vector<RedisCommand> writes;
     std::vector<std::string_view> write_topics;
     for (const auto& [topic, indexes] : by_topic) {
       std::vector<std::string> args;
-      args.reserve(indexes.size() * 9);
+      args.reserve(2 + indexes.size() * 9);
+      args.push_back(single ? "S" : "C");
+      args.push_back(std::to_string(max_id));
       for (size_t i : indexes) {
         const Task& task = tasks[i];
         args.push_back(std::to_string(task.id));
@@ -213,18 +196,50 @@ class RedisStore final : public Store {
         args.push_back(task.dedup_key);
         args.push_back(task.callback);
       }
-      writes.push_back(ScriptCommand(scripts::Add(), {Prefix(topic)}, std::move(args)));
+      std::vector<std::string> keys{Prefix(topic)};
+      if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId});
+      writes.push_back(ScriptCommand(scripts::Add(), std::move(keys), std::move(args)));
       write_topics.push_back(topic);
     }
-    std::vector<RedisCommand> after{HintCommand(true, "", triples)};
-    auto replies = Track(redis_->Phases({before, writes, after}));
-    if (!replies) return std::unexpected(replies.error());
-    for (const RedisReply& reply : (*replies)[0]) {
-      if (reply.IsError()) return Unhealthy(ReplyError(reply, "add (index)"));
+    std::vector<RedisReply> written;
+    if (single) {
+      // One script per topic does everything atomically: one round trip, no protocol.
+      auto replies = Track(redis_->Pipeline(writes));
+      if (!replies) return std::unexpected(replies.error());
+      written = std::move(*replies);
+    } else {
+      // A cluster keeps the global keys on another node. Phase 1: the hint and the id index
+      // go first, so that a task never exists without them; phase 2 writes the tasks; phase
+      // 3 lowers the hint again and bumps the generations (docs/ARCHITECTURE.md, "hint
+      // protocol").
+      std::map<std::pair<char, std::string_view>, int64_t> earliest;  // (kind, topic) -> due
+      std::vector<RedisCommand> before;
+      for (const Task& task : tasks) {
+        auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
+        auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
+        if (!inserted) it->second = std::min(it->second, task.due_at_ms);
+        before.push_back(RedisCommand{
+            {"SET", IndexKey(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
+            IndexKey(task.id)});
+      }
+      std::vector<std::string> triples;
+      for (const auto& [key, due] : earliest) {
+        triples.push_back(std::string(1, key.first));
+        triples.push_back(std::string(key.second));
+        triples.push_back(std::to_string(due));
+      }
+      before.push_back(HintCommand(false, std::to_string(max_id), triples));
+      std::vector<RedisCommand> after{HintCommand(true, "", triples)};
+      auto replies = Track(redis_->Phases({before, writes, after}));
+      if (!replies) return std::unexpected(replies.error());
+      for (const RedisReply& reply : (*replies)[0]) {
+        if (reply.IsError()) return Unhealthy(ReplyError(reply, "add (index)"));
+      }
+      written = std::move((*replies)[1]);
     }
     std::vector<RedisCommand> orphans;
     for (size_t t = 0; t < writes.size(); ++t) {
-      const RedisReply& reply = (*replies)[1][t];
+      const RedisReply& reply = written[t];
       const auto& indexes = by_topic[write_topics[t]];
       if (reply.IsError() || reply.elements.size() != indexes.size()) {
         return Unhealthy(ReplyError(reply, "add"));
@@ -235,7 +250,8 @@ class RedisStore final : public Store {
         const Task& task = tasks[indexes[k]];
         out[indexes[k]] = stored;
         if (stored != task.id) {
-          orphans.push_back(RedisCommand{{"DEL", IndexKey(task.id)}, IndexKey(task.id)});
+          if (!single)
+            orphans.push_back(RedisCommand{{"DEL", IndexKey(task.id)}, IndexKey(task.id)});
         } else {
           RememberTopic(task.id, task.kind, task.topic);
         }
@@ -627,9 +643,13 @@ class RedisStore final : public Store {
     auto where = TopicOf(id);
     if (!where) return std::unexpected(where.error());
     args.insert(args.begin(), std::to_string(id));
-    RedisCommand command = ScriptCommand(script, {Prefix(where->topic)}, std::move(args));
+    bool single = !redis_->cluster();
+    std::vector<std::string> keys{Prefix(where->topic)};
+    // On a single server the script keeps the next-due index itself (due_again in Lua).
+    if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen});
+    RedisCommand command = ScriptCommand(script, std::move(keys), std::move(args));
     RedisReply reply;
-    if (due_again_at) {
+    if (due_again_at && !single) {
       std::vector<std::string> triple{std::string(1, KindDigit(where->kind)), where->topic,
                                       std::to_string(*due_again_at)};
       auto replies = Track(redis_->Phases(
@@ -646,8 +666,7 @@ class RedisStore final : public Store {
 
   Result<std::vector<Task>> RunClaim(std::string_view topic, DeliveryKind kind, size_t max,
                                      int64_t now_ms, int64_t lease_until_ms) {
-    std::vector<Task> out;
-    if (max == 0) return out;
+    if (max == 0) return std::vector<Task>{};
     bool consume = lease_until_ms == 0;
     std::vector<std::string> args{std::to_string(now_ms), std::to_string(max),
                                   std::to_string(lease_until_ms), consume ? "C" : "L",
@@ -661,6 +680,16 @@ class RedisStore final : public Store {
       }
     }
     std::string field = GenField(topic, kind);
+    if (!redis_->cluster()) {
+      // One atomic script claims and points the next-due entry at what is left.
+      auto reply = Track(redis_->Run(
+          ScriptCommand(scripts::Claim(), {Prefix(topic), NextKey(kind)}, std::move(args))));
+      if (!reply) return std::unexpected(reply.error());
+      if (reply->IsError() || reply->elements.size() != 3) {
+        return Unhealthy(ReplyError(*reply, "claim"));
+      }
+      return DecodeClaimed(topic, kind, *reply);
+    }
     auto replies = Track(
         redis_->Phases({{RedisCommand{{"HGET", kGen, field}, kGlobal}},
                         {ScriptCommand(scripts::Claim(), {Prefix(topic)}, std::move(args))}}));
@@ -669,17 +698,25 @@ class RedisStore final : public Store {
     const RedisReply& claim = (*replies)[1][0];
     if (gen.IsError()) return Unhealthy(ReplyError(gen, "claim"));
     if (claim.IsError() || claim.elements.size() != 3) return Unhealthy(ReplyError(claim, "claim"));
+    auto out = DecodeClaimed(topic, kind, claim);
+    if (!out) return out;
+    // Point the index at what the lane holds now: the next due task or lease deadline.
+    auto fixed = Track(redis_->Run(ScriptCommand(
+        scripts::FixHint(), {NextKey(kind), kGen},
+        {std::string(topic), field, gen.IsNil() ? "0" : gen.str, claim.elements[0].str})));
+    if (!fixed) return std::unexpected(fixed.error());
+    return out;
+  }
+
+  Result<std::vector<Task>> DecodeClaimed(std::string_view topic, DeliveryKind kind,
+                                          const RedisReply& claim) {
+    std::vector<Task> out;
     for (const RedisReply& fields : claim.elements[2].elements) {
       auto task = DecodeFields(topic, fields);
       if (!task) return std::unexpected(task.error());
       RememberTopic(task->id, kind, task->topic);
       out.push_back(std::move(*task));
     }
-    // Point the index at what the lane holds now: the next due task or lease deadline.
-    auto fixed = Track(redis_->Run(ScriptCommand(
-        scripts::FixHint(), {NextKey(kind), kGen},
-        {std::string(topic), field, gen.IsNil() ? "0" : gen.str, claim.elements[0].str})));
-    if (!fixed) return std::unexpected(fixed.error());
     return out;
   }
 
@@ -742,6 +779,17 @@ Result<std::unique_ptr<Store>> OpenRedisStore(const StoreConfig& config) {
   if (!client) {
     return Fail(client.error().code,
                 client.error().message + " (store: redis needs a reachable redis.url)");
+  }
+  // A Redis that just restarted answers LOADING until its AOF is read: wait for it (bounded)
+  // rather than fail the start of every instance restarted together with it.
+  for (int waited_ms = 0;; waited_ms += 200) {
+    auto pong = (*client)->Run(RedisCommand{{"PING"}, ""});
+    if (!pong) return std::unexpected(pong.error());
+    if (!pong->IsError()) break;
+    if (pong->str.rfind("LOADING", 0) != 0 || waited_ms >= 60'000) {
+      return Fail(Errc::kUnavailable, "redis: PING answered '" + pong->str + "'");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return std::unique_ptr<Store>(new RedisStore(config, std::move(*client)));
 }

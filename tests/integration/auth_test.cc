@@ -148,9 +148,20 @@ TEST_F(Auth, AConsumerTokenConsumesItsTopicOnly) {
   EXPECT_EQ(ack.status, 200) << ack.body;
   EXPECT_EQ(Send("POST", "/v1/topics/orders/tasks", R"({"payload":"x"})", kConsumer).status, 403);
   EXPECT_EQ(Send("POST", "/v1/topics/payments/pull", "", kConsumer).status, 403);
-  // A topic token cannot touch another topic's task, even by id.
-  EXPECT_EQ(Send("GET", "/v1/tasks/" + paid, "", kConsumer).status, 403);
-  EXPECT_EQ(Send("DELETE", "/v1/tasks/" + paid, "", kPublisher).status, 403);
+  // A topic token cannot touch another topic's task, even by id, nor learn that it exists:
+  // the answer is byte for byte the one for an id that does not exist.
+  auto other_task = Send("GET", "/v1/tasks/" + paid, "", kConsumer);
+  EXPECT_EQ(other_task.status, 404);
+  std::string unknown_id = std::to_string(std::stoull(paid) + 1);
+  auto unknown = Send("GET", "/v1/tasks/" + unknown_id, "", kConsumer);
+  EXPECT_EQ(unknown.status, 404);
+  auto strip = [](std::string body, const std::string& id) {
+    return body.replace(body.find(id), id.size(), "ID");
+  };
+  EXPECT_EQ(strip(other_task.body, paid), strip(unknown.body, unknown_id));
+  EXPECT_EQ(Send("DELETE", "/v1/tasks/" + paid, "", kPublisher).status, 404);
+  // Its own topic but a right it lacks: 403 (it may already see that topic's tasks).
+  EXPECT_EQ(Send("DELETE", "/v1/tasks/" + id, "", kConsumer).status, 403);
   EXPECT_EQ(Send("GET", "/v1/tasks/" + id, "", kConsumer).status, 200);
 }
 

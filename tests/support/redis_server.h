@@ -30,6 +30,8 @@ class RedisServer {
   std::string Cli(const std::string& args) const;
 
  private:
+  void SignalAndReap(int signal);
+
   std::string dir_;
   std::vector<std::string> extra_args_;
   int port_ = 0;

@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "support/redis_server.h"
 #include "support/temp_dir.h"
+#include "support/test_util.h"
 
 namespace delayq::store {
 namespace {
@@ -41,6 +42,28 @@ Result<std::unique_ptr<Store>> OpenRedis(const std::string&, StoreConfig config)
 }
 
 void ResetRedis() { SharedRedis().Cli("FLUSHALL"); }
+
+// A 3-master Redis Cluster for the whole suite: the cluster code paths (slot routing, the
+// hint protocol across nodes) answer to the same contract.
+testing::RedisCluster& SharedCluster() {
+  static testing::TempDir dir;
+  static testing::RedisCluster cluster(dir.path());
+  static bool started = cluster.Start();
+  EXPECT_TRUE(started) << cluster.last_error();
+  return cluster;
+}
+
+Result<std::unique_ptr<Store>> OpenRedisCluster(const std::string&, StoreConfig config) {
+  config.backend = "redis";
+  config.redis_url = SharedCluster().url();
+  return OpenStore(config);
+}
+
+void ResetRedisCluster() {
+  for (int port : SharedCluster().ports()) {
+    testing::RunCommand("redis-cli -p " + std::to_string(port) + " FLUSHALL");
+  }
+}
 
 class StoreContract : public ::testing::TestWithParam<Backend> {
  protected:
@@ -412,17 +435,17 @@ TEST_P(StoreContract, TopicStatsCountEachState) {
 
 TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 0u); }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract,
-                         ::testing::Values(Backend{"rocksdb",
-                                                   [](const std::string& dir, StoreConfig config) {
-                                                     config.backend = "rocksdb";
-                                                     config.data_dir = dir + "/data";
-                                                     return OpenStore(config);
-                                                   }},
-                                           Backend{"redis", OpenRedis, ResetRedis, false}),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return info.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StoreContract,
+    ::testing::Values(Backend{"rocksdb",
+                              [](const std::string& dir, StoreConfig config) {
+                                config.backend = "rocksdb";
+                                config.data_dir = dir + "/data";
+                                return OpenStore(config);
+                              }},
+                      Backend{"redis", OpenRedis, ResetRedis, false},
+                      Backend{"redis_cluster", OpenRedisCluster, ResetRedisCluster, false}),
+    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace delayq::store

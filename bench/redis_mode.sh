@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Distributed mode (issue 6): adds/s and fired/s with 1, 2 and 3 delayq instances on one
+# Redis, beside redis-benchmark (EVALSHA of a trivial script, ZADD) on the same server in
+# the same run. Everything on loopback; every server is started here and stopped on exit.
+#
+#   bash bench/redis_mode.sh BUILD_DIR            full (5 s per add measurement, 3 repetitions)
+#   bash bench/redis_mode.sh BUILD_DIR --quick    smoke (1 s, 1 repetition, small sizes)
+#
+# Redis runs with appendonly yes, appendfsync everysec (see docs/OPERATIONS.md for what that
+# means for an acknowledged add). Adds: seed single adds, 64 connections in all, split over
+# the instances (one loadgen per instance, run at once, rates summed). Fired: each instance
+# gets its own topic of N tasks due at once, pulled (max 100) and acked by 4 consumers on
+# that instance; rates summed. Prints a Markdown table on stdout, progress on stderr.
+# Nothing here asserts a time; a run with errors or lost tasks exits non-zero.
+set -euo pipefail
+
+build=${1:?usage: bench/redis_mode.sh BUILD_DIR [--quick]}
+quick=0
+[[ ${2:-} == --quick ]] && quick=1
+delayq=$build/src/delayq
+loadgen=$build/bench/delayq_loadgen
+for tool in "$delayq" "$loadgen"; do [[ -x $tool ]] || { echo "missing $tool" >&2; exit 1; }; done
+for tool in redis-server redis-benchmark redis-cli; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (scripts/bootstrap.sh bench)" >&2; exit 1; }
+done
+
+reps=$((quick ? 1 : 3))
+add_s=$((quick ? 1 : 5))
+fire_tasks=$((quick ? 2000 : 30000))  # per instance
+bench_requests=$((quick ? 20000 : 200000))
+work=$(mktemp -d /tmp/delayq-redis-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+log() { echo "redis-bench: [${SECONDS}s] $*" >&2; }
+fail() { log "FAILED: $*"; exit 1; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+json_number() { sed -nE "s/.*\"$2\":(-?[0-9.]+).*/\1/p" <<<"$1"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$port" --dir "$work" --appendonly yes --appendfsync everysec \
+  --save '' --daemonize no --logfile "$work/redis.log" &
+pids+=($!)
+for _ in $(seq 100); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+redis-cli -p "$port" ping | grep -q PONG || fail "redis-server did not start"
+url=redis://127.0.0.1:$port/0
+log "redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/') on $url (appendonly yes, appendfsync everysec)"
+
+# References on the same server: unpipelined, 64 clients.
+sha=$(redis-cli -p "$port" SCRIPT LOAD "return 1")
+declare -A ref=()
+for name in EVALSHA ZADD; do
+  if [[ $name == EVALSHA ]]; then args=(evalsha "$sha" 0); else args=(-r 1000000 zadd bench_zset __rand_int__ __rand_int__); fi
+  values=()
+  for ((i = 1; i <= reps; i++)); do
+    line=$(redis-benchmark -h 127.0.0.1 -p "$port" -q -n "$bench_requests" -c 64 "${args[@]}" | tr '\r' '\n' | grep 'requests per second' | tail -1)
+    values+=("$(sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' <<<"$line")")
+    log "redis-benchmark -c 64 ${args[*]}: $line"
+  done
+  ref[$name]=$(median "${values[@]}")
+done
+redis-cli -p "$port" FLUSHALL >/dev/null
+
+# start_instances K: K delayq instances on the Redis; sets addrs.
+addrs=()
+instance_pids=()
+start_instances() {
+  addrs=()
+  instance_pids=()
+  for ((k = 0; k < $1; k++)); do
+    local dir=$work/i$k
+    mkdir -p "$dir"
+    : >"$dir/stdout"
+    "$delayq" serve --listen 127.0.0.1:0 --data-dir "$dir/data" --store redis --redis-url "$url" \
+      --log-level warn >"$dir/stdout" 2>"$dir/stderr" &
+    instance_pids+=($!)
+    pids+=($!)
+    local addr=""
+    for _ in $(seq 100); do
+      addr=$(sed -nE 's|^delayq listening on http://(127\.0\.0\.1:[0-9]+)$|\1|p' "$dir/stdout")
+      [[ -n $addr ]] && break
+      sleep 0.1
+    done
+    [[ -n $addr ]] || { cat "$dir/stderr" >&2; fail "delayq instance $k did not start"; }
+    addrs+=("$addr")
+  done
+}
+stop_instances() {
+  for pid in "${instance_pids[@]}"; do kill "$pid"; done
+  for pid in "${instance_pids[@]}"; do wait "$pid" || fail "a delayq instance exited non-zero"; done
+}
+
+declare -A add_rate=() fire_rate=()
+for k in 1 2 3; do
+  add_values=() fire_values=()
+  for ((i = 1; i <= reps; i++)); do
+    redis-cli -p "$port" FLUSHALL >/dev/null
+    start_instances "$k"
+    connections=$((64 / k))
+    outs=()
+    lg=()
+    for ((j = 0; j < k; j++)); do
+      "$loadgen" add --addr "${addrs[$j]}" --connections "$connections" --duration-s "$add_s" \
+        --topic "bench$j" >"$work/add$j.out" &
+      lg+=($!)
+    done
+    for pid in "${lg[@]}"; do wait "$pid" || fail "loadgen add exited $?"; done
+    sum=0
+    for ((j = 0; j < k; j++)); do
+      out=$(<"$work/add$j.out")
+      [[ $(json_number "$out" errors) == 0 ]] || fail "adds with errors: $out"
+      sum=$(awk -v a="$sum" -v b="$(json_number "$out" rps)" 'BEGIN { print a + b }')
+    done
+    add_values+=("$sum")
+    lg=()
+    for ((j = 0; j < k; j++)); do
+      "$loadgen" pull --addr "${addrs[$j]}" --tasks "$fire_tasks" --consumers 4 --topic "fire$j" \
+        --timeout-s 120 >"$work/pull$j.out" &
+      lg+=($!)
+    done
+    for pid in "${lg[@]}"; do wait "$pid" || fail "loadgen pull exited $?"; done
+    sum=0
+    for ((j = 0; j < k; j++)); do
+      out=$(<"$work/pull$j.out")
+      [[ $(json_number "$out" acked) == "$fire_tasks" && $(json_number "$out" duplicates) == 0 ]] ||
+        fail "pull run lost or repeated tasks: $out"
+      sum=$(awk -v a="$sum" -v b="$(json_number "$out" tasks_per_s)" 'BEGIN { print a + b }')
+    done
+    fire_values+=("$sum")
+    log "$k instance(s), run $i: adds ${add_values[-1]}/s, pulled+acked ${fire_values[-1]} tasks/s"
+    stop_instances
+  done
+  add_rate[$k]=$(median "${add_values[@]}")
+  fire_rate[$k]=$(median "${fire_values[@]}")
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "| instances | seed adds/s (64 conn) | × EVALSHA | pulled+acked tasks/s | × ZADD |"
+echo "|---|---|---|---|---|"
+for k in 1 2 3; do
+  echo "| $k | ${add_rate[$k]} | $(ratio "${add_rate[$k]}" "${ref[EVALSHA]}") | ${fire_rate[$k]} | $(ratio "${fire_rate[$k]}" "${ref[ZADD]}") |"
+done
+echo
+echo "References (same server, same run, redis-benchmark -c 64, unpipelined): EVALSHA \"return 1\" ${ref[EVALSHA]} req/s; ZADD ${ref[ZADD]} req/s."
+echo "Machine: $(nproc) cores, $(lscpu | sed -nE 's/^Model name: +//p'); $(date -u +%Y-%m-%dT%H:%MZ); commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)."
