@@ -93,8 +93,13 @@ bool RedisServer::Start() {
       execvp("redis-server", argv.data());
       _exit(127);
     }
-    bool up = WaitFor([&] { return Cli("PING").find("PONG") != std::string::npos; },
-                      std::chrono::seconds(10));
+    // NOAUTH also means "up" (a server started with --requirepass).
+    bool up = WaitFor(
+        [&] {
+          std::string pong = Cli("PING");
+          return pong.find("PONG") != std::string::npos || pong.find("NOAUTH") != std::string::npos;
+        },
+        std::chrono::seconds(10));
     if (up) return true;
     Kill();
     if (fixed_port) return false;
