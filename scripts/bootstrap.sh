@@ -16,6 +16,7 @@ packages=(
   # The dashboard's browser test (tests/browser) drives Debian's Chromium; the config-centre
   # test starts Debian's etcd (binary: etcd).
   chromium etcd-server
+  prometheus  # promtool: tests/integration/metrics_test.cc checks /metrics with it
 )
 # Node.js + npm run the browser test (playwright-core); a machine may already have them.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -14,6 +14,7 @@
 
 #include "api/auth.h"
 #include "api/router.h"
+#include "cli/commands.h"
 #include "config/config.h"
 #include "config/etcd_source.h"
 #include "delivery/callback_spec.h"
@@ -124,6 +125,7 @@ int Serve(const config::Config& cfg) {
   api::ApiConfig limits;
   limits.max_payload_bytes = cfg.max_payload_bytes;
   limits.max_delay_ms = cfg.max_delay_ms;
+  limits.access_log = cfg.access_log;
   limits.registry = &registry;
   std::vector<api::TokenGrant> grants;
   for (const auto& rule : cfg.auth_tokens) {
@@ -139,6 +141,7 @@ int Serve(const config::Config& cfg) {
   engine_config.purge_interval_ms = cfg.purge_interval_ms;
   engine_config.max_queued = static_cast<size_t>(cfg.max_queued);
   engine_config.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
+  engine_config.metrics_max_topics = static_cast<size_t>(cfg.metrics_max_topics);
   engine_config.retry = RetryPolicy{cfg.retry_initial_ms, cfg.retry_max_ms, cfg.retry_multiplier};
   // A delivering task is due again if no answer was recorded within the longest allowed
   // callback plus a margin (a crash while callbacks were in flight).
@@ -225,7 +228,9 @@ int Serve(const config::Config& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"delayq: a durable delay-queue service"};
+  CLI::App app{
+      "delayq: a durable delay-queue service. `delayq serve` runs the server; the other "
+      "subcommands are a client of a running server (README.md)."};
   app.set_version_flag("--version", "delayq 0.1.0");
   app.require_subcommand(1);
 
@@ -240,7 +245,24 @@ int main(int argc, char** argv) {
     flag_options.emplace_back(setting.key, option);
   }
 
-  CLI11_PARSE(app, argc, argv);
+  cli::Commands client_commands(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One status for every usage error, client or server side (CLI11's own codes vary by
+    // error kind), and the message names the option at fault.
+    std::cerr << "delayq: " << e.what() << "\nRun 'delayq --help' or 'delayq <command> --help'.\n";
+    return cli::kExitUsage;
+  }
+
+  if (auto status = client_commands.Run()) return *status;
 
   if (serve->parsed()) {
     std::map<std::string, std::string> given;

@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <vector>
+
 namespace delayq::api {
 
 namespace {
@@ -14,13 +19,95 @@ void Gauge(std::string* out, std::string_view name, std::string_view help, uint6
   *out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
 }
 
+// Label values are topic names ([A-Za-z0-9._:-], nothing to escape) and fixed strings.
+void TopicSeries(std::string* out, const engine::Metrics& m) {
+  struct Row {
+    std::string_view topic;
+    std::array<uint64_t, engine::kTopicEventCount> counts;
+  };
+  std::vector<Row> rows;
+  m.topics.ForEach([&](std::string_view topic, const engine::TopicMetrics::Counts& counts) {
+    Row row{topic, {}};
+    for (size_t i = 0; i < counts.size(); ++i) {
+      row.counts[i] = counts[i].load(std::memory_order_relaxed);
+    }
+    rows.push_back(row);
+  });
+  // Sorted so that successive scrapes list topics in the same order (easier to read).
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.topic < b.topic; });
+  static constexpr std::array<std::string_view, engine::kTopicEventCount> kHelp = {
+      "Tasks durably added, by topic (dedup hits excluded).",
+      "Tasks handed out for the first time after falling due (first pull or first callback), "
+      "by topic.",
+      "Tasks completed, by topic: seed pulls, v1 acks, callbacks answered 2xx.",
+      "Failed delivery attempts, by topic: callbacks not answered 2xx, v1 nacks.",
+      "Tasks that became dead after a failed attempt used up max_attempts, by topic.",
+      "Successful cancel calls, by topic.",
+  };
+  for (size_t i = 0; i < engine::kTopicEventCount; ++i) {
+    std::string name = fmt::format("delayq_topic_tasks_{}_total",
+                                   engine::TopicEventName(static_cast<engine::TopicEvent>(i)));
+    *out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n", name, kHelp[i]);
+    for (const Row& row : rows) {
+      *out += fmt::format("{}{{topic=\"{}\"}} {}\n", name, row.topic, row.counts[i]);
+    }
+  }
+}
+
+// Tasks by state summed over all topics, from the store's per-topic counts.
+void StateGauges(std::string* out, engine::Engine& engine) {
+  auto topics = engine.Topics("");
+  if (!topics) return;  // the store cannot be read: leave the gauges out rather than lie
+  std::array<int64_t, 6> by_state{};
+  int64_t due = 0;
+  int64_t oldest_lateness_ms = 0;
+  for (const store::TopicStats& t : *topics) {
+    for (size_t i = 0; i < by_state.size(); ++i) by_state[i] += t.by_state[i];
+    due += static_cast<int64_t>(t.due_waiting);
+    oldest_lateness_ms = std::max(oldest_lateness_ms, t.oldest_due_lateness_ms);
+  }
+  *out +=
+      "# HELP delayq_tasks Tasks stored, by state (scheduled includes tasks already due but not "
+      "yet handed out; done, dead and cancelled are kept for the retention period).\n"
+      "# TYPE delayq_tasks gauge\n";
+  for (size_t i = 0; i < by_state.size(); ++i) {
+    *out += fmt::format("delayq_tasks{{state=\"{}\"}} {}\n", StateName(static_cast<TaskState>(i)),
+                        by_state[i]);
+  }
+  Gauge(out, "delayq_tasks_due",
+        "Tasks due and waiting in memory for a consumer or a callback slot.",
+        static_cast<uint64_t>(due));
+  *out += fmt::format(
+      "# HELP delayq_oldest_due_lateness_seconds How long the oldest due task still waiting "
+      "has been due (0 when none waits).\n"
+      "# TYPE delayq_oldest_due_lateness_seconds gauge\n"
+      "delayq_oldest_due_lateness_seconds {}\n",
+      static_cast<double>(oldest_lateness_ms) / 1000.0);
+  Gauge(out, "delayq_topics", "Topics with at least one stored task.", topics->size());
+}
+
+// Wall clock at start-up, for restart alerts (changes() of this series).
+const double kStartTimeSeconds =
+    static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count()) /
+    1000.0;
+
 }  // namespace
 
-std::string RenderMetrics(const engine::Engine& engine) {
+std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http) {
   const engine::Metrics& m = engine.metrics();
   store::StoreStats stats = engine.StoreStats();
   std::string out;
-  out.reserve(4096);
+  out.reserve(16384);
+  out += fmt::format(
+      "# HELP delayq_build_info The running delayq version (always 1).\n"
+      "# TYPE delayq_build_info gauge\n"
+      "delayq_build_info{{version=\"{}\"}} 1\n"
+      "# HELP delayq_start_time_seconds Unix time at which the process started.\n"
+      "# TYPE delayq_start_time_seconds gauge\n"
+      "delayq_start_time_seconds {:.3f}\n",
+      DELAYQ_VERSION, kStartTimeSeconds);
   Counter(&out, "delayq_tasks_added_total", "Tasks durably added.",
           m.tasks_added.load(std::memory_order_relaxed));
   Counter(&out, "delayq_add_commits_total",
@@ -44,6 +131,20 @@ std::string RenderMetrics(const engine::Engine& engine) {
           m.callbacks_failed.load(std::memory_order_relaxed));
   Counter(&out, "delayq_callbacks_dead_total", "Callback tasks that used up max_attempts.",
           m.callbacks_dead.load(std::memory_order_relaxed));
+  out +=
+      "# HELP delayq_callback_failures_total Failed callbacks by reason: no_answer (timeout, "
+      "refused, DNS, TLS), http_5xx, http_other (1xx, 3xx, 4xx).\n"
+      "# TYPE delayq_callback_failures_total counter\n";
+  out += fmt::format("delayq_callback_failures_total{{reason=\"no_answer\"}} {}\n",
+                     m.callbacks_no_answer.load(std::memory_order_relaxed));
+  out += fmt::format("delayq_callback_failures_total{{reason=\"http_5xx\"}} {}\n",
+                     m.callbacks_5xx.load(std::memory_order_relaxed));
+  out += fmt::format("delayq_callback_failures_total{{reason=\"http_other\"}} {}\n",
+                     m.callbacks_other_status.load(std::memory_order_relaxed));
+  Counter(&out, "delayq_leases_expired_total",
+          "Pull leases and callback delivery leases that ran out (the task is due again, or "
+          "dead when out of attempts).",
+          m.leases_expired.load(std::memory_order_relaxed));
   Counter(&out, "delayq_tasks_promoted_total", "Tasks whose due time came (moved to ready).",
           m.tasks_promoted.load(std::memory_order_relaxed));
   Gauge(&out, "delayq_window_scheduled_tasks", "Tasks in the in-memory near window, not yet due.",
@@ -62,6 +163,14 @@ std::string RenderMetrics(const engine::Engine& engine) {
       "# HELP delayq_commit_seconds Duration of one group commit's store write.\n"
       "# TYPE delayq_commit_seconds histogram\n";
   m.commit_latency.Render("delayq_commit_seconds", "", &out);
+  out +=
+      "# HELP delayq_store_job_seconds Duration of one other store worker job (claim, ack, "
+      "nack, cancel, lease expiry, purge slice, ...).\n"
+      "# TYPE delayq_store_job_seconds histogram\n";
+  m.store_job_latency.Render("delayq_store_job_seconds", "", &out);
+  StateGauges(&out, engine);
+  TopicSeries(&out, m);
+  http.Render(&out);
   return out;
 }
 

@@ -1,11 +1,18 @@
 #include "api/router.h"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
 #include "api/auth.h"
 #include "api/dashboard.h"
 #include "api/errors.h"
 #include "api/metrics_text.h"
+#include "api/request_id.h"
+#include "api/route_pattern.h"
 #include "api/seed_api.h"
 #include "api/v1_api.h"
+#include "common/logfmt.h"
 
 namespace delayq::api {
 
@@ -15,9 +22,51 @@ http::Response Json(int status, std::string body) {
   return http::Response{status, "application/json", std::move(body)};
 }
 
+// How much of a failed answer's body goes into its log line.
+constexpr size_t kLoggedErrorBytes = 256;
+
 }  // namespace
 
 void Router::Handle(http::Request request, http::Responder respond) {
+  auto started = std::chrono::steady_clock::now();
+  std::string request_id = RequestIdFor(request.Header("X-Request-Id"));
+  std::string_view route = RoutePattern(request.Path());
+  std::string_view method = MethodLabel(request.method);
+  // What the log line needs, taken before the request is moved into the handler.
+  std::string path(request.Path());
+  std::string remote = request.remote;
+  size_t bytes_in = request.body.size();
+  auto answer = [metrics = http_metrics_, access_log = limits_.access_log, started, route, method,
+                 request_id, path = std::move(path), remote = std::move(remote), bytes_in,
+                 respond = std::move(respond)](http::Response response) {
+    int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+    metrics->Observe(route, method, response.status, micros);
+    // Failures of the server itself are logged whether or not the access log is on.
+    bool failed = response.status >= 500;
+    // The level check first: with log_level above info, no line is formatted at all.
+    if (failed || (access_log && spdlog::should_log(spdlog::level::info))) {
+      std::string line = fmt::format(
+          "msg={} request_id={} remote={} method={} path={} route={} status={} "
+          "duration_ms={:.3f} bytes_in={} bytes_out={}",
+          failed ? "\"request failed\"" : "request", request_id, LogValue(remote), LogValue(method),
+          LogValue(path), LogValue(route), response.status, static_cast<double>(micros) / 1000.0,
+          bytes_in, response.body.size());
+      if (failed) {
+        line += " error=" + LogValue(std::string_view(response.body).substr(0, kLoggedErrorBytes));
+        spdlog::warn("{}", line);
+      } else {
+        spdlog::info("{}", line);
+      }
+    }
+    response.headers.emplace_back("X-Request-Id", request_id);
+    respond(std::move(response));
+  };
+  Dispatch(std::move(request), std::move(answer));
+}
+
+void Router::Dispatch(http::Request request, http::Responder respond) {
   std::string_view path = request.Path();
   const std::string& method = request.method;
 
@@ -67,13 +116,18 @@ void Router::Handle(http::Request request, http::Responder respond) {
     if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
       return respond(MakeErrorResponse(ok.error()));
     }
-    return respond(http::Response{200, "text/plain; version=0.0.4", RenderMetrics(engine_)});
+    return respond(
+        http::Response{200, "text/plain; version=0.0.4", RenderMetrics(engine_, *http_metrics_)});
   }
   respond(MakeErrorResponse({Errc::kNotFound, "no route for " + method + " " + std::string(path) +
                                                   " (see docs/API.md)"}));
 }
 
 http::Response Router::ErrorResponse(int status, std::string_view message) {
+  http_metrics_->ObserveTransportError(status);
+  if (limits_.access_log) {
+    spdlog::info("msg=\"transport error\" status={} error={}", status, LogValue(message));
+  }
   return MakeTransportErrorResponse(status, message);
 }
 

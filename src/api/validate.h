@@ -59,6 +59,8 @@ struct ApiConfig {
   const TopicDefaultsTable* live_topics = nullptr;
   size_t max_payload_bytes = 1 << 20;
   int64_t max_delay_ms = 2LL * 366 * 24 * 3600 * 1000;  // how far ahead a task may be due
+  // One info line per request (config access_log); failed answers (5xx) are logged anyway.
+  bool access_log = true;
   // v1 API bounds (SPEC.md §3).
   static constexpr size_t kMaxBatch = 1000;
   static constexpr size_t kMaxPull = 1000;

@@ -71,6 +71,19 @@ auto Double(double Config::*field, double min, double max) {
   };
 }
 
+auto Bool(bool Config::*field) {
+  return [field](Config& c, std::string_view value) -> Result<void> {
+    if (value == "true" || value == "on" || value == "yes" || value == "1") {
+      c.*field = true;
+    } else if (value == "false" || value == "off" || value == "no" || value == "0") {
+      c.*field = false;
+    } else {
+      return Invalid("", value, "true or false");
+    }
+    return {};
+  };
+}
+
 // A comma-separated list (the YAML form is a list; the environment and flags use commas).
 auto List(std::vector<std::string> Config::*field) {
   return [field](Config& c, std::string_view value) -> Result<void> {
@@ -407,6 +420,12 @@ const std::vector<Setting>& Settings() {
        Duration(&Config::shutdown_grace_ms, 0)},
       {"log_level", "trace, debug, info, warn, error",
        String(&Config::log_level, {"trace", "debug", "info", "warn", "error"})},
+      {"access_log",
+       "one info line per HTTP request (true or false); 5xx answers are logged anyway",
+       Bool(&Config::access_log)},
+      {"metrics.max_topics",
+       "topics with their own series in /metrics; tasks of later topics count as topic=\"_other\"",
+       Integer(&Config::metrics_max_topics, 0, 100'000)},
       {"callbacks.signing_key", "HMAC-SHA256 key for callback signatures",
        String(&Config::signing_key)},
       {"max_attempts", "deliveries of a task before it is dead, unless the task says",

@@ -35,6 +35,8 @@ struct Config {
   int64_t purge_interval_ms = 1'000;
   int64_t shutdown_grace_ms = 10'000;
   std::string log_level = "info";
+  bool access_log = true;
+  int64_t metrics_max_topics = 100;
   std::map<std::string, std::vector<std::string>> services;  // name -> base URLs
   std::string signing_key;                                   // callbacks.signing_key
   // auth.tokens: a plain string is a global admin token; a mapping

@@ -40,6 +40,7 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
     : store_(store),
       clock_(clock),
       config_(config),
+      metrics_(config.metrics_max_topics),
       topic_limits_(std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(
           config.topic_limits)),
       ids_(config.node_id, clock),
@@ -141,6 +142,8 @@ void Engine::PullOldest(std::string topic, PullDone done) {
     }
     if (taken->empty()) return done(std::optional<Task>());
     RecordDelivery(taken->front(), now);
+    // A seed pull has no acknowledgement: handing the task out completes it.
+    metrics_.topics.Count(taken->front().topic, TopicEvent::kDelivered);
     done(std::optional<Task>(std::move(taken->front())));
   };
   if (!worker_->Submit(std::move(job))) {
@@ -155,6 +158,7 @@ void Engine::PullById(std::string topic, TaskId id, PullDone done) {
     auto taken = store_.ConsumeById(topic, id, now);
     if (!taken) return done(std::unexpected(taken.error()));
     RecordDelivery(*taken, now);
+    metrics_.topics.Count(taken->topic, TopicEvent::kDelivered);
     done(std::optional<Task>(std::move(*taken)));
   };
   if (!worker_->Submit(std::move(job))) {
@@ -228,15 +232,40 @@ void Engine::WakeWaiters(const std::string& topic) {
   }
 }
 
+Engine::TaskDone Engine::CountOutcome(TaskDone done) {
+  return [this, done = std::move(done)](Result<Task> task) {
+    if (task) {
+      switch (task->state) {
+        case TaskState::kDone:
+          metrics_.topics.Count(task->topic, TopicEvent::kDelivered);
+          break;
+        case TaskState::kDead:
+          metrics_.topics.Count(task->topic, TopicEvent::kFailed);
+          metrics_.topics.Count(task->topic, TopicEvent::kDead);
+          break;
+        case TaskState::kScheduled:  // nacked, due again later
+          metrics_.topics.Count(task->topic, TopicEvent::kFailed);
+          break;
+        case TaskState::kCancelled:
+          metrics_.topics.Count(task->topic, TopicEvent::kCancelled);
+          break;
+        default:
+          break;
+      }
+    }
+    done(std::move(task));
+  };
+}
+
 // Acks and nacks are settlements: the store worker records all of a round's in one write.
 void Engine::Ack(TaskId id, uint64_t lease_token, TaskDone done) {
-  Settle(store::Settlement{id, lease_token, true, 0, {}}, std::move(done));
+  Settle(store::Settlement{id, lease_token, true, 0, {}}, CountOutcome(std::move(done)));
 }
 
 void Engine::Nack(TaskId id, uint64_t lease_token, int64_t delay_ms, TaskDone done) {
   Settle(store::Settlement{id, lease_token, false, clock_.NowMs() + std::max<int64_t>(delay_ms, 0),
                            "nacked by consumer"},
-         std::move(done));
+         CountOutcome(std::move(done)));
 }
 
 void Engine::Settle(store::Settlement settlement, TaskDone done) {
@@ -253,7 +282,8 @@ void Engine::Settle(store::Settlement settlement, TaskDone done) {
 }
 
 void Engine::Cancel(TaskId id, TaskDone done) {
-  RunOnWorker([this, id](int64_t now) { return store_.Cancel(id, now); }, std::move(done), false);
+  RunOnWorker([this, id](int64_t now) { return store_.Cancel(id, now); },
+              CountOutcome(std::move(done)), false);
 }
 
 void Engine::Reschedule(TaskId id, int64_t due_at_ms, TaskDone done) {
@@ -299,6 +329,7 @@ void Engine::RecordDelivery(const Task& task, int64_t now_ms) {
   // Lateness is a property of the schedule: count first deliveries only, not retries.
   if (task.attempts <= 1) {
     metrics_.delivery_lateness.ObserveMillis(now_ms - task.due_at_ms);
+    metrics_.topics.Count(task.topic, TopicEvent::kFired);
     lateness_.Record(now_ms, now_ms - task.due_at_ms);
   }
 }
@@ -317,6 +348,7 @@ void Engine::OnPromoted(const store::PromoteResult& result, int64_t now_ms) {
       if (!expired) {
         spdlog::warn("msg=\"lease expiry failed\" error=\"{}\"", expired.error().message);
       } else if (*expired > 0) {
+        metrics_.leases_expired.fetch_add(*expired, std::memory_order_relaxed);
         scheduler_->Kick(now);  // the tasks are due again now
       }
     };
@@ -613,6 +645,12 @@ bool Engine::WaitForCallbacks(std::chrono::milliseconds grace) {
 void Engine::OnCallbackDone(const Task& task, const CallbackOutcome& outcome) {
   (outcome.ok() ? metrics_.callbacks_ok : metrics_.callbacks_failed)
       .fetch_add(1, std::memory_order_relaxed);
+  if (!outcome.ok()) {
+    (outcome.http_status == 0     ? metrics_.callbacks_no_answer
+     : outcome.http_status >= 500 ? metrics_.callbacks_5xx
+                                  : metrics_.callbacks_other_status)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
   double random01;
   {
     std::lock_guard lock(jitter_mu_);
@@ -629,8 +667,13 @@ void Engine::OnCallbackDone(const Task& task, const CallbackOutcome& outcome) {
                    recorded.error().message);
     } else if (recorded->state == TaskState::kDead) {
       metrics_.callbacks_dead.fetch_add(1, std::memory_order_relaxed);
+      metrics_.topics.Count(topic, TopicEvent::kFailed);
+      metrics_.topics.Count(topic, TopicEvent::kDead);
     } else if (recorded->state == TaskState::kScheduled) {
+      metrics_.topics.Count(topic, TopicEvent::kFailed);
       scheduler_->Kick(recorded->due_at_ms);
+    } else if (recorded->state == TaskState::kDone) {
+      metrics_.topics.Count(topic, TopicEvent::kDelivered);
     }
     ReleaseCallbackSlot(topic, store_.HasDue(topic, DeliveryKind::kCallback, clock_.NowMs()));
   };

@@ -80,7 +80,14 @@ void StoreWorker::Run() {
     for (const AddRequest& add : adds) round += add.tasks.size();
     if (!adds.empty()) CommitAdds(adds);
     if (!settles.empty()) CommitSettles(settles, settle_done);
-    for (Job& job : jobs) job();
+    for (Job& job : jobs) {
+      auto started = std::chrono::steady_clock::now();
+      job();
+      metrics_.store_job_latency.ObserveMicros(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                started)
+              .count());
+    }
     adds.clear();
     jobs.clear();
     settles.clear();
@@ -129,7 +136,11 @@ void StoreWorker::CommitAdds(std::vector<AddRequest>& adds) {
   }
   metrics_.add_commits.fetch_add(1, std::memory_order_relaxed);
   size_t created = 0;
-  for (size_t i = 0; i < batch.size(); ++i) created += (*stored)[i] == batch[i].id;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if ((*stored)[i] != batch[i].id) continue;  // a dedup hit: nothing new was stored
+    ++created;
+    metrics_.topics.Count(batch[i].topic, TopicEvent::kAdded);
+  }
   metrics_.tasks_added.fetch_add(created, std::memory_order_relaxed);
   size_t offset = 0;
   for (AddRequest& add : adds) {

@@ -13,6 +13,7 @@ struct Request {
   std::string target;  // path and query, as sent
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote;  // the client's address, "IP:PORT" ("" when unknown), for logs
 
   // First header with this name (case-insensitive), or "" when absent.
   std::string_view Header(std::string_view name) const;

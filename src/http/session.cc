@@ -37,6 +37,9 @@ std::string_view Request::Path() const {
 Session::Session(asio::ip::tcp::socket socket, SessionContext& context)
     : stream_(std::move(socket)), context_(context) {
   context_.connections.fetch_add(1, std::memory_order_relaxed);
+  beast::error_code ec;
+  auto peer = stream_.socket().remote_endpoint(ec);
+  if (!ec) remote_ = peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
 Session::~Session() { context_.connections.fetch_sub(1, std::memory_order_relaxed); }
@@ -157,6 +160,7 @@ void Session::Dispatch() {
   request.method = slot.head ? "GET" : std::string(parsed.method_string());
   request.target = std::string(parsed.target());
   request.body = std::move(parsed.body());
+  request.remote = remote_;
   request.headers.reserve(8);
   for (const auto& field : parsed) {
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));

@@ -92,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_ = false;   // a read of a request is in progress
   bool writing_ = false;   // an answer is being written
   bool closing_ = false;   // nothing more is read; close once the pending answers are out
+  std::string remote_;     // the peer's "IP:PORT", read once per connection (for logs)
 };
 
 }  // namespace delayq::http

@@ -109,5 +109,34 @@ TEST(Config, AuthTokensGlobalAndPerTopic) {
   EXPECT_NE(weak.error().message.find("16 characters"), std::string::npos);
 }
 
+TEST(Config, AccessLogAndMetricsCapFromFileEnvironmentAndFlags) {
+  auto none = [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
+  auto defaults = LoadConfig(std::nullopt, {}, none);
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->access_log);
+  EXPECT_EQ(defaults->metrics_max_topics, 100);
+
+  testing::TempDir dir;
+  std::string path = dir.Sub("delayq.yaml");
+  std::ofstream(path) << "access_log: false\nmetrics:\n  max_topics: 7\n";
+  auto file = LoadConfig(path, {}, none);
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_FALSE(file->access_log);
+  EXPECT_EQ(file->metrics_max_topics, 7);
+
+  auto env = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "DELAYQ_ACCESS_LOG") return "off";
+    return std::nullopt;
+  };
+  EXPECT_FALSE(LoadConfig(std::nullopt, {}, env)->access_log);
+  EXPECT_TRUE(LoadConfig(std::nullopt, {{"access_log", "true"}}, env)->access_log);  // flag wins
+  EXPECT_EQ(FlagName("access_log"), "access-log");
+
+  auto bad = LoadConfig(std::nullopt, {{"access_log", "maybe"}}, none);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("--access-log"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("true or false"), std::string::npos) << bad.error().message;
+}
+
 }  // namespace
 }  // namespace delayq::config
