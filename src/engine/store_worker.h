@@ -15,8 +15,7 @@
 
 namespace delayq::engine {
 
-// The thread that changes task state in the store (DESIGN.md §3, group commit), plus, for a
-// store that gains from it (Store::AddConcurrency), extra threads that only commit adds.
+// The one thread that changes task state in the store (DESIGN.md §3, group commit).
 //
 // I/O threads never wait on storage: they queue work here and are called back. Each round
 // takes everything queued: all adds go into one Store::Add (one WriteBatch, one fsync),
