@@ -44,8 +44,7 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
       topic_limits_(std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(
           config.topic_limits)),
       ids_(config.node_id, clock),
-      worker_(std::make_unique<StoreWorker>(store, clock, metrics_, config.max_queued,
-                                            store.AddConcurrency())),
+      worker_(std::make_unique<StoreWorker>(store, clock, metrics_, config.max_queued)),
       scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
       callbacks_(callbacks),
       jitter_(std::random_device{}()) {}

@@ -1,17 +1,12 @@
 #include "engine/store_worker.h"
 
-#include <algorithm>
 #include <chrono>
 
 namespace delayq::engine {
 
 StoreWorker::StoreWorker(store::Store& store, const Clock& clock, Metrics& metrics,
-                         size_t max_queued, size_t add_threads)
-    : store_(store),
-      clock_(clock),
-      metrics_(metrics),
-      max_queued_(max_queued),
-      add_threads_(std::max<size_t>(add_threads, 1)) {}
+                         size_t max_queued)
+    : store_(store), clock_(clock), metrics_(metrics), max_queued_(max_queued) {}
 
 StoreWorker::~StoreWorker() { Stop(); }
 
@@ -20,8 +15,6 @@ void StoreWorker::Start() {
   if (started_) return;
   started_ = true;
   thread_ = std::thread([this] { Run(); });
-  for (size_t i = 1; i < add_threads_; ++i)
-    add_threads_running_.emplace_back([this] { RunAdds(); });
 }
 
 void StoreWorker::Stop() {
@@ -31,8 +24,6 @@ void StoreWorker::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  for (std::thread& thread : add_threads_running_) thread.join();
-  add_threads_running_.clear();
 }
 
 bool StoreWorker::SubmitAdd(std::vector<Task>&& tasks, AddDone&& done) {
@@ -53,7 +44,7 @@ bool StoreWorker::Submit(Job&& job) {
     ++queued_;
     jobs_.push_back(std::move(job));
   }
-  Wake();
+  wake_.notify_one();
   return true;
 }
 
@@ -65,36 +56,8 @@ bool StoreWorker::SubmitSettle(store::Settlement&& settlement, SettleDone&& done
     settles_.push_back(std::move(settlement));
     settle_done_.push_back(std::move(done));
   }
-  Wake();
+  wake_.notify_one();
   return true;
-}
-
-// With add-only threads waiting on the same condition, notify_one could wake one of them
-// for a job it does not take: wake all then.
-void StoreWorker::Wake() {
-  if (add_threads_ > 1) {
-    wake_.notify_all();
-  } else {
-    wake_.notify_one();
-  }
-}
-
-void StoreWorker::RunAdds() {
-  std::vector<AddRequest> adds;
-  for (;;) {
-    size_t round = 0;
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || !adds_.empty(); });
-      if (adds_.empty()) return;  // stopping; the main thread finishes the rest
-      adds.swap(adds_);
-    }
-    for (const AddRequest& add : adds) round += add.tasks.size();
-    CommitAdds(adds);
-    adds.clear();
-    std::lock_guard lock(mu_);
-    queued_ -= round;
-  }
 }
 
 void StoreWorker::Run() {

@@ -34,11 +34,7 @@ class StoreWorker {
 
   // `max_queued` bounds the work waiting (tasks + jobs); beyond it Submit* refuse. `clock`
   // stamps settlements (finished_at_ms).
-  // `add_threads` > 1 adds threads that commit adds only, so that several Store::Add calls
-  // run at once (Store::AddConcurrency; never for the embedded store, whose adds stay one
-  // group commit at a time).
-  StoreWorker(store::Store& store, const Clock& clock, Metrics& metrics, size_t max_queued,
-              size_t add_threads = 1);
+  StoreWorker(store::Store& store, const Clock& clock, Metrics& metrics, size_t max_queued);
   ~StoreWorker();
 
   void Start();
@@ -59,8 +55,6 @@ class StoreWorker {
   };
 
   void Run();
-  void RunAdds();
-  void Wake();
   void CommitAdds(std::vector<AddRequest>& adds);
   void CommitSettles(std::vector<store::Settlement>& settles, std::vector<SettleDone>& done);
 
@@ -68,7 +62,6 @@ class StoreWorker {
   const Clock& clock_;
   Metrics& metrics_;
   const size_t max_queued_;
-  const size_t add_threads_;
 
   std::mutex mu_;
   std::condition_variable wake_;
@@ -80,7 +73,6 @@ class StoreWorker {
   bool stopping_ = false;
   bool started_ = false;
   std::thread thread_;
-  std::vector<std::thread> add_threads_running_;
 };
 
 }  // namespace delayq::engine

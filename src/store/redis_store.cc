@@ -620,10 +620,6 @@ class RedisStore final : public Store {
     return id;
   }
 
-  // Each add batch is one round trip: a second one in flight keeps Redis and delayq busy
-  // while a reply travels (BENCHMARKS.md, "Distributed mode on Redis").
-  size_t AddConcurrency() const override { return 2; }
-
   // Durability is Redis's (appendfsync): a reply means the write is as durable as Redis
   // makes it, so there is nothing left to flush here.
   Result<void> Sync() override { return {}; }

@@ -184,11 +184,6 @@ class Store {
   // and returns `configured`; a shared store leases a number no other live instance holds
   // (trying `configured` first) and keeps renewing it.
   virtual Result<uint32_t> AcquireNodeId(uint32_t configured) { return configured; }
-
-  // How many Add calls are worth running at once. The embedded store writes one batch at a
-  // time (group commit); a networked store gains from a second batch in flight while the
-  // first one's reply is on its way.
-  virtual size_t AddConcurrency() const { return 1; }
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config);

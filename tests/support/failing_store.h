@@ -1,7 +1,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <memory>
 
 #include "store/store.h"
@@ -16,14 +15,8 @@ class FailingStore final : public store::Store {
   explicit FailingStore(std::unique_ptr<store::Store> real) : real_(std::move(real)) {}
 
   std::atomic<bool> failing{false};
-  // Called at the start of every Add (tests that need to hold an Add in flight).
-  std::function<void()> before_add;
-  size_t add_concurrency = 1;
-
-  size_t AddConcurrency() const override { return add_concurrency; }
 
   Result<std::vector<TaskId>> Add(std::span<const Task> tasks) override {
-    if (before_add) before_add();
     if (failing) return Down();
     return real_->Add(tasks);
   }
