@@ -543,8 +543,8 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
       // answers exactly as an unknown id does (404), not 403.
       if (who != nullptr && !who->admin &&
           std::find(who->topics.begin(), who->topics.end(), found->topic) == who->topics.end()) {
-        return respond(MakeErrorResponse(
-            {Errc::kNotFound, "task " + std::to_string(*id) + " not found"}));
+        return respond(
+            MakeErrorResponse({Errc::kNotFound, "task " + std::to_string(*id) + " not found"}));
       }
       if (deny(right, found->topic)) return;
       task = std::move(*found);
