@@ -180,18 +180,23 @@ Result<std::unique_ptr<RedisClient>> RedisClient::Connect(const RedisUrl& url,
                                                           RedisClientOptions options) {
   std::unique_ptr<RedisClient> client(new RedisClient(url, options));
   client->seed_ = &client->NodeAt(url.host, url.port);
-  RedisCommand slots{{"CLUSTER", "SLOTS"}, ""};
-  auto reply = client->Run(slots);
+  auto reply = client->Run(RedisCommand{{"CLUSTER", "SLOTS"}, ""});
   if (!reply) return std::unexpected(reply.error());
-  if (!reply->IsError()) {
-    if (url.db != 0) {
-      return Fail(Errc::kInvalidArgument,
-                  "redis.url: a Redis Cluster has only database 0; remove '/" +
-                      std::to_string(url.db) + "' from the URL");
+  if (reply->IsError()) {
+    // Only a server without cluster support is a single server; any other refusal is a
+    // problem to report, not a mode to guess.
+    if (reply->str.find("cluster support disabled") == std::string::npos) {
+      return Fail(Errc::kUnavailable, "redis: CLUSTER SLOTS answered '" + reply->str + "'");
     }
-    client->cluster_ = true;
-    if (auto loaded = client->LoadSlots(); !loaded) return std::unexpected(loaded.error());
+    return client;
   }
+  if (url.db != 0) {
+    return Fail(Errc::kInvalidArgument,
+                "redis.url: a Redis Cluster has only database 0; remove '/" +
+                    std::to_string(url.db) + "' from the URL");
+  }
+  client->cluster_ = true;
+  if (auto applied = client->ApplySlots(*reply); !applied) return std::unexpected(applied.error());
   return client;
 }
 
@@ -209,12 +214,16 @@ RedisClient::Node& RedisClient::NodeAt(const std::string& host, int port) {
 Result<void> RedisClient::LoadSlots() {
   auto reply = Run(RedisCommand{{"CLUSTER", "SLOTS"}, ""});
   if (!reply) return std::unexpected(reply.error());
-  if (reply->type != RedisReply::Type::kArray) {
-    return Fail(Errc::kUnavailable, "redis: CLUSTER SLOTS answered '" + reply->str + "'");
+  return ApplySlots(*reply);
+}
+
+Result<void> RedisClient::ApplySlots(const RedisReply& reply) {
+  if (reply.type != RedisReply::Type::kArray) {
+    return Fail(Errc::kUnavailable, "redis: CLUSTER SLOTS answered '" + reply.str + "'");
   }
   std::lock_guard lock(mu_);
   std::vector<Node*> slots(kSlotCount, nullptr);
-  for (const RedisReply& range : reply->elements) {
+  for (const RedisReply& range : reply.elements) {
     if (range.elements.size() < 3 || range.elements[2].elements.size() < 2) continue;
     const RedisReply& master = range.elements[2];
     std::string host = master.elements[0].str;

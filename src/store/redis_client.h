@@ -98,10 +98,10 @@ class RedisClient {
 
  private:
   struct Node;
-  class Lease;
 
   RedisClient(RedisUrl url, RedisClientOptions options);
-  Result<void> LoadSlots();
+  Result<void> LoadSlots();  // asks CLUSTER SLOTS, then ApplySlots
+  Result<void> ApplySlots(const RedisReply& slots);
   Node& NodeFor(const std::string& route_key);
   Node& NodeAt(const std::string& host, int port);
   Result<redisContext*> Acquire(Node& node);

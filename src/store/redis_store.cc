@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "store/redis_client.h"
 #include "store/redis_scripts.h"
@@ -305,14 +306,14 @@ class RedisStore final : public Store {
     }
     // Candidate lanes; each is checked against its lane, since the index may be stale.
     std::vector<std::pair<std::string, DeliveryKind>> lanes;
-    std::unordered_map<std::string, bool> seen_pull;
+    std::unordered_set<std::string> seen_pull;
     for (size_t i = 0; i + 1 < (*replies)[0].elements.size(); i += 2) {
       lanes.emplace_back((*replies)[0].elements[i].str, DeliveryKind::kCallback);
     }
     for (size_t r = 1; r <= 2; ++r) {
       const auto& elements = (*replies)[r].elements;
       for (size_t i = 0; i + 1 < elements.size(); i += 2) {
-        if (seen_pull.emplace(elements[i].str, true).second) {
+        if (seen_pull.insert(elements[i].str).second) {
           lanes.emplace_back(elements[i].str, DeliveryKind::kPull);
         }
       }
@@ -430,10 +431,7 @@ class RedisStore final : public Store {
       for (size_t k = 0; k < looked_up.size(); ++k) {
         const RedisReply& reply = (*found)[k];
         if (reply.IsError()) return fail_all(ReplyError(reply, "settle"));
-        if (reply.IsNil() || reply.str.size() < 2) continue;
-        where[looked_up[k]] =
-            Where{reply.str.substr(1),
-                  reply.str[0] == '1' ? DeliveryKind::kCallback : DeliveryKind::kPull};
+        where[looked_up[k]] = ParseIndexValue(reply);
       }
     }
     bool single = !redis_->cluster();
@@ -446,22 +444,20 @@ class RedisStore final : public Store {
         results[i] = Fail(Errc::kNotFound, "task " + std::to_string(s.id) + " not found");
         continue;
       }
-      std::vector<std::string> keys{Prefix(where[i]->topic)};
-      if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen});
       std::vector<std::string> args{std::to_string(s.id), std::to_string(s.lease_token)};
       if (s.ok) {
         args.push_back(now);
       } else {
         args.insert(args.end(), {std::to_string(s.retry_at_ms), s.reason, now});
         if (!single) {
-          std::vector<std::string> triple{std::string(1, KindDigit(where[i]->kind)),
-                                          where[i]->topic, std::to_string(s.retry_at_ms)};
+          std::vector<std::string> triple =
+              HintTriple(where[i]->kind, where[i]->topic, s.retry_at_ms);
           before.push_back(HintCommand(false, "", triple));
           after.push_back(HintCommand(true, "", triple));
         }
       }
-      scripts_to_run.push_back(
-          ScriptCommand(s.ok ? scripts::Ack() : scripts::Nack(), std::move(keys), std::move(args)));
+      scripts_to_run.push_back(ScriptCommand(s.ok ? scripts::Ack() : scripts::Nack(),
+                                             TaskScriptKeys(where[i]->topic), std::move(args)));
       sent.push_back(i);
     }
     if (sent.empty()) return results;
@@ -683,6 +679,26 @@ class RedisStore final : public Store {
     return std::unexpected(std::move(error));
   }
 
+  // The keys of a per-task script: the topic's prefix, and on a single server the global
+  // keys its due_again() keeps the next-due index with.
+  std::vector<std::string> TaskScriptKeys(const std::string& topic) const {
+    std::vector<std::string> keys{Prefix(topic)};
+    if (!redis_->cluster()) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen});
+    return keys;
+  }
+
+  // A `dq:id:ID` value: the kind digit, then the topic.
+  static std::optional<Where> ParseIndexValue(const RedisReply& reply) {
+    if (reply.IsNil() || reply.str.size() < 2) return std::nullopt;
+    return Where{reply.str.substr(1),
+                 reply.str[0] == '1' ? DeliveryKind::kCallback : DeliveryKind::kPull};
+  }
+
+  static std::vector<std::string> HintTriple(DeliveryKind kind, const std::string& topic,
+                                             int64_t score) {
+    return {std::string(1, KindDigit(kind)), topic, std::to_string(score)};
+  }
+
   RedisCommand HintCommand(bool bump, std::string max_id, const std::vector<std::string>& triples) {
     std::vector<std::string> args{bump ? "1" : "0", std::move(max_id)};
     args.insert(args.end(), triples.begin(), triples.end());
@@ -705,13 +721,10 @@ class RedisStore final : public Store {
     auto reply = Track(redis_->Run(RedisCommand{{"GET", IndexKey(id)}, IndexKey(id)}));
     if (!reply) return std::unexpected(reply.error());
     if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
-    if (reply->IsNil() || reply->str.size() < 2) {
-      return Fail(Errc::kNotFound, "task " + std::to_string(id) + " not found");
-    }
-    Where where{reply->str.substr(1),
-                reply->str[0] == '1' ? DeliveryKind::kCallback : DeliveryKind::kPull};
-    RememberTopic(id, where.kind, where.topic);
-    return where;
+    std::optional<Where> where = ParseIndexValue(*reply);
+    if (!where) return Fail(Errc::kNotFound, "task " + std::to_string(id) + " not found");
+    RememberTopic(id, where->kind, where->topic);
+    return *where;
   }
 
   // Runs a per-task script. `due_again_at`: the task may be due again at this time, so the
@@ -722,14 +735,10 @@ class RedisStore final : public Store {
     if (!where) return std::unexpected(where.error());
     args.insert(args.begin(), std::to_string(id));
     bool single = !redis_->cluster();
-    std::vector<std::string> keys{Prefix(where->topic)};
-    // On a single server the script keeps the next-due index itself (due_again in Lua).
-    if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen});
-    RedisCommand command = ScriptCommand(script, std::move(keys), std::move(args));
+    RedisCommand command = ScriptCommand(script, TaskScriptKeys(where->topic), std::move(args));
     RedisReply reply;
     if (due_again_at && !single) {
-      std::vector<std::string> triple{std::string(1, KindDigit(where->kind)), where->topic,
-                                      std::to_string(*due_again_at)};
+      std::vector<std::string> triple = HintTriple(where->kind, where->topic, *due_again_at);
       auto replies = Track(redis_->Phases(
           {{HintCommand(false, "", triple)}, {command}, {HintCommand(true, "", triple)}}));
       if (!replies) return std::unexpected(replies.error());
