@@ -1342,6 +1342,20 @@ awaitable<void> TopicsAdder(TopicsAddState& state) {
   }
 }
 
+// The ids of the adds that succeeded (0 marks a failed one): written one per line to `path`
+// when given (the callback-log check reads them), and counted.
+uint64_t WriteAddedIds(const std::string& path, const std::vector<uint64_t>& ids) {
+  if (!path.empty()) {
+    std::ofstream out(path);
+    for (uint64_t id : ids) {
+      if (id != 0) out << id << '\n';
+    }
+    if (!out) throw std::runtime_error("cannot write " + path);
+  }
+  return static_cast<uint64_t>(
+      std::count_if(ids.begin(), ids.end(), [](uint64_t id) { return id != 0; }));
+}
+
 int RunTopicsAdd(const Options& options) {
   TopicsAddState state;
   state.addr = options.String("addr");
@@ -1371,16 +1385,7 @@ int RunTopicsAdd(const Options& options) {
   io.run();
   double add_s = std::chrono::duration<double>(SteadyClock::now() - started).count();
   int64_t add_finished_ms = WallClockMicros() / 1000;
-  std::string ids_out = options.String("ids-out", "");
-  if (!ids_out.empty()) {
-    std::ofstream out(ids_out);
-    for (uint64_t id : state.ids) {
-      if (id != 0) out << id << '\n';
-    }
-    if (!out) throw std::runtime_error("cannot write " + ids_out);
-  }
-  uint64_t added = static_cast<uint64_t>(
-      std::count_if(state.ids.begin(), state.ids.end(), [](uint64_t id) { return id != 0; }));
+  uint64_t added = WriteAddedIds(options.String("ids-out", ""), state.ids);
   if (!state.first_error.empty()) {
     std::fprintf(stderr, "loadgen topics-add: %llu failed adds, first: %s\n",
                  static_cast<unsigned long long>(state.errors), state.first_error.c_str());
@@ -1834,16 +1839,7 @@ int RunCallbackAdd(const Options& options) {
   double add_s = std::chrono::duration<double>(SteadyClock::now() - started).count();
   int64_t add_finished_ms = WallClockMicros() / 1000;
 
-  std::string ids_out = options.String("ids-out", "");
-  if (!ids_out.empty()) {
-    std::ofstream out(ids_out);
-    for (uint64_t id : state.ids) {
-      if (id != 0) out << id << '\n';
-    }
-    if (!out) throw std::runtime_error("cannot write " + ids_out);
-  }
-  uint64_t added = static_cast<uint64_t>(
-      std::count_if(state.ids.begin(), state.ids.end(), [](uint64_t id) { return id != 0; }));
+  uint64_t added = WriteAddedIds(options.String("ids-out", ""), state.ids);
   if (!state.first_error.empty()) {
     std::fprintf(stderr, "loadgen callback-add: %llu failed batches, first: %s\n",
                  static_cast<unsigned long long>(state.errors), state.first_error.c_str());
