@@ -7,7 +7,10 @@ namespace delayq::store::redis_scripts {
 namespace {
 
 // Shared by the per-topic scripts. Task hash fields: id due crt pl kind st att max fin tok lse
-// js err dk cb (states and kinds as the digits of TaskState / DeliveryKind). Ids, tokens
+// js err dk cb (states and kinds as the digits of TaskState / DeliveryKind). An add writes
+// only id due crt pl kind st max js, and dk cb when not empty: a missing field is at its
+// zero value ('0' or ''), set when it changes. Half the fields make the add script ~20 %
+// cheaper for Redis (BENCHMARKS.md, distributed mode), so readers must not assume them. Ids, tokens
 // and times travel as decimal strings: Lua numbers are doubles, exact only to 2^53, which
 // holds for milliseconds but not for 64-bit ids or tokens, so those are never converted.
 constexpr const char* kPrelude = R"lua(
@@ -55,7 +58,7 @@ const RedisScript& Add() {
 -- topic set, the max id), atomically. KEYS[2..6] are then next:p next:c gen topics maxid.
 local single, maxid = ARGV[1] == 'S', ARGV[2]
 local topic = string.sub(P, 5, -3)
-local out, earliest = {}, {}
+local out, earliest, added = {}, {}, 0
 for i = 3, #ARGV, 9 do
   local id, due, crt, pl, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local mx, js, dk, cb = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
@@ -67,11 +70,15 @@ for i = 3, #ARGV, 9 do
   if existing then
     out[#out + 1] = existing
   else
-    redis.call('HSET', P .. 't:' .. id, 'id', id, 'due', due, 'crt', crt, 'pl', pl, 'kind', kind, 'st', '0',
-      'att', '0', 'max', mx, 'fin', '0', 'tok', '', 'lse', '0', 'js', js, 'err', '', 'dk', dk, 'cb', cb)
+    local k = P .. 't:' .. id
+    redis.call('HSET', k, 'id', id, 'due', due, 'crt', crt, 'pl', pl, 'kind', kind, 'st', '0', 'max', mx, 'js', js)
+    if cb ~= '' then redis.call('HSET', k, 'cb', cb) end
+    if dk ~= '' then
+      redis.call('HSET', k, 'dk', dk)
+      redis.call('HSET', P .. 'dedup', dk, id)
+    end
     redis.call('ZADD', lane(kind), due, id)
-    count(nil, '0')
-    if dk ~= '' then redis.call('HSET', P .. 'dedup', dk, id) end
+    added = added + 1
     if single then
       redis.call('SET', 'dq:id:' .. id, kind .. topic)
       if not earliest[kind] or tonumber(due) < tonumber(earliest[kind]) then earliest[kind] = due end
@@ -79,6 +86,7 @@ for i = 3, #ARGV, 9 do
     out[#out + 1] = id
   end
 end
+if added > 0 then redis.call('HINCRBY', P .. 'n', '0', added) end
 if single then
   for kind, due in pairs(earliest) do
     local z = KEYS[2]
@@ -110,7 +118,7 @@ while got < max and scans < 4 do
     local st = f[1]
     if not st or (st ~= '0' and st ~= '1' and st ~= '2') then
       redis.call('ZREM', L, id)
-    elseif st ~= '0' and tonumber(f[3]) > 0 and tonumber(f[2]) >= tonumber(f[3]) then
+    elseif st ~= '0' and tonumber(f[3]) > 0 and tonumber(f[2] or '0') >= tonumber(f[3]) then
       -- An expired lease with no attempts left: dead, as a nack would make it.
       redis.call('HSET', k, 'err', 'lease expired with no attempts left')
       finish(k, id, '4', now)
@@ -153,7 +161,7 @@ if not f[1] or f[2] ~= '0' then return 'NF' end
 if f[1] == '0' then
   if tonumber(f[3]) > tonumber(now) then return 'ND' end
 elseif f[1] == '1' then
-  if tonumber(f[4]) > tonumber(now) then return 'NF' end
+  if tonumber(f[4] or '0') > tonumber(now) then return 'NF' end
 else
   return 'NF'
 end
@@ -184,7 +192,7 @@ local f = redis.call('HMGET', k, 'st', 'tok', 'att', 'max', 'kind')
 if not f[1] then return 'NF' end
 if (f[1] ~= '1' and f[1] ~= '2') or f[2] ~= token then return 'CF' end
 redis.call('HSET', k, 'err', reason)
-if tonumber(f[4]) > 0 and tonumber(f[3]) >= tonumber(f[4]) then
+if tonumber(f[4]) > 0 and tonumber(f[3] or '0') >= tonumber(f[4]) then
   finish(k, id, '4', now)
 else
   redis.call('HSET', k, 'st', '0', 'due', retry_at, 'tok', '', 'lse', '0')
