@@ -59,9 +59,10 @@ const RedisScript& Add() {
 local single, maxid = ARGV[1] == 'S', ARGV[2]
 local topic = string.sub(P, 5, -3)
 local out, earliest, added = {}, {}, 0
-for i = 3, #ARGV, 9 do
+for i = 3, #ARGV, 11 do
   local id, due, crt, pl, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local mx, js, dk, cb = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+  local ix, ixf = ARGV[i + 9], ARGV[i + 10]  -- the id index hash and field (dq:ix:)
   local existing = false
   if dk ~= '' then
     local ex = redis.call('HGET', P .. 'dedup', dk)
@@ -80,7 +81,7 @@ for i = 3, #ARGV, 9 do
     redis.call('ZADD', lane(kind), due, id)
     added = added + 1
     if single then
-      redis.call('SET', 'dq:id:' .. id, kind .. topic)
+      redis.call('HSET', ix, ixf, kind .. topic)
       if not earliest[kind] or tonumber(due) < tonumber(earliest[kind]) then earliest[kind] = due end
     end
     out[#out + 1] = id

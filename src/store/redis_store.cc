@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "queue/ids.h"
 #include "store/redis_client.h"
 #include "store/redis_scripts.h"
 
@@ -43,7 +44,22 @@ constexpr size_t kTopicCacheMax = 200'000;
 constexpr uint32_t kMaxNode = 1023;
 
 std::string Prefix(std::string_view topic) { return "dq:{" + std::string(topic) + "}:"; }
-std::string IndexKey(TaskId id) { return "dq:id:" + std::to_string(id); }
+// The id index: which topic (and lane) task ID is in. Ids minted by one node in one
+// millisecond share a hash (key: the id without its 12 sequence bits; field: the sequence),
+// instead of a key per task: a top-level key per task cost ~20 % of the add script's time
+// in Redis and ~50 B per task (BENCHMARKS.md, distributed mode).
+std::string IndexKey(TaskId id) {
+  return "dq:ix:" + std::to_string(id >> IdGenerator::kSequenceBits);
+}
+std::string IndexField(TaskId id) { return std::to_string(id & IdGenerator::kMaxSequence); }
+RedisCommand IndexGet(TaskId id) {
+  std::string key = IndexKey(id);
+  return RedisCommand{{"HGET", key, IndexField(id)}, key};
+}
+RedisCommand IndexDelete(TaskId id) {
+  std::string key = IndexKey(id);
+  return RedisCommand{{"HDEL", key, IndexField(id)}, key};
+}
 char KindDigit(DeliveryKind kind) { return kind == DeliveryKind::kCallback ? '1' : '0'; }
 const std::string& NextKey(DeliveryKind kind) {
   return kind == DeliveryKind::kCallback ? kNextCallback : kNextPull;
@@ -182,7 +198,7 @@ class RedisStore final : public Store {
     std::vector<std::string_view> write_topics;
     for (const auto& [topic, indexes] : by_topic) {
       std::vector<std::string> args;
-      args.reserve(2 + indexes.size() * 9);
+      args.reserve(2 + indexes.size() * 11);
       args.push_back(single ? "S" : "C");
       args.push_back(std::to_string(max_id));
       for (size_t i : indexes) {
@@ -196,6 +212,8 @@ class RedisStore final : public Store {
         args.push_back(task.payload_is_json ? "1" : "0");
         args.push_back(task.dedup_key);
         args.push_back(task.callback);
+        args.push_back(IndexKey(task.id));
+        args.push_back(IndexField(task.id));
       }
       std::vector<std::string> keys{Prefix(topic)};
       if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId});
@@ -219,9 +237,10 @@ class RedisStore final : public Store {
         auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
         auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
         if (!inserted) it->second = std::min(it->second, task.due_at_ms);
+        std::string index = IndexKey(task.id);
         before.push_back(RedisCommand{
-            {"SET", IndexKey(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
-            IndexKey(task.id)});
+            {"HSET", index, IndexField(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
+            index});
       }
       std::vector<std::string> triples;
       for (const auto& [key, due] : earliest) {
@@ -253,8 +272,7 @@ class RedisStore final : public Store {
         // Not remembered in the id -> topic cache: a claim does that, for the ack that
         // follows; filling it on every add cost ~2.5 % of the add path (perf) for tasks
         // that mostly come back through a claim anyway.
-        if (stored != task.id && !single)
-          orphans.push_back(RedisCommand{{"DEL", IndexKey(task.id)}, IndexKey(task.id)});
+        if (stored != task.id && !single) orphans.push_back(IndexDelete(task.id));
       }
     }
     if (!orphans.empty()) (void)redis_->Pipeline(orphans);  // best effort: dedup hits only
@@ -414,8 +432,7 @@ class RedisStore final : public Store {
         if (it != topic_cache_.end()) {
           where[i] = it->second;
         } else {
-          lookups.push_back(
-              RedisCommand{{"GET", IndexKey(settlements[i].id)}, IndexKey(settlements[i].id)});
+          lookups.push_back(IndexGet(settlements[i].id));
           looked_up.push_back(i);
         }
       }
@@ -587,7 +604,8 @@ class RedisStore final : public Store {
         if (ids->IsError()) return std::unexpected(ReplyError(*ids, "purge"));
         std::vector<RedisCommand> unlink;
         for (const RedisReply& id : ids->elements) {
-          unlink.push_back(RedisCommand{{"UNLINK", "dq:id:" + id.str}, "dq:id:" + id.str});
+          TaskId task_id = 0;
+          if (ParseNumber(id.str, task_id)) unlink.push_back(IndexDelete(task_id));
         }
         if (!unlink.empty()) {
           auto done = Track(redis_->Pipeline(unlink));
@@ -686,7 +704,7 @@ class RedisStore final : public Store {
     return keys;
   }
 
-  // A `dq:id:ID` value: the kind digit, then the topic.
+  // An id index value: the kind digit, then the topic.
   static std::optional<Where> ParseIndexValue(const RedisReply& reply) {
     if (reply.IsNil() || reply.str.size() < 2) return std::nullopt;
     return Where{reply.str.substr(1),
@@ -717,7 +735,7 @@ class RedisStore final : public Store {
       auto it = topic_cache_.find(id);
       if (it != topic_cache_.end()) return it->second;
     }
-    auto reply = Track(redis_->Run(RedisCommand{{"GET", IndexKey(id)}, IndexKey(id)}));
+    auto reply = Track(redis_->Run(IndexGet(id)));
     if (!reply) return std::unexpected(reply.error());
     if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
     std::optional<Where> where = ParseIndexValue(*reply);

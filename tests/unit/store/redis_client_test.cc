@@ -70,8 +70,8 @@ TEST(RedisStoreAuth, PasswordFromTheUrlIsUsedAndAWrongOneIsNamed) {
   ASSERT_TRUE((*store)->Add(std::span<const Task>(&task, 1)));
   EXPECT_EQ((*store)->Get(42)->topic, "t");
   // Database 3 holds it, database 0 does not.
-  EXPECT_NE(server.Cli("-a s3cret -n 3 EXISTS dq:id:42").find("1"), std::string::npos);
-  EXPECT_NE(server.Cli("-a s3cret -n 0 EXISTS dq:id:42").find("0"), std::string::npos);
+  EXPECT_NE(server.Cli("-a s3cret -n 3 HEXISTS dq:ix:0 42").find("1"), std::string::npos);
+  EXPECT_NE(server.Cli("-a s3cret -n 0 HEXISTS dq:ix:0 42").find("0"), std::string::npos);
 
   config.redis_url = "redis://:wrong@127.0.0.1:" + std::to_string(server.port()) + "/0";
   auto refused = OpenStore(config);
