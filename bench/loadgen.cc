@@ -169,6 +169,22 @@ tcp::endpoint ParseEndpoint(const std::string& addr) {
                        static_cast<uint16_t>(std::stoi(addr.substr(colon + 1))));
 }
 
+// "HOST:PORT[,HOST:PORT...]": closed-loop runs spread their connections over several
+// servers (bench/redis_mode.sh drives 2-3 instances from one client process, as
+// redis-benchmark is one process).
+std::vector<tcp::endpoint> ParseEndpoints(const std::string& addrs) {
+  std::vector<tcp::endpoint> out;
+  for (size_t start = 0; start <= addrs.size();) {
+    size_t comma = std::min(addrs.find(',', start), addrs.size());
+    out.push_back(ParseEndpoint(addrs.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The first of a list of addresses: the Host header.
+std::string FirstAddr(const std::string& addrs) { return addrs.substr(0, addrs.find(',')); }
+
 // ---- Minimal HTTP/1.1 client ----------------------------------------------------------------
 
 struct HttpResponse {
@@ -484,8 +500,9 @@ awaitable<void> ClosedLoopWorker(tcp::endpoint endpoint, RequestFactory make_req
 // Runs `connections` closed-loop workers spread over `threads` event loops, each loop with its
 // own stats (no sharing on the hot path), and prints the merged result. With
 // `tasks_per_request` > 0 (batch adds) it also reports the task rate it stands for.
-int RunClosedLoop(std::string_view scenario, tcp::endpoint endpoint, int64_t connections,
-                  int64_t threads, int64_t duration_s, const ResponseCheck& accept,
+int RunClosedLoop(std::string_view scenario, const std::vector<tcp::endpoint>& endpoints,
+                  int64_t connections, int64_t threads, int64_t duration_s,
+                  const ResponseCheck& accept,
                   const std::function<RequestFactory()>& factory_per_connection,
                   int64_t tasks_per_request = 0) {
   if (connections < 1 || threads < 1 || duration_s < 1) {
@@ -496,13 +513,17 @@ int RunClosedLoop(std::string_view scenario, tcp::endpoint endpoint, int64_t con
   std::vector<std::thread> workers;
   auto started = SteadyClock::now();
   auto deadline = started + std::chrono::seconds(duration_s);
+  size_t next_endpoint = 0;  // connection k goes to endpoints[k % size]
   for (int64_t t = 0; t < threads; ++t) {
     int64_t mine = connections / threads + (t < connections % threads ? 1 : 0);
-    std::vector<RequestFactory> factories;
-    for (int64_t c = 0; c < mine; ++c) factories.push_back(factory_per_connection());
+    std::vector<std::pair<tcp::endpoint, RequestFactory>> factories;
+    for (int64_t c = 0; c < mine; ++c) {
+      factories.emplace_back(endpoints[next_endpoint++ % endpoints.size()],
+                             factory_per_connection());
+    }
     workers.emplace_back([&, t, factories = std::move(factories)] {
       asio::io_context io(1);
-      for (const auto& make_request : factories) {
+      for (const auto& [endpoint, make_request] : factories) {
         asio::co_spawn(io,
                        ClosedLoopWorker(endpoint, make_request, accept, deadline,
                                         stats_per_thread[static_cast<size_t>(t)]),
@@ -548,7 +569,8 @@ int RunClosedLoop(std::string_view scenario, tcp::endpoint endpoint, int64_t con
 }
 
 int RunAdd(const Options& options) {
-  std::string addr = options.String("addr");
+  std::string addrs = options.String("addr");
+  std::string addr = FirstAddr(addrs);
   std::string topic = options.String("topic", "bench_add");
   // Far enough ahead that nothing fires during the run (firing would compete for the CPU
   // and the store) and beyond the server's in-memory near window, like most real tasks.
@@ -562,7 +584,7 @@ int RunAdd(const Options& options) {
       return PostRequest("/delay/task/add", addr, body);
     };
   };
-  return RunClosedLoop("add", ParseEndpoint(addr), options.Integer("connections"),
+  return RunClosedLoop("add", ParseEndpoints(addrs), options.Integer("connections"),
                        options.Integer("threads", 1), options.Integer("duration-s"), IsSuccess,
                        factory);
 }
@@ -573,7 +595,7 @@ int RunHttp(const Options& options) {
       "GET " + options.String("path", "/") + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n";
   auto factory = [request]() -> RequestFactory { return [request] { return request; }; };
   return RunClosedLoop(
-      "http", ParseEndpoint(addr), options.Integer("connections"), options.Integer("threads", 1),
+      "http", ParseEndpoints(addr), options.Integer("connections"), options.Integer("threads", 1),
       options.Integer("duration-s"),
       [](const HttpResponse& response) { return response.status == 200; }, factory);
 }
@@ -602,7 +624,7 @@ int RunBatch(const Options& options) {
     return response.status == 201 &&
            ParseIdArray(response.body).size() == static_cast<size_t>(batch);
   };
-  return RunClosedLoop("batch", ParseEndpoint(addr), options.Integer("connections"),
+  return RunClosedLoop("batch", ParseEndpoints(addr), options.Integer("connections"),
                        options.Integer("threads", 1), options.Integer("duration-s"), accept,
                        factory, batch);
 }
@@ -1960,7 +1982,8 @@ int RunCallbackLog(const Options& options) {
 void PrintUsage() {
   std::fputs(
       "usage:\n"
-      "  delayq_loadgen add  --addr HOST:PORT --connections N --duration-s S [--topic T]\n"
+      "  delayq_loadgen add  --addr HOST:PORT[,HOST:PORT...] --connections N --duration-s S "
+      "[--topic T]\n"
       "                      [--due-offset-s X] [--threads T]\n"
       "  delayq_loadgen fire --addr HOST:PORT [--tasks 50000] [--spread-s 5] [--consumers 4]\n"
       "                      [--topic T] [--add-connections 32] [--lead-s 3] [--timeout-s 60]\n"

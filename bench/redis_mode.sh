@@ -7,8 +7,9 @@
 #   bash bench/redis_mode.sh BUILD_DIR --quick    smoke (1 s, 1 repetition, small sizes)
 #
 # Redis runs with appendonly yes, appendfsync everysec (see docs/OPERATIONS.md for what that
-# means for an acknowledged add). Adds: seed single adds, 64 connections in all, split over
-# the instances (one loadgen per instance, run at once, rates summed). Fired: each instance
+# means for an acknowledged add). Adds: seed single adds, 64 connections from one loadgen
+# process, spread round-robin over the instances. Each repetition measures the references
+# just before its own run (ratios per repetition, medians reported). Fired: each instance
 # gets its own topic of N tasks due at once, pulled (max 100) and acked by 4 consumers on
 # that instance; rates summed. Prints a Markdown table on stdout, progress on stderr.
 # Nothing here asserts a time; a run with errors or lost tasks exits non-zero.
@@ -51,19 +52,18 @@ redis-cli -p "$port" ping | grep -q PONG || fail "redis-server did not start"
 url=redis://127.0.0.1:$port/0
 log "redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/') on $url (appendonly yes, appendfsync everysec)"
 
-# References on the same server: unpipelined, 64 clients.
+# References on the same server: unpipelined, 64 clients. Run right before each delayq
+# measurement (the machine is shared and its speed drifts over minutes), so each
+# repetition has its own ratio; the table shows medians.
 sha=$(redis-cli -p "$port" SCRIPT LOAD "return 1")
-declare -A ref=()
-for name in EVALSHA ZADD; do
-  if [[ $name == EVALSHA ]]; then args=(evalsha "$sha" 0); else args=(-r 1000000 zadd bench_zset __rand_int__ __rand_int__); fi
-  values=()
-  for ((i = 1; i <= reps; i++)); do
-    line=$(redis-benchmark -h 127.0.0.1 -p "$port" -q -n "$bench_requests" -c 64 "${args[@]}" | tr '\r' '\n' | grep 'requests per second' | tail -1)
-    values+=("$(sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' <<<"$line")")
-    log "redis-benchmark -c 64 ${args[*]}: $line"
-  done
-  ref[$name]=$(median "${values[@]}")
-done
+reference() {  # reference EVALSHA|ZADD -> requests per second
+  local args
+  if [[ $1 == EVALSHA ]]; then args=(evalsha "$sha" 0); else args=(-r 1000000 zadd bench_zset __rand_int__ __rand_int__); fi
+  local line
+  line=$(redis-benchmark -h 127.0.0.1 -p "$port" -q -n "$bench_requests" -c 64 "${args[@]}" | tr '\r' '\n' | grep 'requests per second' | tail -1)
+  log "redis-benchmark -c 64 ${args[*]}: $line"
+  sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' <<<"$line"
+}
 redis-cli -p "$port" FLUSHALL >/dev/null
 
 # start_instances K: K delayq instances on the Redis; sets addrs.
@@ -95,28 +95,24 @@ stop_instances() {
   for pid in "${instance_pids[@]}"; do wait "$pid" || fail "a delayq instance exited non-zero"; done
 }
 
-declare -A add_rate=() fire_rate=()
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+declare -A add_rate=() fire_rate=() add_ratio=() fire_ratio=() ref_evalsha=() ref_zadd=()
 for k in 1 2 3; do
-  add_values=() fire_values=()
+  add_values=() fire_values=() add_ratios=() fire_ratios=() evalsha_values=() zadd_values=()
   for ((i = 1; i <= reps; i++)); do
     redis-cli -p "$port" FLUSHALL >/dev/null
     start_instances "$k"
-    connections=$((64 / k))
-    outs=()
-    lg=()
-    for ((j = 0; j < k; j++)); do
-      "$loadgen" add --addr "${addrs[$j]}" --connections "$connections" --duration-s "$add_s" \
-        --topic "bench$j" >"$work/add$j.out" &
-      lg+=($!)
-    done
-    for pid in "${lg[@]}"; do wait "$pid" || fail "loadgen add exited $?"; done
-    sum=0
-    for ((j = 0; j < k; j++)); do
-      out=$(<"$work/add$j.out")
-      [[ $(json_number "$out" errors) == 0 ]] || fail "adds with errors: $out"
-      sum=$(awk -v a="$sum" -v b="$(json_number "$out" rps)" 'BEGIN { print a + b }')
-    done
-    add_values+=("$sum")
+    evalsha_values+=("$(reference EVALSHA)")
+    # One client process for all instances (as redis-benchmark is one), its 64 connections
+    # spread over them round-robin; every instance adds to the same topic.
+    "$loadgen" add --addr "$(IFS=,; echo "${addrs[*]}")" --connections 64 --duration-s "$add_s" \
+      --topic bench >"$work/add.out" || fail "loadgen add exited $?"
+    out=$(<"$work/add.out")
+    [[ $(json_number "$out" errors) == 0 ]] || fail "adds with errors: $out"
+    add_values+=("$(json_number "$out" rps)")
+    add_ratios+=("$(ratio "${add_values[-1]}" "${evalsha_values[-1]}")")
+    redis-cli -p "$port" DEL bench_zset >/dev/null
+    zadd_values+=("$(reference ZADD)")
     lg=()
     for ((j = 0; j < k; j++)); do
       "$loadgen" pull --addr "${addrs[$j]}" --tasks "$fire_tasks" --consumers 4 --topic "fire$j" \
@@ -132,19 +128,23 @@ for k in 1 2 3; do
       sum=$(awk -v a="$sum" -v b="$(json_number "$out" tasks_per_s)" 'BEGIN { print a + b }')
     done
     fire_values+=("$sum")
-    log "$k instance(s), run $i: adds ${add_values[-1]}/s, pulled+acked ${fire_values[-1]} tasks/s"
+    fire_ratios+=("$(ratio "$sum" "${zadd_values[-1]}")")
+    log "$k instance(s), run $i: adds ${add_values[-1]}/s (EVALSHA ${evalsha_values[-1]}/s, ${add_ratios[-1]}x), pulled+acked $sum tasks/s (ZADD ${zadd_values[-1]}/s, ${fire_ratios[-1]}x)"
     stop_instances
   done
   add_rate[$k]=$(median "${add_values[@]}")
   fire_rate[$k]=$(median "${fire_values[@]}")
+  add_ratio[$k]=$(median "${add_ratios[@]}")
+  fire_ratio[$k]=$(median "${fire_ratios[@]}")
+  ref_evalsha[$k]=$(median "${evalsha_values[@]}")
+  ref_zadd[$k]=$(median "${zadd_values[@]}")
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "| instances | seed adds/s (64 conn) | × EVALSHA | pulled+acked tasks/s | × ZADD |"
-echo "|---|---|---|---|---|"
+echo "| instances | seed adds/s (64 conn) | EVALSHA req/s | × EVALSHA | pulled+acked tasks/s | ZADD req/s | × ZADD |"
+echo "|---|---|---|---|---|---|---|"
 for k in 1 2 3; do
-  echo "| $k | ${add_rate[$k]} | $(ratio "${add_rate[$k]}" "${ref[EVALSHA]}") | ${fire_rate[$k]} | $(ratio "${fire_rate[$k]}" "${ref[ZADD]}") |"
+  echo "| $k | ${add_rate[$k]} | ${ref_evalsha[$k]} | ${add_ratio[$k]} | ${fire_rate[$k]} | ${ref_zadd[$k]} | ${fire_ratio[$k]} |"
 done
 echo
-echo "References (same server, same run, redis-benchmark -c 64, unpipelined): EVALSHA \"return 1\" ${ref[EVALSHA]} req/s; ZADD ${ref[ZADD]} req/s."
+echo "Medians of $reps repetitions; each ratio is taken against the reference measured on the same Redis just before (redis-benchmark -c 64, unpipelined; EVALSHA of \"return 1\")."
 echo "Machine: $(nproc) cores, $(lscpu | sed -nE 's/^Model name: +//p'); $(date -u +%Y-%m-%dT%H:%MZ); commit $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)."
