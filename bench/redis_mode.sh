@@ -5,6 +5,7 @@
 #
 #   bash bench/redis_mode.sh BUILD_DIR            full (5 s per add measurement, 3 repetitions)
 #   bash bench/redis_mode.sh BUILD_DIR --quick    smoke (1 s, 1 repetition, small sizes)
+#   INSTANCES="3" bash bench/redis_mode.sh ...    only these instance counts
 #
 # Redis runs with appendonly yes, appendfsync everysec (see docs/OPERATIONS.md for what that
 # means for an acknowledged add). Adds: seed single adds, 64 connections from one loadgen
@@ -69,7 +70,12 @@ redis-cli -p "$port" FLUSHALL >/dev/null
 # start_instances K: K delayq instances on the Redis; sets addrs.
 addrs=()
 instance_pids=()
+# Instances sharing this machine split its cores: io_threads = cores / instances (at least
+# 1), as an operator would size co-located instances (docs/OPERATIONS.md, "Sizing"); six
+# HTTP threads on two cores for three instances cost 15 % of the add rate.
 start_instances() {
+  local io_threads=$(($(nproc) / $1))
+  ((io_threads >= 1)) || io_threads=1
   addrs=()
   instance_pids=()
   for ((k = 0; k < $1; k++)); do
@@ -77,7 +83,7 @@ start_instances() {
     mkdir -p "$dir"
     : >"$dir/stdout"
     "$delayq" serve --listen 127.0.0.1:0 --data-dir "$dir/data" --store redis --redis-url "$url" \
-      --log-level warn >"$dir/stdout" 2>"$dir/stderr" &
+      --io-threads "$io_threads" --log-level warn >"$dir/stdout" 2>"$dir/stderr" &
     instance_pids+=($!)
     pids+=($!)
     local addr=""
@@ -97,7 +103,7 @@ stop_instances() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 declare -A add_rate=() fire_rate=() add_ratio=() fire_ratio=() ref_evalsha=() ref_zadd=()
-for k in 1 2 3; do
+for k in ${INSTANCES:-1 2 3}; do  # INSTANCES="3": only those
   add_values=() fire_values=() add_ratios=() fire_ratios=() evalsha_values=() zadd_values=()
   for ((i = 1; i <= reps; i++)); do
     redis-cli -p "$port" FLUSHALL >/dev/null
@@ -142,7 +148,7 @@ done
 
 echo "| instances | seed adds/s (64 conn) | EVALSHA req/s | × EVALSHA | pulled+acked tasks/s | ZADD req/s | × ZADD |"
 echo "|---|---|---|---|---|---|---|"
-for k in 1 2 3; do
+for k in ${INSTANCES:-1 2 3}; do
   echo "| $k | ${add_rate[$k]} | ${ref_evalsha[$k]} | ${add_ratio[$k]} | ${fire_rate[$k]} | ${ref_zadd[$k]} | ${fire_ratio[$k]} |"
 done
 echo

@@ -10,7 +10,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache curl
   libboost1.81-dev libboost-json1.81-dev
   librocksdb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
-  libcurl4-openssl-dev libhiredis-dev
+  libcurl4-openssl-dev libhiredis-dev libjemalloc-dev
   redis-server redis-tools
   libgtest-dev libgmock-dev libbenchmark-dev
   # The dashboard's browser test (tests/browser) drives Debian's Chromium; the config-centre
