@@ -70,6 +70,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void AnswerAndClose(Response response);
   void OnAnswer(uint64_t seq, Response response);
   void MaybeWrite();
+  static void SerializeResponse(const Response& response, unsigned version, bool head, bool last,
+                                std::string* out);
   void OnWrite(boost::beast::error_code ec);
   void DropPending();
   void FailRead(boost::beast::error_code ec);
@@ -80,7 +82,8 @@ class Session : public std::enable_shared_from_this<Session> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  boost::beast::http::response<boost::beast::http::string_body> response_;
+  std::string out_;  // the answer being written
+  bool close_after_write_ = false;
   SessionContext& context_;
   std::deque<Pending> pending_;  // oldest first; seq is contiguous
   // A pipelined GET/HEAD read while earlier requests are unanswered waits here, so that it
