@@ -29,24 +29,25 @@ struct Server::Impl {
 
   void Accept() {
     asio::io_context& target = *loops[next_loop++ % loops.size()];
-    acceptor->async_accept(target, [this](boost::system::error_code ec, tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-      if (!ec) {
-        boost::system::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        auto session = std::make_shared<Session>(std::move(socket), context);
-        if (context.connections.load(std::memory_order_relaxed) > config.max_connections) {
-          session->Reject(503, "too many connections (limit " +
-                                   std::to_string(config.max_connections) + "); retry later");
-        } else {
-          session->Start();
-        }
-      } else {
-        // EMFILE and friends: keep accepting, but do not spin on a persistent error.
-        spdlog::warn("msg=\"accept failed\" error=\"{}\"", ec.message());
-      }
-      Accept();
-    });
+    acceptor->async_accept(
+        target.get_executor(), [this](boost::system::error_code ec, SessionSocket socket) {
+          if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+          if (!ec) {
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            auto session = std::make_shared<Session>(std::move(socket), context);
+            if (context.connections.load(std::memory_order_relaxed) > config.max_connections) {
+              session->Reject(503, "too many connections (limit " +
+                                       std::to_string(config.max_connections) + "); retry later");
+            } else {
+              session->Start();
+            }
+          } else {
+            // EMFILE and friends: keep accepting, but do not spin on a persistent error.
+            spdlog::warn("msg=\"accept failed\" error=\"{}\"", ec.message());
+          }
+          Accept();
+        });
   }
 
   ServerConfig config;

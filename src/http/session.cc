@@ -35,7 +35,7 @@ std::string_view Request::Path() const {
   return path.substr(0, path.find('?'));
 }
 
-Session::Session(asio::ip::tcp::socket socket, SessionContext& context)
+Session::Session(SessionSocket socket, SessionContext& context)
     : stream_(std::move(socket)), context_(context) {
   context_.connections.fetch_add(1, std::memory_order_relaxed);
   beast::error_code ec;

@@ -3,6 +3,7 @@
 // Internal to http/: includes Beast.
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -15,6 +16,13 @@
 #include "http/server.h"
 
 namespace delayq::http {
+
+// A connection's socket and stream run on its io_context's own executor type rather than
+// the type-erased any_io_executor: copying and destroying that wrapper in every composed
+// operation cost ~5 % of the server's CPU per small request (perf).
+using SessionExecutor = boost::asio::io_context::executor_type;
+using SessionSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, SessionExecutor>;
+using SessionStream = boost::beast::basic_stream<boost::asio::ip::tcp, SessionExecutor>;
 
 // State shared by the acceptor and every session.
 struct SessionContext {
@@ -40,7 +48,7 @@ struct SessionContext {
 // GET or HEAD waits until the requests before it are answered.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(boost::asio::ip::tcp::socket socket, SessionContext& context);
+  Session(SessionSocket socket, SessionContext& context);
   ~Session();
 
   void Start();
@@ -79,7 +87,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void LingerClose();
   void Drain(size_t discarded);
 
-  boost::beast::tcp_stream stream_;
+  SessionStream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::string out_;  // the answer being written
