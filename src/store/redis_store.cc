@@ -594,6 +594,11 @@ class RedisStore final : public Store {
       if (scan->IsError() || scan->elements.size() != 2)
         return std::unexpected(ReplyError(*scan, "purge"));
       purge_cursor_ = scan->elements[0].str;
+      if (redis_->cluster()) {
+        if (auto fixed = ReconcileHints(scan->elements[1].elements); !fixed) {
+          return std::unexpected(fixed.error());
+        }
+      }
       for (const RedisReply& member : scan->elements[1].elements) {
         if (purged >= limit) break;
         ++topics_visited;
@@ -714,6 +719,39 @@ class RedisStore final : public Store {
   static std::vector<std::string> HintTriple(DeliveryKind kind, const std::string& topic,
                                              int64_t score) {
     return {std::string(1, KindDigit(kind)), topic, std::to_string(score)};
+  }
+
+  // A Redis Cluster only: an instance that dies between a write's task script and its
+  // last hint step (docs/ARCHITECTURE.md, "hint protocol") can leave a lane's earliest
+  // entry below what the next-due index says, and nothing else would lower the index until
+  // the next write to that lane: the task would wait. The purge walk over the topics
+  // lowers the index to each visited lane's earliest entry (ZADD LT: the index may only be
+  // early), so such a task is found within one pass. Two round trips per page of topics.
+  Result<void> ReconcileHints(const std::vector<RedisReply>& topics) {
+    if (topics.empty()) return {};
+    std::vector<RedisCommand> reads;
+    for (const RedisReply& topic : topics) {
+      for (DeliveryKind kind : {DeliveryKind::kPull, DeliveryKind::kCallback}) {
+        reads.push_back(RedisCommand{{"ZRANGE", Lane(topic.str, kind), "0", "0", "WITHSCORES"},
+                                     Prefix(topic.str)});
+      }
+    }
+    auto firsts = Track(redis_->Pipeline(reads));
+    if (!firsts) return std::unexpected(firsts.error());
+    std::vector<std::string> triples;
+    for (size_t i = 0; i < reads.size(); ++i) {
+      const RedisReply& first = (*firsts)[i];
+      if (first.IsError()) return std::unexpected(ReplyError(first, "purge (hints)"));
+      if (first.elements.size() < 2) continue;
+      auto kind = i % 2 == 0 ? DeliveryKind::kPull : DeliveryKind::kCallback;
+      auto triple = HintTriple(kind, topics[i / 2].str, ParseScore(first.elements[1].str));
+      triples.insert(triples.end(), triple.begin(), triple.end());
+    }
+    if (triples.empty()) return {};
+    auto hinted = Track(redis_->Run(HintCommand(false, "", triples)));
+    if (!hinted) return std::unexpected(hinted.error());
+    if (hinted->IsError()) return std::unexpected(ReplyError(*hinted, "purge (hints)"));
+    return {};
   }
 
   RedisCommand HintCommand(bool bump, std::string max_id, const std::vector<std::string>& triples) {
