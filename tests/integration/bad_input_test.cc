@@ -636,6 +636,40 @@ TEST_F(BadInput, HeadOnASeedEndpointIsAnswered405WithoutABody) {
   ExpectStillServing();
 }
 
+// Answers are formatted by http/session.cc itself (not Beast's serializer): HTTP/1.0 gets
+// an HTTP/1.0 status line, keep-alive only when it asked for it (and then says so), and
+// the connection closes after an answer to a request without it.
+TEST_F(BadInput, HttpOneZeroKeepAliveIsHonouredAndItsAbsenceCloses) {
+  std::string wire = ExchangeUntilClosed(
+      server_->address(),
+      "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.0\r\n\r\n");
+  size_t first_end = wire.find("\r\n\r\n");
+  ASSERT_NE(first_end, std::string::npos) << wire;
+  std::string first_head = wire.substr(0, first_end);
+  EXPECT_EQ(first_head.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << wire;
+  EXPECT_NE(first_head.find("\r\nConnection: keep-alive"), std::string::npos) << wire;
+  EXPECT_NE(first_head.find("\r\nContent-Length: 15"), std::string::npos) << wire;
+  std::string second = wire.substr(first_end + 4 + 15);
+  EXPECT_EQ(second.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << wire;
+  EXPECT_EQ(second.find("Connection:"), std::string::npos) << wire;
+  EXPECT_EQ(second.substr(second.size() - 15), R"({"status":"ok"})") << wire;
+}
+
+TEST_F(BadInput, AnAnswerHasItsReasonPhraseLengthAndCloseWhenAsked) {
+  std::string wire = ExchangeUntilClosed(
+      server_->address(), Head("GET", "/no/such/path") + "Connection: close\r\n\r\n");
+  size_t end_of_head = wire.find("\r\n\r\n");
+  ASSERT_NE(end_of_head, std::string::npos) << wire;
+  std::string head = wire.substr(0, end_of_head);
+  std::string body = wire.substr(end_of_head + 4);
+  EXPECT_EQ(head.rfind("HTTP/1.1 404 Not Found\r\n", 0), 0u) << wire;
+  EXPECT_NE(head.find("\r\nConnection: close"), std::string::npos) << wire;
+  EXPECT_NE(head.find("\r\nContent-Length: " + std::to_string(body.size())), std::string::npos)
+      << wire;
+  EXPECT_NE(head.find("\r\nServer: delayq"), std::string::npos) << wire;
+  ExpectStillServing();
+}
+
 // Regression (request smuggling, found by this suite, fixed in http/session.cc).
 // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in "chunked" has no
 // determinable length; the server MUST answer 400 and close the connection. The server
