@@ -232,16 +232,19 @@ class RedisStore final : public Store {
       // 3 lowers the hint again and bumps the generations (docs/ARCHITECTURE.md, "hint
       // protocol").
       std::map<std::pair<char, std::string_view>, int64_t> earliest;  // (kind, topic) -> due
-      std::vector<RedisCommand> before;
+      // One HSET per index hash (a batch's ids mostly share one: same node, same ms).
+      std::map<std::string, RedisCommand> index_writes;
       for (const Task& task : tasks) {
         auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
         auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
         if (!inserted) it->second = std::min(it->second, task.due_at_ms);
         std::string index = IndexKey(task.id);
-        before.push_back(RedisCommand{
-            {"HSET", index, IndexField(task.id), std::string(1, KindDigit(task.kind)) + task.topic},
-            index});
+        auto [write, fresh] = index_writes.try_emplace(index, RedisCommand{{"HSET", index}, index});
+        write->second.args.push_back(IndexField(task.id));
+        write->second.args.push_back(std::string(1, KindDigit(task.kind)) + task.topic);
       }
+      std::vector<RedisCommand> before;
+      for (auto& [index, write] : index_writes) before.push_back(std::move(write));
       std::vector<std::string> triples;
       for (const auto& [key, due] : earliest) {
         triples.push_back(std::string(1, key.first));
