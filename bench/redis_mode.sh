@@ -6,6 +6,7 @@
 #   bash bench/redis_mode.sh BUILD_DIR            full (5 s per add measurement, 3 repetitions)
 #   bash bench/redis_mode.sh BUILD_DIR --quick    smoke (1 s, 1 repetition, small sizes)
 #   INSTANCES="3" bash bench/redis_mode.sh ...    only these instance counts
+#   KEEP_WORK=1 bash bench/redis_mode.sh ...      keep the work directory (server logs)
 #   bash bench/redis_mode.sh BUILD_DIR --cluster  the same against a 3-master Redis Cluster
 #                                                 (references: one master's rate)
 #
