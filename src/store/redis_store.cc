@@ -32,6 +32,12 @@ const std::string kNextCallback = kGlobal + "next:c";
 const std::string kGen = kGlobal + "gen";
 const std::string kTopics = kGlobal + "topics";
 const std::string kMaxId = kGlobal + "maxid";
+// The key layout this build reads and writes (docs/ARCHITECTURE.md, "Redis layout"), kept
+// in Redis so that a build never misreads data written in another layout. "2": id index
+// in hashes (`dq:ix:`), task hashes without zero-valued fields. Data without the marker
+// comes from builds before 2026-11-26 (`dq:id:` keys).
+const std::string kLayout = kGlobal + "layout";
+constexpr std::string_view kLayoutVersion = "2";
 
 // Lanes looked at per Promote, and how far back "newly due" pull lanes are looked for
 // (covers clock differences between instances and a Promote that came late).
@@ -875,6 +881,9 @@ class RedisStore final : public Store {
       lock.unlock();
       auto reply =
           redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, ttl}));
+      // The layout marker again, in case the database was emptied under running instances
+      // (FLUSHDB): otherwise their next start would take the new data for an older layout.
+      (void)redis_->Run(RedisCommand{{"SET", kLayout, std::string(kLayoutVersion), "NX"}, kGlobal});
       lock.lock();
       if (!reply || reply->IsError())
         continue;  // Redis away: try again; adds fail meanwhile anyway
@@ -917,6 +926,42 @@ class RedisStore final : public Store {
 
 }  // namespace
 
+namespace {
+
+// Refuses a Redis that holds delayq data in another key layout; marks an unused one.
+Result<void> CheckLayout(RedisClient& redis) {
+  auto failed = [](const RedisReply& reply) {
+    return Fail(Errc::kUnavailable, "redis: checking the key layout: " + reply.str);
+  };
+  auto layout = redis.Run(RedisCommand{{"GET", kLayout}, kGlobal});
+  if (!layout) return std::unexpected(layout.error());
+  if (layout->IsError()) return failed(*layout);
+  const std::string drain =
+      ": let the build that wrote it deliver its tasks, or empty the database (FLUSHDB), "
+      "then start this one (docs/OPERATIONS.md, \"Upgrades\")";
+  if (!layout->IsNil()) {
+    if (layout->str == kLayoutVersion) return {};
+    return Fail(Errc::kUnavailable, "redis holds delayq data in key layout '" + layout->str +
+                                        "'; this build uses layout '" +
+                                        std::string(kLayoutVersion) + "'" + drain);
+  }
+  auto used = redis.Run(RedisCommand{{"EXISTS", kTopics}, kGlobal});
+  if (!used) return std::unexpected(used.error());
+  if (used->IsError()) return failed(*used);
+  if (used->integer > 0) {
+    return Fail(Errc::kUnavailable,
+                "redis holds delayq data written by a build from before 2026-11-26 (no " + kLayout +
+                    " key); this build cannot find those tasks by id" + drain);
+  }
+  auto marked =
+      redis.Run(RedisCommand{{"SET", kLayout, std::string(kLayoutVersion), "NX"}, kGlobal});
+  if (!marked) return std::unexpected(marked.error());
+  if (marked->IsError()) return failed(*marked);
+  return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> OpenRedisStore(const StoreConfig& config) {
   auto url = ParseRedisUrl(config.redis_url);
   if (!url) return std::unexpected(url.error());
@@ -936,6 +981,7 @@ Result<std::unique_ptr<Store>> OpenRedisStore(const StoreConfig& config) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  if (auto layout = CheckLayout(**client); !layout) return std::unexpected(layout.error());
   return std::unique_ptr<Store>(new RedisStore(config, std::move(*client)));
 }
 

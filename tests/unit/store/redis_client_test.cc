@@ -79,5 +79,37 @@ TEST(RedisStoreAuth, PasswordFromTheUrlIsUsedAndAWrongOneIsNamed) {
   EXPECT_NE(refused.error().message.find("password"), std::string::npos) << refused.error().message;
 }
 
+// The key layout is kept in Redis: a fresh database is marked, data from a build before the
+// marker (a topic set without it) or in another layout is refused with what to do.
+TEST(RedisStoreLayout, AFreshDatabaseIsMarkedAndOtherLayoutsAreRefused) {
+  testing::TempDir dir;
+  testing::RedisServer server(dir.path());
+  ASSERT_TRUE(server.Start());
+  StoreConfig config;
+  config.backend = "redis";
+  config.redis_url = "redis://127.0.0.1:" + std::to_string(server.port()) + "/0";
+  {
+    auto fresh = OpenStore(config);
+    ASSERT_TRUE(fresh) << fresh.error().message;
+  }
+  EXPECT_NE(server.Cli("GET dq:{dq}:layout").find('2'), std::string::npos);
+  auto again = OpenStore(config);
+  ASSERT_TRUE(again) << again.error().message;
+  again->reset();
+
+  server.Cli("SET dq:{dq}:layout 3");
+  auto newer = OpenStore(config);
+  ASSERT_FALSE(newer);
+  EXPECT_NE(newer.error().message.find("layout '3'"), std::string::npos) << newer.error().message;
+  EXPECT_NE(newer.error().message.find("FLUSHDB"), std::string::npos) << newer.error().message;
+
+  server.Cli("DEL dq:{dq}:layout");
+  server.Cli("SADD dq:{dq}:topics orders");
+  auto older = OpenStore(config);
+  ASSERT_FALSE(older);
+  EXPECT_NE(older.error().message.find("before 2026-11-26"), std::string::npos)
+      << older.error().message;
+}
+
 }  // namespace
 }  // namespace delayq::store
