@@ -590,12 +590,13 @@ int RunAdd(const Options& options) {
 }
 
 int RunHttp(const Options& options) {
-  std::string addr = options.String("addr");
+  std::string addrs = options.String("addr");
+  std::string addr = FirstAddr(addrs);
   std::string request =
       "GET " + options.String("path", "/") + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n";
   auto factory = [request]() -> RequestFactory { return [request] { return request; }; };
   return RunClosedLoop(
-      "http", ParseEndpoints(addr), options.Integer("connections"), options.Integer("threads", 1),
+      "http", ParseEndpoints(addrs), options.Integer("connections"), options.Integer("threads", 1),
       options.Integer("duration-s"),
       [](const HttpResponse& response) { return response.status == 200; }, factory);
 }
@@ -604,7 +605,8 @@ int RunHttp(const Options& options) {
 // like the seed adds, so nothing fires during the run. The body is the same for every request
 // (delay_ms, not a wall-clock time), so building it costs nothing on the hot path.
 int RunBatch(const Options& options) {
-  std::string addr = options.String("addr");
+  std::string addrs = options.String("addr");
+  std::string addr = FirstAddr(addrs);
   std::string topic = options.String("topic", "bench_batch");
   int64_t batch = options.Integer("batch", 100);
   int64_t delay_ms = options.Integer("delay-ms", 3'600'000);
@@ -624,7 +626,7 @@ int RunBatch(const Options& options) {
     return response.status == 201 &&
            ParseIdArray(response.body).size() == static_cast<size_t>(batch);
   };
-  return RunClosedLoop("batch", ParseEndpoints(addr), options.Integer("connections"),
+  return RunClosedLoop("batch", ParseEndpoints(addrs), options.Integer("connections"),
                        options.Integer("threads", 1), options.Integer("duration-s"), accept,
                        factory, batch);
 }
@@ -1987,9 +1989,9 @@ void PrintUsage() {
       "                      [--due-offset-s X] [--threads T]\n"
       "  delayq_loadgen fire --addr HOST:PORT [--tasks 50000] [--spread-s 5] [--consumers 4]\n"
       "                      [--topic T] [--add-connections 32] [--lead-s 3] [--timeout-s 60]\n"
-      "  delayq_loadgen http --addr HOST:PORT --connections N --duration-s S [--path /]\n"
+      "  delayq_loadgen http --addr HOST:PORT[,...] --connections N --duration-s S [--path /]\n"
       "                      [--threads T]\n"
-      "  delayq_loadgen batch --addr HOST:PORT --connections N --duration-s S [--batch 100]\n"
+      "  delayq_loadgen batch --addr HOST:PORT[,...] --connections N --duration-s S [--batch 100]\n"
       "                      [--topic T] [--delay-ms 3600000] [--threads T]\n"
       "  delayq_loadgen pull --addr HOST:PORT [--tasks 100000] [--consumers 4] [--max 100]\n"
       "                      [--wait-ms 500] [--lease-ms 60000] [--preload-connections 4]\n"

@@ -23,6 +23,47 @@ constexpr size_t kLingerMaxBytes = 64 << 20;
 // 1,000 tasks, whose acks a consumer may pipeline; 128 keeps most of a round together).
 constexpr size_t kMaxPipelined = 128;
 
+namespace {
+
+// Our answers are a status line, a handful of fields and a body of known length, so they
+// are written as one string rather than through Beast's serializer, whose buffer-sequence
+// walk and per-field allocations cost ~6 % of the server's CPU per small answer (perf,
+// BENCHMARKS.md "Distributed mode on Redis"). Field values come from our own code (a
+// client's X-Request-Id is checked before it is echoed), never raw from a request.
+void SerializeResponse(const Response& response, unsigned version, bool head, bool last,
+                       std::string* out) {
+  out->clear();
+  auto status = static_cast<bhttp::status>(response.status);
+  out->append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  out->append(std::to_string(response.status));
+  out->push_back(' ');
+  std::string_view reason = bhttp::obsolete_reason(status);
+  out->append(reason.data(), reason.size());
+  out->append("\r\nServer: delayq\r\nContent-Type: ");
+  out->append(response.content_type);
+  out->append("\r\n");
+  for (const auto& [name, value] : response.headers) {
+    out->append(name);
+    out->append(": ");
+    out->append(value);
+    out->append("\r\n");
+  }
+  // HTTP/1.1 is persistent unless closed; HTTP/1.0 only if it says keep-alive.
+  if (version == 10 && !last) out->append("Connection: keep-alive\r\n");
+  if (version != 10 && last) out->append("Connection: close\r\n");
+  // 1xx, 204 and 304 answers carry no body and no length (RFC 9110 §8.6).
+  bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
+  if (!bodiless) {
+    out->append("Content-Length: ");  // for HEAD: the length GET would have sent
+    out->append(std::to_string(response.body.size()));
+    out->append("\r\n");
+  }
+  out->append("\r\n");
+  if (!head && !bodiless) out->append(response.body);
+}
+
+}  // namespace
+
 std::string_view Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (beast::iequals(key, name)) return value;
@@ -261,43 +302,6 @@ void Session::MaybeWrite() {
   asio::async_write(
       stream_, asio::buffer(out_),
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
-}
-
-// Our answers are a status line, a handful of fields and a body of known length, so they
-// are written as one string rather than through Beast's serializer, whose buffer-sequence
-// walk and per-field allocations cost ~6 % of the server's CPU per small answer (perf,
-// BENCHMARKS.md "Distributed mode on Redis"). Field values come from our own code (a
-// client's X-Request-Id is checked before it is echoed), never raw from a request.
-void Session::SerializeResponse(const Response& response, unsigned version, bool head, bool last,
-                                std::string* out) {
-  out->clear();
-  auto status = static_cast<bhttp::status>(response.status);
-  out->append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  out->append(std::to_string(response.status));
-  out->push_back(' ');
-  std::string_view reason = bhttp::obsolete_reason(status);
-  out->append(reason.data(), reason.size());
-  out->append("\r\nServer: delayq\r\nContent-Type: ");
-  out->append(response.content_type);
-  out->append("\r\n");
-  for (const auto& [name, value] : response.headers) {
-    out->append(name);
-    out->append(": ");
-    out->append(value);
-    out->append("\r\n");
-  }
-  // HTTP/1.1 is persistent unless closed; HTTP/1.0 only if it says keep-alive.
-  if (version == 10 && !last) out->append("Connection: keep-alive\r\n");
-  if (version != 10 && last) out->append("Connection: close\r\n");
-  // 1xx, 204 and 304 answers carry no body and no length (RFC 9110 §8.6).
-  bool bodiless = response.status < 200 || response.status == 204 || response.status == 304;
-  if (!bodiless) {
-    out->append("Content-Length: ");  // for HEAD: the length GET would have sent
-    out->append(std::to_string(response.body.size()));
-    out->append("\r\n");
-  }
-  out->append("\r\n");
-  if (!head && !bodiless) out->append(response.body);
 }
 
 void Session::OnWrite(beast::error_code ec) {

@@ -78,8 +78,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void AnswerAndClose(Response response);
   void OnAnswer(uint64_t seq, Response response);
   void MaybeWrite();
-  static void SerializeResponse(const Response& response, unsigned version, bool head, bool last,
-                                std::string* out);
   void OnWrite(boost::beast::error_code ec);
   void DropPending();
   void FailRead(boost::beast::error_code ec);
