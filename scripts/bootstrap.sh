@@ -12,6 +12,8 @@ packages=(
   librocksdb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   libcurl4-openssl-dev libhiredis-dev libjemalloc-dev
   redis-server redis-tools
+  # Failover tests start Sentinels; the clock-step test runs delayq under libfaketime.
+  redis-sentinel faketime
   libgtest-dev libgmock-dev libbenchmark-dev
   # The dashboard's browser test (tests/browser) drives Debian's Chromium; the config-centre
   # test starts Debian's etcd (binary: etcd).
