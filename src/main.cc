@@ -88,6 +88,14 @@ int Serve(const config::Config& cfg) {
   store_config.near_window_max_tasks = static_cast<size_t>(cfg.near_window_max_tasks);
   store_config.redis_url = cfg.redis_url;
   store_config.redis_poll_ms = cfg.redis_poll_ms;
+  store_config.redis_connect_timeout_ms = cfg.redis_connect_timeout_ms;
+  store_config.redis_command_timeout_ms = cfg.redis_command_timeout_ms;
+  store_config.redis_sentinels = cfg.redis_sentinels;
+  store_config.redis_sentinel_master = cfg.redis_sentinel_master;
+  store_config.redis_sentinel_user = cfg.redis_sentinel_user;
+  store_config.redis_sentinel_password = cfg.redis_sentinel_password;
+  store_config.redis_wait_replicas = cfg.redis_wait_replicas;
+  store_config.redis_wait_timeout_ms = cfg.redis_wait_timeout_ms;
   auto store = store::OpenStore(store_config);
   if (!store) {
     spdlog::critical("msg=\"cannot open store\" error=\"{}\"", store.error().message);

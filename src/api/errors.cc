@@ -25,6 +25,7 @@ ErrorMapping MapError(Errc code) {
     case Errc::kOverloaded:
       return {429, kDmUnavailable};
     case Errc::kUnavailable:
+    case Errc::kOutcomeUnknown:
       return {503, kDmUnavailable};
     case Errc::kInternal:
       return {500, kDmUnavailable};

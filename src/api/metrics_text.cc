@@ -168,6 +168,14 @@ std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http) {
       "nack, cancel, lease expiry, purge slice, ...).\n"
       "# TYPE delayq_store_job_seconds histogram\n";
   m.store_job_latency.Render("delayq_store_job_seconds", "", &out);
+  for (const store::BackendMetric& metric : stats.backend) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", metric.name, metric.help, metric.name,
+                       metric.counter ? "counter" : "gauge");
+    for (const auto& [labels, value] : metric.samples) {
+      out += labels.empty() ? fmt::format("{} {}\n", metric.name, value)
+                            : fmt::format("{}{{{}}} {}\n", metric.name, labels, value);
+    }
+  }
   StateGauges(&out, engine);
   TopicSeries(&out, m);
   http.Render(&out);

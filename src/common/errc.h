@@ -16,7 +16,10 @@ enum class Errc {
   kUnauthorized,  // no or unknown credentials
   kForbidden,     // known credentials without the right for this topic or action
   kOverloaded,    // bounded queue full; the client should retry later
-  kUnavailable,   // storage cannot be reached or refused a write
+  kUnavailable,   // storage cannot be reached or refused a write; nothing was written
+  // A write was sent to storage and no answer came (the connection died, a timeout, too few
+  // replicas confirmed it): it may or may not be stored. Messages start "outcome unknown".
+  kOutcomeUnknown,
   kInternal,
 };
 

@@ -308,6 +308,12 @@ Result<void> ApplyFile(Config& config, const std::string& path) {
         for (const auto& host : node) config.allow_hosts.push_back(host.as<std::string>());
         continue;
       }
+      if (key == "redis.sentinels" && node.IsSequence()) {
+        config.redis_sentinels.clear();
+        for (const auto& address : node)
+          config.redis_sentinels.push_back(address.as<std::string>());
+        continue;
+      }
       if (key == "etcd.endpoints" && node.IsSequence()) {
         config.etcd_endpoints.clear();
         for (const auto& url : node) config.etcd_endpoints.push_back(url.as<std::string>());
@@ -390,6 +396,26 @@ const std::vector<Setting>& Settings() {
       {"redis.poll_interval",
        "store: redis: how often to look for work made due by other instances",
        Duration(&Config::redis_poll_ms, 1)},
+      {"redis.connect_timeout", "store: redis: how long one connection attempt may take",
+       Duration(&Config::redis_connect_timeout_ms, 10)},
+      {"redis.command_timeout",
+       "store: redis: how long one command may take before it answers 503 (a hung node)",
+       Duration(&Config::redis_command_timeout_ms, 10)},
+      {"redis.sentinels",
+       "store: redis: Redis Sentinels (host:port, comma-separated) that name the master",
+       List(&Config::redis_sentinels)},
+      {"redis.sentinel_master", "store: redis: the master's name in the sentinels",
+       String(&Config::redis_sentinel_master)},
+      {"redis.sentinel_user", "store: redis: user for the sentinels (ACL), if they need one",
+       String(&Config::redis_sentinel_user)},
+      {"redis.sentinel_password", "store: redis: password for the sentinels, if they need one",
+       String(&Config::redis_sentinel_password)},
+      {"redis.wait_replicas",
+       "store: redis: an add is acknowledged once this many replicas have it (WAIT)",
+       Integer(&Config::redis_wait_replicas, 0, 100)},
+      {"redis.wait_timeout",
+       "store: redis: how long an add waits for redis.wait_replicas (then: outcome unknown)",
+       Duration(&Config::redis_wait_timeout_ms, 1)},
       {"durability", "fsync (survives power loss) or buffered (survives a process crash)",
        String(&Config::durability, {"fsync", "buffered"})},
       {"retention", "how long finished tasks stay readable", Duration(&Config::retention_ms, 0)},

@@ -19,6 +19,14 @@ struct Config {
   std::string store = "rocksdb";
   std::string redis_url = "redis://127.0.0.1:6379/0";
   int64_t redis_poll_ms = 50;
+  int64_t redis_connect_timeout_ms = 500;
+  int64_t redis_command_timeout_ms = 2'000;
+  std::vector<std::string> redis_sentinels;  // host:port each; empty: redis.url is the server
+  std::string redis_sentinel_master;
+  std::string redis_sentinel_user;
+  std::string redis_sentinel_password;
+  int64_t redis_wait_replicas = 0;
+  int64_t redis_wait_timeout_ms = 1'000;
   std::string durability = "fsync";
   int64_t retention_ms = 72LL * 3600 * 1000;
   int64_t node_id = 0;

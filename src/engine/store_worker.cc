@@ -1,6 +1,7 @@
 #include "engine/store_worker.h"
 
 #include <chrono>
+#include <optional>
 
 namespace delayq::engine {
 
@@ -124,30 +125,45 @@ void StoreWorker::CommitAdds(std::vector<AddRequest>& adds) {
     }
   }
   auto started = std::chrono::steady_clock::now();
-  Result<std::vector<TaskId>> stored = store_.Add(batch);
+  std::vector<Result<TaskId>> stored = store_.AddEach(batch);
   auto elapsed = std::chrono::steady_clock::now() - started;
   metrics_.commit_latency.ObserveMicros(
       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-  if (!stored) {
-    metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
-    // All or nothing for the whole round: every request in it gets the same error.
-    for (AddRequest& add : adds) add.done(std::unexpected(stored.error()));
-    return;
-  }
-  metrics_.add_commits.fetch_add(1, std::memory_order_relaxed);
   size_t created = 0;
+  bool failed = false;
   for (size_t i = 0; i < batch.size(); ++i) {
-    if ((*stored)[i] != batch[i].id) continue;  // a dedup hit: nothing new was stored
+    if (!stored[i]) {
+      failed = true;
+      continue;
+    }
+    if (*stored[i] != batch[i].id) continue;  // a dedup hit: nothing new was stored
     ++created;
     metrics_.topics.Count(batch[i].topic, TopicEvent::kAdded);
   }
+  if (failed) metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+  if (created > 0 || !failed) metrics_.add_commits.fetch_add(1, std::memory_order_relaxed);
   metrics_.tasks_added.fetch_add(created, std::memory_order_relaxed);
+  // Each request gets its own tasks' outcome: stored, or the error of the first task that
+  // was not (an outcome-unknown task makes the whole request's outcome unknown).
   size_t offset = 0;
   for (AddRequest& add : adds) {
     size_t count = adds.size() == 1 ? batch.size() : add.tasks.size();
-    std::vector<TaskId> ids(stored->begin() + offset, stored->begin() + offset + count);
+    std::vector<TaskId> ids;
+    ids.reserve(count);
+    std::optional<Error> error;
+    for (size_t i = offset; i < offset + count; ++i) {
+      if (stored[i]) {
+        ids.push_back(*stored[i]);
+      } else if (!error || stored[i].error().code == Errc::kOutcomeUnknown) {
+        error = stored[i].error();
+      }
+    }
     offset += count;
-    add.done(std::move(ids));
+    if (error) {
+      add.done(std::unexpected(std::move(*error)));
+    } else {
+      add.done(std::move(ids));
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -186,11 +187,28 @@ class RedisStore final : public Store {
   }
 
   Result<std::vector<TaskId>> Add(std::span<const Task> tasks) override {
-    if (node_lost_) {
-      return Fail(Errc::kUnavailable,
-                  "redis: this instance lost its node number lease; restart it to lease a new one");
+    std::vector<TaskId> out;
+    out.reserve(tasks.size());
+    for (auto& result : AddEach(tasks)) {
+      if (!result) return std::unexpected(std::move(result.error()));
+      out.push_back(*result);
     }
-    std::vector<TaskId> out(tasks.size());
+    return out;
+  }
+
+  // One script per topic; in a cluster the topics' scripts run on different nodes, so one
+  // topic's tasks can be stored while another's are not: each task gets its own outcome.
+  std::vector<Result<TaskId>> AddEach(std::span<const Task> tasks) override {
+    std::vector<Result<TaskId>> out(tasks.size(), TaskId{0});
+    auto fail_all = [&](const Error& error) {
+      for (auto& result : out) result = std::unexpected(error);
+      return out;
+    };
+    if (node_lost_) {
+      return fail_all({Errc::kUnavailable,
+                       "redis: this instance lost its node number lease; restart it to lease a "
+                       "new one"});
+    }
     if (tasks.empty()) return out;
     // Group by topic, keeping each topic's tasks in order.
     std::map<std::string_view, std::vector<size_t>> by_topic;
@@ -203,81 +221,38 @@ class RedisStore final : public Store {
     std::vector<RedisCommand> writes;
     std::vector<std::string_view> write_topics;
     for (const auto& [topic, indexes] : by_topic) {
-      std::vector<std::string> args;
-      args.reserve(2 + indexes.size() * 11);
-      args.push_back(single ? "S" : "C");
-      args.push_back(std::to_string(max_id));
-      for (size_t i : indexes) {
-        const Task& task = tasks[i];
-        args.push_back(std::to_string(task.id));
-        args.push_back(std::to_string(task.due_at_ms));
-        args.push_back(std::to_string(task.created_at_ms));
-        args.push_back(task.payload);
-        args.push_back(std::string(1, KindDigit(task.kind)));
-        args.push_back(std::to_string(task.max_attempts));
-        args.push_back(task.payload_is_json ? "1" : "0");
-        args.push_back(task.dedup_key);
-        args.push_back(task.callback);
-        args.push_back(IndexKey(task.id));
-        args.push_back(IndexField(task.id));
-      }
-      std::vector<std::string> keys{Prefix(topic)};
-      if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId});
-      writes.push_back(ScriptCommand(scripts::Add(), std::move(keys), std::move(args)));
+      writes.push_back(AddScript(tasks, topic, indexes, max_id, single));
       write_topics.push_back(topic);
     }
-    std::vector<RedisReply> written;
-    if (single) {
-      // One script per topic does everything atomically: one round trip, no protocol.
-      auto replies = Track(redis_->Pipeline(writes));
-      if (!replies) return std::unexpected(replies.error());
-      written = std::move(*replies);
-    } else {
-      // A cluster keeps the global keys on another node. Phase 1: the hint and the id index
-      // go first, so that a task never exists without them; phase 2 writes the tasks; phase
-      // 3 lowers the hint again and bumps the generations (docs/ARCHITECTURE.md, "hint
-      // protocol").
-      std::map<std::pair<char, std::string_view>, int64_t> earliest;  // (kind, topic) -> due
-      // One HSET per index hash (a batch's ids mostly share one: same node, same ms).
-      std::map<std::string, RedisCommand> index_writes;
-      for (const Task& task : tasks) {
-        auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
-        auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
-        if (!inserted) it->second = std::min(it->second, task.due_at_ms);
-        std::string index = IndexKey(task.id);
-        auto [write, fresh] = index_writes.try_emplace(index, RedisCommand{{"HSET", index}, index});
-        write->second.args.push_back(IndexField(task.id));
-        write->second.args.push_back(std::string(1, KindDigit(task.kind)) + task.topic);
-      }
-      std::vector<RedisCommand> before;
-      for (auto& [index, write] : index_writes) before.push_back(std::move(write));
-      std::vector<std::string> triples;
-      for (const auto& [key, due] : earliest) {
-        triples.push_back(std::string(1, key.first));
-        triples.push_back(std::string(key.second));
-        triples.push_back(std::to_string(due));
-      }
-      before.push_back(HintCommand(false, std::to_string(max_id), triples));
-      std::vector<RedisCommand> after{HintCommand(true, "", triples)};
-      auto replies = Track(redis_->Phases({before, writes, after}));
-      if (!replies) return std::unexpected(replies.error());
-      for (const RedisReply& reply : (*replies)[0]) {
-        if (reply.IsError()) return Unhealthy(ReplyError(reply, "add (index)"));
-      }
-      written = std::move((*replies)[1]);
-    }
+    // A cluster keeps the global keys on another node: the id index and the lowered hints
+    // go first, so that a task never exists without them; then the tasks; then the hints
+    // again with the generations bumped (docs/ARCHITECTURE.md, "hint protocol"). With
+    // redis.wait_replicas the scripts are followed by WAIT: unconfirmed means unknown.
+    std::vector<RedisCommand> before, after;
+    if (!single) std::tie(before, after) = ClusterAddHints(tasks, max_id);
+    std::vector<Result<RedisReply>> written =
+        HintedWrites(before, writes, after, /*wait_for_replicas=*/true);
     std::vector<RedisCommand> orphans;
+    bool stored_any = false;
     for (size_t t = 0; t < writes.size(); ++t) {
-      const RedisReply& reply = written[t];
       const auto& indexes = by_topic[write_topics[t]];
-      if (reply.IsError() || reply.elements.size() != indexes.size()) {
-        return Unhealthy(ReplyError(reply, "add"));
+      const Result<RedisReply>& reply = written[t];
+      std::optional<Error> error;
+      if (!reply) {
+        error = reply.error();
+      } else if (reply->IsError() || reply->elements.size() != indexes.size()) {
+        error = ReplyError(*reply, "add");
       }
       for (size_t k = 0; k < indexes.size(); ++k) {
-        TaskId stored = 0;
-        ParseNumber(reply.elements[k].str, stored);
         const Task& task = tasks[indexes[k]];
+        if (error) {
+          out[indexes[k]] = std::unexpected(*error);
+          continue;
+        }
+        TaskId stored = 0;
+        (void)ParseNumber(reply->elements[k].str, stored);
         out[indexes[k]] = stored;
+        stored_any = true;
         // Not remembered in the id -> topic cache: a claim does that, for the ack that
         // follows; filling it on every add cost ~2.5 % of the add path (perf) for tasks
         // that mostly come back through a claim anyway.
@@ -285,16 +260,18 @@ class RedisStore final : public Store {
       }
     }
     if (!orphans.empty()) (void)redis_->Pipeline(orphans);  // best effort: dedup hits only
-    added_batches_.fetch_add(1, std::memory_order_relaxed);
-    added_tasks_.fetch_add(tasks.size(), std::memory_order_relaxed);
+    if (stored_any) {
+      added_batches_.fetch_add(1, std::memory_order_relaxed);
+      added_tasks_.fetch_add(tasks.size(), std::memory_order_relaxed);
+    }
     return out;
   }
 
   Result<Task> Get(TaskId id) override {
     auto where = TopicOf(id);
     if (!where) return std::unexpected(where.error());
-    auto reply = Track(redis_->Run(RedisCommand{
-        {"HGETALL", Prefix(where->topic) + "t:" + std::to_string(id)}, Prefix(where->topic)}));
+    auto reply = redis_->Run(RedisCommand{
+        {"HGETALL", Prefix(where->topic) + "t:" + std::to_string(id)}, Prefix(where->topic)});
     if (!reply) return std::unexpected(reply.error());
     if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
     auto task = DecodeFields(where->topic, *reply);
@@ -320,10 +297,10 @@ class RedisStore final : public Store {
          kGlobal},
         {{"ZRANGEBYSCORE", kNextPull, "(" + now, "+inf", "WITHSCORES", "LIMIT", "0", "1"}, kGlobal},
     };
-    auto replies = Track(redis_->Pipeline(reads));
+    auto replies = redis_->Pipeline(reads);
     if (!replies) return std::unexpected(replies.error());
     for (const RedisReply& reply : *replies) {
-      if (reply.IsError()) return Unhealthy(ReplyError(reply, "promote"));
+      if (reply.IsError()) return std::unexpected(ReplyError(reply, "promote"));
     }
     int64_t next = now_ms + config_.redis_poll_ms;
     for (size_t r = 3; r < 5; ++r) {
@@ -354,16 +331,16 @@ class RedisStore final : public Store {
         checks.push_back(
             RedisCommand{{"ZRANGE", Lane(topic, kind), "0", "0", "WITHSCORES"}, Prefix(topic)});
       }
-      auto read = Track(redis_->Phases({{gens}, checks}));
+      auto read = redis_->Phases({{gens}, checks});
       if (!read) return std::unexpected(read.error());
-      if ((*read)[0][0].IsError()) return Unhealthy(ReplyError((*read)[0][0], "promote"));
+      if ((*read)[0][0].IsError()) return std::unexpected(ReplyError((*read)[0][0], "promote"));
       std::vector<RedisCommand> fixes;
       for (size_t i = 0; i < lanes.size(); ++i) {
         const auto& [topic, kind] = lanes[i];
         const RedisReply& min = (*read)[1][i];
         const RedisReply& gen = (*read)[0][0].elements[i];
         std::string seen = gen.IsNil() ? "0" : gen.str;
-        if (min.IsError()) return Unhealthy(ReplyError(min, "promote"));
+        if (min.IsError()) return std::unexpected(ReplyError(min, "promote"));
         if (min.elements.size() >= 2 && ParseScore(min.elements[1].str) <= now_ms) {
           auto& ready =
               kind == DeliveryKind::kCallback ? result.callback_topics_ready : result.topics_ready;
@@ -376,7 +353,7 @@ class RedisStore final : public Store {
                                       {topic, GenField(topic, kind), seen, lowest}));
       }
       if (!fixes.empty()) {
-        auto fixed = Track(redis_->Pipeline(fixes));
+        auto fixed = redis_->Pipeline(fixes);
         if (!fixed) return std::unexpected(fixed.error());
       }
     }
@@ -400,8 +377,8 @@ class RedisStore final : public Store {
   }
 
   Result<Task> ConsumeById(std::string_view topic, TaskId id, int64_t now_ms) override {
-    auto reply = Track(redis_->Run(ScriptCommand(scripts::ConsumeById(), {Prefix(topic)},
-                                                 {std::to_string(id), std::to_string(now_ms)})));
+    auto reply = redis_->Run(ScriptCommand(scripts::ConsumeById(), {Prefix(topic)},
+                                           {std::to_string(id), std::to_string(now_ms)}));
     if (!reply) return std::unexpected(reply.error());
     auto task = TaskFromScript(topic, id, *reply);
     if (task) consumed_.fetch_add(1, std::memory_order_relaxed);
@@ -451,7 +428,7 @@ class RedisStore final : public Store {
       return results;
     };
     if (!lookups.empty()) {
-      auto found = Track(redis_->Pipeline(lookups));
+      auto found = redis_->Pipeline(lookups);
       if (!found) return fail_all(found.error());
       for (size_t k = 0; k < looked_up.size(); ++k) {
         const RedisReply& reply = (*found)[k];
@@ -486,14 +463,11 @@ class RedisStore final : public Store {
       sent.push_back(i);
     }
     if (sent.empty()) return results;
-    auto replies = Track(redis_->Phases({before, scripts_to_run, after}));
-    if (!replies) {
-      for (size_t i : sent) results[i] = std::unexpected(replies.error());
-      return results;
-    }
+    auto replies = HintedWrites(before, scripts_to_run, after);
     for (size_t k = 0; k < sent.size(); ++k) {
       size_t i = sent[k];
-      results[i] = TaskFromScript(where[i]->topic, settlements[i].id, (*replies)[1][k]);
+      results[i] = replies[k] ? TaskFromScript(where[i]->topic, settlements[i].id, *replies[k])
+                              : Result<Task>(std::unexpected(replies[k].error()));
     }
     return results;
   }
@@ -518,9 +492,9 @@ class RedisStore final : public Store {
   Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id,
                                      size_t limit) override {
     std::string from = after_id == 0 ? "-" : "(" + Pad(after_id);
-    auto members = Track(redis_->Run(RedisCommand{
+    auto members = redis_->Run(RedisCommand{
         {"ZRANGEBYLEX", Prefix(topic) + "dead", from, "+", "LIMIT", "0", std::to_string(limit)},
-        Prefix(topic)}));
+        Prefix(topic)});
     if (!members) return std::unexpected(members.error());
     if (members->IsError()) return std::unexpected(ReplyError(*members, "list dead"));
     std::vector<RedisCommand> reads;
@@ -532,7 +506,7 @@ class RedisStore final : public Store {
     }
     std::vector<Task> out;
     if (reads.empty()) return out;
-    auto records = Track(redis_->Pipeline(reads));
+    auto records = redis_->Pipeline(reads);
     if (!records) return std::unexpected(records.error());
     for (const RedisReply& record : *records) {
       auto task = DecodeFields(topic, record);
@@ -544,7 +518,7 @@ class RedisStore final : public Store {
   Result<std::vector<TopicStats>> Topics(std::string_view topic, int64_t now_ms) override {
     std::vector<std::string> names;
     if (topic.empty()) {
-      auto members = Track(redis_->Run(RedisCommand{{"SMEMBERS", kTopics}, kGlobal}));
+      auto members = redis_->Run(RedisCommand{{"SMEMBERS", kTopics}, kGlobal});
       if (!members) return std::unexpected(members.error());
       if (members->IsError()) return std::unexpected(ReplyError(*members, "topics"));
       for (const RedisReply& member : members->elements) names.push_back(member.str);
@@ -564,7 +538,7 @@ class RedisStore final : public Store {
     }
     std::vector<TopicStats> out;
     if (reads.empty()) return out;
-    auto replies = Track(redis_->Pipeline(reads));
+    auto replies = redis_->Pipeline(reads);
     if (!replies) return std::unexpected(replies.error());
     for (size_t t = 0; t < names.size(); ++t) {
       const RedisReply* r = &(*replies)[t * 5];
@@ -597,8 +571,8 @@ class RedisStore final : public Store {
     int topics_visited = 0;
     std::string start = purge_cursor_;
     do {
-      auto scan = Track(
-          redis_->Run(RedisCommand{{"SSCAN", kTopics, purge_cursor_, "COUNT", "100"}, kGlobal}));
+      auto scan =
+          redis_->Run(RedisCommand{{"SSCAN", kTopics, purge_cursor_, "COUNT", "100"}, kGlobal});
       if (!scan) return std::unexpected(scan.error());
       if (scan->IsError() || scan->elements.size() != 2)
         return std::unexpected(ReplyError(*scan, "purge"));
@@ -611,9 +585,9 @@ class RedisStore final : public Store {
       for (const RedisReply& member : scan->elements[1].elements) {
         if (purged >= limit) break;
         ++topics_visited;
-        auto ids = Track(redis_->Run(
+        auto ids = redis_->Run(
             ScriptCommand(scripts::Purge(), {Prefix(member.str)},
-                          {std::to_string(finished_before_ms), std::to_string(limit - purged)})));
+                          {std::to_string(finished_before_ms), std::to_string(limit - purged)}));
         if (!ids) return std::unexpected(ids.error());
         if (ids->IsError()) return std::unexpected(ReplyError(*ids, "purge"));
         std::vector<RedisCommand> unlink;
@@ -622,7 +596,7 @@ class RedisStore final : public Store {
           if (ParseNumber(id.str, task_id)) unlink.push_back(IndexDelete(task_id));
         }
         if (!unlink.empty()) {
-          auto done = Track(redis_->Pipeline(unlink));
+          auto done = redis_->Pipeline(unlink);
           if (!done) return std::unexpected(done.error());
         }
         purged += ids->elements.size();
@@ -639,7 +613,7 @@ class RedisStore final : public Store {
   }
 
   Result<TaskId> MaxTaskId() override {
-    auto reply = Track(redis_->Run(RedisCommand{{"GET", kMaxId}, kGlobal}));
+    auto reply = redis_->Run(RedisCommand{{"GET", kMaxId}, kGlobal});
     if (!reply) return std::unexpected(reply.error());
     if (reply->IsError()) return std::unexpected(ReplyError(*reply, "max id"));
     TaskId id = 0;
@@ -651,12 +625,9 @@ class RedisStore final : public Store {
   // makes it, so there is nothing left to flush here.
   Result<void> Sync() override { return {}; }
 
-  bool Healthy() override {
-    if (healthy_) return true;
-    auto pong = redis_->Run(RedisCommand{{"PING"}, ""});
-    healthy_ = pong && !pong->IsError();
-    return healthy_;
-  }
+  // Ready while every slot (or the master) is served by a node that answers: during a
+  // failover some topics cannot be served, and a load balancer should know.
+  bool Healthy() override { return redis_->Healthy(); }
 
   StoreStats Stats() const override {
     StoreStats stats;
@@ -665,6 +636,7 @@ class RedisStore final : public Store {
     stats.tasks_added = added_tasks_.load(std::memory_order_relaxed);
     stats.tasks_consumed = consumed_.load(std::memory_order_relaxed);
     stats.tasks_purged = purged_.load(std::memory_order_relaxed);
+    stats.backend = ClientMetrics(redis_->Stats());
     return stats;
   }
 
@@ -691,24 +663,149 @@ class RedisStore final : public Store {
   }
 
  private:
+  static std::vector<const RedisCommand*> Pointers(const std::vector<RedisCommand>& commands) {
+    std::vector<const RedisCommand*> out;
+    out.reserve(commands.size());
+    for (const RedisCommand& command : commands) out.push_back(&command);
+    return out;
+  }
+
+  // A write under the hint protocol (docs/ARCHITECTURE.md): `before` lowers the next-due
+  // index, `writes` change the tasks, `after` lowers it again and bumps the generations. On
+  // a single server `before` and `after` are empty (the scripts keep the index themselves).
+  // `before` failing applies nothing: every write answers kUnavailable. `after` failing
+  // once the writes are done is not their failure: the index may then be late for those
+  // tasks, which the purge walk repairs (ReconcileHints).
+  std::vector<Result<RedisReply>> HintedWrites(const std::vector<RedisCommand>& before,
+                                               const std::vector<RedisCommand>& writes,
+                                               const std::vector<RedisCommand>& after,
+                                               bool wait_for_replicas = false) {
+    for (auto& result : redis_->PipelineEach(Pointers(before))) {
+      if (!result || result->IsError()) {
+        Error error = result ? ReplyError(*result, "next-due index")
+                             : Error{Errc::kUnavailable, result.error().message};
+        error.message += " (nothing applied)";
+        return std::vector<Result<RedisReply>>(writes.size(), std::unexpected(error));
+      }
+    }
+    std::vector<Result<RedisReply>> written =
+        redis_->PipelineEach(Pointers(writes), wait_for_replicas);
+    bool applied = std::any_of(written.begin(), written.end(),
+                               [](const auto& result) { return result.has_value(); });
+    if (applied && !after.empty()) {
+      for (auto& result : redis_->PipelineEach(Pointers(after))) {
+        if (!result || result->IsError()) {
+          hint_failures_.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+      }
+    }
+    return written;
+  }
+
+  // The add script for one topic's tasks (`indexes` into `tasks`).
+  static RedisCommand AddScript(std::span<const Task> tasks, std::string_view topic,
+                                const std::vector<size_t>& indexes, TaskId max_id, bool single) {
+    std::vector<std::string> args;
+    args.reserve(2 + indexes.size() * 11);
+    args.push_back(single ? "S" : "C");
+    args.push_back(std::to_string(max_id));
+    for (size_t i : indexes) {
+      const Task& task = tasks[i];
+      args.push_back(std::to_string(task.id));
+      args.push_back(std::to_string(task.due_at_ms));
+      args.push_back(std::to_string(task.created_at_ms));
+      args.push_back(task.payload);
+      args.push_back(std::string(1, KindDigit(task.kind)));
+      args.push_back(std::to_string(task.max_attempts));
+      args.push_back(task.payload_is_json ? "1" : "0");
+      args.push_back(task.dedup_key);
+      args.push_back(task.callback);
+      args.push_back(IndexKey(task.id));
+      args.push_back(IndexField(task.id));
+    }
+    std::vector<std::string> keys{Prefix(topic)};
+    if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId});
+    return ScriptCommand(scripts::Add(), std::move(keys), std::move(args));
+  }
+
+  // A cluster add's first phase (the id index and the lowered hints) and its last (the
+  // hints again, with the generations bumped).
+  std::pair<std::vector<RedisCommand>, std::vector<RedisCommand>> ClusterAddHints(
+      std::span<const Task> tasks, TaskId max_id) {
+    std::map<std::pair<char, std::string_view>, int64_t> earliest;  // (kind, topic) -> due
+    // One HSET per index hash (a batch's ids mostly share one: same node, same ms).
+    std::map<std::string, RedisCommand> index_writes;
+    for (const Task& task : tasks) {
+      auto key = std::make_pair(KindDigit(task.kind), std::string_view(task.topic));
+      auto [it, inserted] = earliest.emplace(key, task.due_at_ms);
+      if (!inserted) it->second = std::min(it->second, task.due_at_ms);
+      std::string index = IndexKey(task.id);
+      auto [write, fresh] = index_writes.try_emplace(index, RedisCommand{{"HSET", index}, index});
+      write->second.args.push_back(IndexField(task.id));
+      write->second.args.push_back(std::string(1, KindDigit(task.kind)) + task.topic);
+    }
+    std::vector<RedisCommand> before;
+    for (auto& [index, write] : index_writes) before.push_back(std::move(write));
+    std::vector<std::string> triples;
+    for (const auto& [key, due] : earliest) {
+      triples.push_back(std::string(1, key.first));
+      triples.push_back(std::string(key.second));
+      triples.push_back(std::to_string(due));
+    }
+    before.push_back(HintCommand(false, std::to_string(max_id), triples));
+    return {std::move(before), {HintCommand(true, "", triples)}};
+  }
+
+  // The Redis client's view for /metrics.
+  std::vector<BackendMetric> ClientMetrics(const RedisClientStats& client) const {
+    std::vector<BackendMetric> out;
+    BackendMetric up{"delayq_redis_master_up",
+                     "Redis masters serving delayq's keys, by node: 1 answering, 0 failing.",
+                     false,
+                     {}};
+    for (const auto& [node, answering] : client.masters) {
+      up.samples.emplace_back("node=\"" + node + "\"", answering ? 1 : 0);
+    }
+    out.push_back(std::move(up));
+    auto counter = [&](std::string name, std::string help, uint64_t value) {
+      out.push_back({std::move(name), std::move(help), true, {{"", double(value)}}});
+    };
+    counter("delayq_redis_topology_refreshes_total",
+            "Re-reads of the cluster slot map or of the sentinels' master.",
+            client.topology_refreshes);
+    counter("delayq_redis_failovers_total",
+            "Failovers followed: slots or the sentinel master moved away from a failing node.",
+            client.failovers);
+    BackendMetric redirects{
+        "delayq_redis_redirections_total",
+        "Cluster redirections followed, by kind.",
+        true,
+        {{"kind=\"moved\"", double(client.moved)}, {"kind=\"ask\"", double(client.ask)}}};
+    out.push_back(std::move(redirects));
+    BackendMetric errors{"delayq_redis_errors_total",
+                         "Redis errors by kind: connect, timeout, connection_lost, "
+                         "outcome_unknown, wait_timeout, clusterdown, tryagain, readonly, "
+                         "masterdown, loading, replica.",
+                         true,
+                         {}};
+    for (const auto& [kind, count] : client.errors) {
+      errors.samples.emplace_back("kind=\"" + kind + "\"", double(count));
+    }
+    out.push_back(std::move(errors));
+    counter("delayq_redis_hint_failures_total",
+            "Cluster adds stored whose last next-due index step failed (repaired by the purge "
+            "walk).",
+            hint_failures_.load(std::memory_order_relaxed));
+    return out;
+  }
+
   struct Where {
     std::string topic;
     DeliveryKind kind = DeliveryKind::kPull;
   };
 
   static std::string NodeKey(uint32_t node) { return kGlobal + "node:" + std::to_string(node); }
-
-  template <class T>
-  Result<T> Track(Result<T> result) {
-    if (!result && result.error().code == Errc::kUnavailable) healthy_ = false;
-    if (result) healthy_ = true;
-    return result;
-  }
-
-  std::unexpected<Error> Unhealthy(Error error) {
-    healthy_ = false;
-    return std::unexpected(std::move(error));
-  }
 
   // The keys of a per-task script: the topic's prefix, and on a single server the global
   // keys its due_again() keeps the next-due index with.
@@ -745,7 +842,7 @@ class RedisStore final : public Store {
                                      Prefix(topic.str)});
       }
     }
-    auto firsts = Track(redis_->Pipeline(reads));
+    auto firsts = redis_->Pipeline(reads);
     if (!firsts) return std::unexpected(firsts.error());
     std::vector<std::string> triples;
     for (size_t i = 0; i < reads.size(); ++i) {
@@ -757,7 +854,7 @@ class RedisStore final : public Store {
       triples.insert(triples.end(), triple.begin(), triple.end());
     }
     if (triples.empty()) return {};
-    auto hinted = Track(redis_->Run(HintCommand(false, "", triples)));
+    auto hinted = redis_->Run(HintCommand(false, "", triples));
     if (!hinted) return std::unexpected(hinted.error());
     if (hinted->IsError()) return std::unexpected(ReplyError(*hinted, "purge (hints)"));
     return {};
@@ -782,7 +879,7 @@ class RedisStore final : public Store {
       auto it = topic_cache_.find(id);
       if (it != topic_cache_.end()) return it->second;
     }
-    auto reply = Track(redis_->Run(IndexGet(id)));
+    auto reply = redis_->Run(IndexGet(id));
     if (!reply) return std::unexpected(reply.error());
     if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
     std::optional<Where> where = ParseIndexValue(*reply);
@@ -798,20 +895,16 @@ class RedisStore final : public Store {
     auto where = TopicOf(id);
     if (!where) return std::unexpected(where.error());
     args.insert(args.begin(), std::to_string(id));
-    bool single = !redis_->cluster();
     RedisCommand command = ScriptCommand(script, TaskScriptKeys(where->topic), std::move(args));
-    RedisReply reply;
-    if (due_again_at && !single) {
+    std::vector<RedisCommand> before, after;
+    if (due_again_at && redis_->cluster()) {
       std::vector<std::string> triple = HintTriple(where->kind, where->topic, *due_again_at);
-      auto replies = Track(redis_->Phases(
-          {{HintCommand(false, "", triple)}, {command}, {HintCommand(true, "", triple)}}));
-      if (!replies) return std::unexpected(replies.error());
-      reply = std::move((*replies)[1][0]);
-    } else {
-      auto single = Track(redis_->Run(command));
-      if (!single) return std::unexpected(single.error());
-      reply = std::move(*single);
+      before.push_back(HintCommand(false, "", triple));
+      after.push_back(HintCommand(true, "", triple));
     }
+    auto replies = HintedWrites(before, {command}, after);
+    if (!replies.front()) return std::unexpected(replies.front().error());
+    RedisReply reply = std::move(*replies.front());
     return TaskFromScript(where->topic, id, reply);
   }
 
@@ -833,28 +926,29 @@ class RedisStore final : public Store {
     std::string field = GenField(topic, kind);
     if (!redis_->cluster()) {
       // One atomic script claims and points the next-due entry at what is left.
-      auto reply = Track(redis_->Run(
-          ScriptCommand(scripts::Claim(), {Prefix(topic), NextKey(kind)}, std::move(args))));
+      auto reply = redis_->Run(
+          ScriptCommand(scripts::Claim(), {Prefix(topic), NextKey(kind)}, std::move(args)));
       if (!reply) return std::unexpected(reply.error());
       if (reply->IsError() || reply->elements.size() != 3) {
-        return Unhealthy(ReplyError(*reply, "claim"));
+        return std::unexpected(ReplyError(*reply, "claim"));
       }
       return DecodeClaimed(topic, kind, *reply);
     }
-    auto replies = Track(
+    auto replies =
         redis_->Phases({{RedisCommand{{"HGET", kGen, field}, kGlobal}},
-                        {ScriptCommand(scripts::Claim(), {Prefix(topic)}, std::move(args))}}));
+                        {ScriptCommand(scripts::Claim(), {Prefix(topic)}, std::move(args))}});
     if (!replies) return std::unexpected(replies.error());
     const RedisReply& gen = (*replies)[0][0];
     const RedisReply& claim = (*replies)[1][0];
-    if (gen.IsError()) return Unhealthy(ReplyError(gen, "claim"));
-    if (claim.IsError() || claim.elements.size() != 3) return Unhealthy(ReplyError(claim, "claim"));
+    if (gen.IsError()) return std::unexpected(ReplyError(gen, "claim"));
+    if (claim.IsError() || claim.elements.size() != 3)
+      return std::unexpected(ReplyError(claim, "claim"));
     auto out = DecodeClaimed(topic, kind, claim);
     if (!out) return out;
     // Point the index at what the lane holds now: the next due task or lease deadline.
-    auto fixed = Track(redis_->Run(ScriptCommand(
+    auto fixed = redis_->Run(ScriptCommand(
         scripts::FixHint(), {NextKey(kind), kGen},
-        {std::string(topic), field, gen.IsNil() ? "0" : gen.str, claim.elements[0].str})));
+        {std::string(topic), field, gen.IsNil() ? "0" : gen.str, claim.elements[0].str}));
     if (!fixed) return std::unexpected(fixed.error());
     return out;
   }
@@ -899,7 +993,6 @@ class RedisStore final : public Store {
 
   const StoreConfig config_;
   std::unique_ptr<RedisClient> redis_;
-  std::atomic<bool> healthy_{true};
   int64_t last_promote_ms_ = 0;  // scheduler thread only
   std::string purge_cursor_ = "0";
 
@@ -922,6 +1015,7 @@ class RedisStore final : public Store {
   std::atomic<uint64_t> added_tasks_{0};
   std::atomic<uint64_t> consumed_{0};
   std::atomic<uint64_t> purged_{0};
+  std::atomic<uint64_t> hint_failures_{0};
 };
 
 }  // namespace
@@ -965,10 +1059,32 @@ Result<void> CheckLayout(RedisClient& redis) {
 Result<std::unique_ptr<Store>> OpenRedisStore(const StoreConfig& config) {
   auto url = ParseRedisUrl(config.redis_url);
   if (!url) return std::unexpected(url.error());
-  auto client = RedisClient::Connect(*url);
+  RedisClientOptions options;
+  options.connect_timeout_ms = static_cast<int>(config.redis_connect_timeout_ms);
+  options.command_timeout_ms = static_cast<int>(config.redis_command_timeout_ms);
+  for (const std::string& sentinel : config.redis_sentinels) {
+    auto address = ParseRedisAddress(sentinel, "redis.sentinels");
+    if (!address) return std::unexpected(address.error());
+    options.sentinels.push_back(*address);
+  }
+  if (!options.sentinels.empty() && config.redis_sentinel_master.empty()) {
+    return Fail(Errc::kInvalidArgument,
+                "redis.sentinel_master: the master's name is needed with redis.sentinels "
+                "(the name in the sentinels' 'sentinel monitor NAME ...' line)");
+  }
+  options.sentinel_master = config.redis_sentinel_master;
+  options.sentinel_user = config.redis_sentinel_user;
+  options.sentinel_password = config.redis_sentinel_password;
+  options.wait_replicas = static_cast<int>(config.redis_wait_replicas);
+  options.wait_timeout_ms = static_cast<int>(config.redis_wait_timeout_ms);
+  auto client = RedisClient::Connect(*url, std::move(options));
   if (!client) {
     return Fail(client.error().code,
-                client.error().message + " (store: redis needs a reachable redis.url)");
+                client.error().message +
+                    (config.redis_sentinels.empty()
+                         ? " (store: redis needs a reachable redis.url)"
+                         : " (store: redis with redis.sentinels needs a sentinel that names a "
+                           "reachable master)"));
   }
   // A Redis that just restarted answers LOADING until its AOF is read: wait for it (bounded)
   // rather than fail the start of every instance restarted together with it.

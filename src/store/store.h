@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -36,6 +37,18 @@ struct StoreConfig {
   int64_t redis_poll_ms = 50;
   // Node numbers are leased for this long and renewed at a third of it.
   int64_t redis_node_lease_ms = 30'000;
+  // Bounds on one connection attempt and one command (a hung node answers 503 in time).
+  int64_t redis_connect_timeout_ms = 500;
+  int64_t redis_command_timeout_ms = 2'000;
+  // Redis Sentinel: host:port of each sentinel and the master's name; empty: redis.url.
+  std::vector<std::string> redis_sentinels;
+  std::string redis_sentinel_master;
+  std::string redis_sentinel_user;
+  std::string redis_sentinel_password;
+  // An add is acknowledged only once this many replicas confirm it (WAIT), within the
+  // timeout; otherwise its outcome is unknown.
+  int64_t redis_wait_replicas = 0;
+  int64_t redis_wait_timeout_ms = 1'000;
 };
 
 struct PromoteResult {
@@ -55,6 +68,14 @@ struct TopicStats {
   int64_t oldest_due_lateness_ms = 0;
 };
 
+// A backend's own series for /metrics (the Redis client's connections and faults).
+struct BackendMetric {
+  std::string name;
+  std::string help;
+  bool counter = true;                                  // else a gauge
+  std::vector<std::pair<std::string, double>> samples;  // labels ("" or `kind="x"`) -> value
+};
+
 struct StoreStats {
   uint64_t add_batches = 0;     // Add() calls that wrote (one WAL write each)
   uint64_t synced_batches = 0;  // of those, how many were fsynced
@@ -64,6 +85,7 @@ struct StoreStats {
   size_t window_scheduled = 0;  // in memory, not yet due
   size_t window_ready = 0;      // in memory, due, not yet taken
   size_t leases_tracked = 0;    // lease deadlines held in memory
+  std::vector<BackendMetric> backend;
 };
 
 // Ends one lease (see Store::Settle): completed (`ok`, as Ack) or given back (as Nack: due
@@ -91,6 +113,12 @@ class Store {
   // in its topic (by a task not yet purged, or earlier in the same call), that task's id
   // (nothing is written for it).
   virtual Result<std::vector<TaskId>> Add(std::span<const Task> tasks) = 0;
+
+  // As Add, with an outcome per task: a backend that stores the tasks of different topics
+  // separately (Redis: a script per topic, maybe on different nodes) says which were stored,
+  // which were not (kUnavailable) and which may have been (kOutcomeUnknown), so that no
+  // task is answered an error although it was stored. By default all share Add's outcome.
+  virtual std::vector<Result<TaskId>> AddEach(std::span<const Task> tasks);
 
   virtual Result<Task> Get(TaskId id) = 0;
 
