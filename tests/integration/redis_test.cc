@@ -304,6 +304,99 @@ TEST_F(DistributedMode, RedisRestartLosesNoAcknowledgedTask) {
   std::cout << "acknowledged " << expected.size() << ", refused while down " << refused << "\n";
 }
 
+// Redis hung (SIGSTOP, not dead) for 6 s under adds: every request answers within its
+// timeout (503 while Redis hangs), /readyz says not ready, service resumes after SIGCONT, and
+// no add answered with a plain error is delivered later (only "outcome unknown" ones may be).
+TEST_F(DistributedMode, HungRedisAnswersWithinTheTimeoutAndResumes) {
+  std::vector<std::string> flags = RedisFlags(redis_.url());
+  flags.insert(flags.end(), {"--redis-command-timeout", "1s"});
+  instances_.push_back(std::make_unique<ServerProcess>(dir_.Sub("hung"), flags));
+  ServerProcess& instance = *instances_.back();
+  ASSERT_TRUE(instance.Start()) << instance.last_error();
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::set<std::string> acknowledged, refused, unknown;  // by content
+  std::atomic<int64_t> slowest_ms{0};
+  std::atomic<int> refused_count{0}, other{0};
+  std::thread adder([&] {
+    HttpClient client(instance.address(), std::chrono::seconds(30));
+    for (int n = 0; !stop && n < 200'000; ++n) {
+      std::string content = "n" + std::to_string(n);
+      int64_t started = WallClockMs();
+      auto response = client.Post(
+          "/delay/task/add", R"({"topic":"hung","timing_moment":1,"content":")" + content + "\"}");
+      int64_t took = WallClockMs() - started;
+      if (took > slowest_ms) slowest_ms = took;
+      json::value body = Parse(response.body);
+      std::lock_guard lock(mu);
+      if (response.status == 200 && body.is_object() && body.at("dm_error").as_int64() == 0) {
+        acknowledged.insert(content);
+      } else if (response.status == 503 && body.is_object() &&
+                 body.at("dm_error").as_int64() == 5) {
+        std::string message(body.at("error_msg").as_string());
+        (message.rfind("outcome unknown", 0) == 0 ? unknown : refused).insert(content);
+        ++refused_count;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } else {
+        ++other;
+      }
+    }
+  });
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return acknowledged.size();
+  };
+  ASSERT_TRUE(WaitFor([&] { return count() >= 500; }, std::chrono::seconds(20)));
+  slowest_ms = 0;
+  redis_.Pause();
+  int64_t paused_at = WallClockMs();
+  ASSERT_TRUE(WaitFor([&] { return refused_count.load() >= 3; }, std::chrono::seconds(10)))
+      << "adds were not refused while Redis hung";
+  HttpClient probe(instance.address(), std::chrono::seconds(10));
+  int64_t asked = WallClockMs();
+  EXPECT_EQ(probe.Get("/readyz").status, 503);
+  EXPECT_LT(WallClockMs() - asked, 3000) << "/readyz hung with Redis";
+  // Hung for 6 s in all, whatever the waits above took.
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::max<int64_t>(0, 6000 - (WallClockMs() - paused_at))));
+  int64_t slowest_while_hung = slowest_ms;
+  redis_.Resume();
+  size_t before = count();
+  ASSERT_TRUE(WaitFor([&] { return count() >= before + 500; }, std::chrono::seconds(20)))
+      << "adds did not resume after SIGCONT";
+  stop = true;
+  adder.join();
+  EXPECT_EQ(other.load(), 0);
+  // command timeout 1 s; an add may wait for one exchange already in flight plus its own.
+  EXPECT_LT(slowest_while_hung, 3000) << "a request waited past its timeout";
+  EXPECT_TRUE(WaitFor([&] { return probe.Get("/readyz").status == 200; }, std::chrono::seconds(5)));
+
+  std::set<std::string> delivered;
+  WaitFor(
+      [&] {
+        for (;;) {
+          auto response = probe.Post("/delay/task/pull", R"({"topic":"hung"})");
+          json::value body = Parse(response.body);
+          if (response.status != 200 || !body.is_object() || body.at("task_id").as_int64() == 0)
+            break;
+          std::string content(body.at("content").as_string());
+          EXPECT_TRUE(delivered.insert(content).second) << content << " handed out twice";
+        }
+        return std::includes(delivered.begin(), delivered.end(), acknowledged.begin(),
+                             acknowledged.end());
+      },
+      std::chrono::seconds(20));
+  size_t lost = 0, refused_delivered = 0, unknown_delivered = 0;
+  for (const auto& c : acknowledged) lost += delivered.count(c) == 0;
+  for (const auto& c : refused) refused_delivered += delivered.count(c);
+  for (const auto& c : unknown) unknown_delivered += delivered.count(c);
+  EXPECT_EQ(lost, 0u) << "acknowledged adds lost";
+  EXPECT_EQ(refused_delivered, 0u) << "adds answered a plain 503 were stored and delivered";
+  std::cout << "acknowledged " << acknowledged.size() << ", refused " << refused.size()
+            << ", outcome unknown " << unknown.size() << " (delivered " << unknown_delivered
+            << "), slowest answer while hung " << slowest_while_hung << " ms\n";
+}
+
 // A 3-master Redis Cluster made by redis-cli: adds and deliveries across 50 topics, whose
 // keys land on every master.
 TEST(RedisClusterMode, FiftyTopicsAcrossSlots) {

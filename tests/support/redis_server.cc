@@ -112,9 +112,18 @@ void RedisServer::Stop() { SignalAndReap(SIGTERM); }
 
 void RedisServer::Kill() { SignalAndReap(SIGKILL); }
 
+void RedisServer::Pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::Resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
 void RedisServer::SignalAndReap(int signal) {
   if (pid_ <= 0) return;
   ::kill(pid_, signal);
+  ::kill(pid_, SIGCONT);  // a paused server handles SIGTERM only once it runs
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;

@@ -20,8 +20,10 @@ class RedisServer {
   // Starts on a free port (the first time) or on the same port again (after Stop/Kill);
   // false if it did not answer PING within 10 s.
   bool Start();
-  void Stop();  // SIGTERM (Redis flushes its AOF) and reap
-  void Kill();  // SIGKILL and reap
+  void Stop();    // SIGTERM (Redis flushes its AOF) and reap
+  void Kill();    // SIGKILL and reap
+  void Pause();   // SIGSTOP: hung, not dead (its sockets stay open)
+  void Resume();  // SIGCONT
   bool running() const { return pid_ > 0; }
 
   int port() const { return port_; }
