@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "support/server_process.h"
@@ -133,13 +135,14 @@ std::string RedisServer::Cli(const std::string& args) const {
   return RunCommand("redis-cli -h 127.0.0.1 -p " + std::to_string(port_) + " " + args + " 2>&1");
 }
 
-RedisCluster::RedisCluster(const std::string& dir) {
-  for (int i = 0; i < 3; ++i) {
+RedisCluster::RedisCluster(const std::string& dir, int replicas, int node_timeout_ms)
+    : replicas_(replicas) {
+  for (int i = 0; i < 3 * (1 + replicas); ++i) {
     std::string node_dir = dir + "/node" + std::to_string(i);
     nodes_.push_back(std::make_unique<RedisServer>(
-        node_dir,
-        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
-                                 node_dir + "/nodes.conf", "--cluster-node-timeout", "5000"}));
+        node_dir, std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
+                                           node_dir + "/nodes.conf", "--cluster-node-timeout",
+                                           std::to_string(node_timeout_ms)}));
   }
 }
 
@@ -152,8 +155,8 @@ bool RedisCluster::Start() {
     }
     addresses += " 127.0.0.1:" + std::to_string(node->port());
   }
-  std::string out = RunCommand("redis-cli --cluster create" + addresses +
-                               " --cluster-replicas 0 --cluster-yes 2>&1");
+  std::string out = RunCommand("redis-cli --cluster create" + addresses + " --cluster-replicas " +
+                               std::to_string(replicas_) + " --cluster-yes 2>&1");
   bool ok = WaitFor(
       [&] {
         for (auto& node : nodes_) {
@@ -168,6 +171,31 @@ bool RedisCluster::Start() {
 
 std::string RedisCluster::url() const {
   return "redis://127.0.0.1:" + std::to_string(nodes_.front()->port()) + "/0";
+}
+
+int RedisCluster::MasterOf(const std::string& key) {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (!nodes_[i]->running()) continue;
+    std::string slot_text = nodes_[i]->Cli("CLUSTER KEYSLOT '" + key + "'");
+    int slot = std::atoi(slot_text.c_str());
+    std::string nodes = nodes_[i]->Cli("CLUSTER NODES");
+    size_t at = nodes.find("myself,master");
+    if (at == std::string::npos) continue;
+    size_t line_start = nodes.rfind('\n', at);
+    line_start = line_start == std::string::npos ? 0 : line_start + 1;
+    std::string line = nodes.substr(line_start, nodes.find('\n', at) - line_start);
+    // Fields 9 on: slot ranges "a-b" or "a".
+    std::istringstream fields(line);
+    std::string field;
+    for (int f = 0; fields >> field; ++f) {
+      if (f < 8 || field.front() == '[') continue;
+      int low = std::atoi(field.c_str());
+      size_t dash = field.find('-');
+      int high = dash == std::string::npos ? low : std::atoi(field.c_str() + dash + 1);
+      if (slot >= low && slot <= high) return static_cast<int>(i);
+    }
+  }
+  return -1;
 }
 
 std::vector<int> RedisCluster::ports() const {

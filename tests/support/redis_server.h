@@ -43,16 +43,23 @@ class RedisServer {
 // A free loopback TCP port (and, when `with_bus`, port + 10000 free too: Redis Cluster's bus).
 int FreePort(bool with_bus = false);
 
-// Three masters with cluster mode on, joined by `redis-cli --cluster create`.
+// Three masters with cluster mode on, joined by `redis-cli --cluster create`; with
+// `replicas` 1, a replica for each (six nodes), which Redis promotes when its master dies for
+// `node_timeout_ms`.
 class RedisCluster {
  public:
-  explicit RedisCluster(const std::string& dir);
+  explicit RedisCluster(const std::string& dir, int replicas = 0, int node_timeout_ms = 5000);
   bool Start();             // false with the reason in last_error()
   std::string url() const;  // any node
   const std::string& last_error() const { return last_error_; }
   std::vector<int> ports() const;
+  RedisServer& node(size_t i) { return *nodes_[i]; }
+  size_t size() const { return nodes_.size(); }
+  // The running node that is master of `key`'s slot, by its own word; -1 if none.
+  int MasterOf(const std::string& key);
 
  private:
+  int replicas_ = 0;
   std::vector<std::unique_ptr<RedisServer>> nodes_;
   std::string last_error_;
 };
