@@ -1,6 +1,7 @@
 # delayq: the two commands are `make run` and `make test` (README.md).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= fuzz_seed_api fuzz_v1_api fuzz_record_codec
@@ -9,7 +10,7 @@ CMAKE_ARGS ?=
 export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all bootstrap build build-asan run test test-release test-asan soak bench fuzz format clean \
+.PHONY: all bootstrap build build-asan build-tsan run test test-release test-asan test-tsan soak bench fuzz format clean \
   screenshot
 
 all: build
@@ -26,6 +27,11 @@ build-asan: bootstrap
 	  -DDELAYQ_BENCH=OFF $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD)
 
+build-tsan: bootstrap
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDELAYQ_TSAN=ON \
+	  -DDELAYQ_BENCH=OFF $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(TSAN_BUILD)
+
 # Serves on 127.0.0.1:7700 with the embedded store in ./data (override: make run ARGS=...).
 run: build
 	./$(BUILD)/src/delayq serve $(ARGS)
@@ -39,6 +45,18 @@ test-release: build
 test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 600
+
+# ThreadSanitizer: the tests and every delayq they start write their reports to
+# $(TSAN_BUILD)/tsan/; any report fails the target, also one from a server whose test passed.
+# TSAN_TESTS (a ctest -R regex) picks the tests; the default is the whole suite.
+TSAN_TESTS ?= .
+test-tsan: build-tsan
+	@rm -rf $(TSAN_BUILD)/tsan && mkdir -p $(TSAN_BUILD)/tsan
+	TSAN_OPTIONS="log_path=$(CURDIR)/$(TSAN_BUILD)/tsan/report second_deadlock_stack=1 \
+	  suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure --timeout 900 -R '$(TSAN_TESTS)'
+	@if ls $(TSAN_BUILD)/tsan/report* >/dev/null 2>&1; then \
+	  cat $(TSAN_BUILD)/tsan/report*; echo "ThreadSanitizer reports above"; exit 1; fi
 
 # Crash soak: the crash driver (tests/crash) for ROUNDS rounds (default 50) of mixed load, each
 # ended by a SIGKILL, on one data directory; `make test` runs it for 5 rounds.

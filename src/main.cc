@@ -86,6 +86,7 @@ int Serve(const config::Config& cfg) {
       cfg.durability == "buffered" ? store::Durability::kBuffered : store::Durability::kFsync;
   store_config.near_window_ms = cfg.near_window_ms;
   store_config.near_window_max_tasks = static_cast<size_t>(cfg.near_window_max_tasks);
+  store_config.min_free_disk_bytes = cfg.min_free_disk_bytes;
   store_config.redis_url = cfg.redis_url;
   store_config.redis_poll_ms = cfg.redis_poll_ms;
   store_config.redis_connect_timeout_ms = cfg.redis_connect_timeout_ms;

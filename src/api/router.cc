@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 
 #include "api/auth.h"
@@ -109,7 +110,10 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
       return respond(MakeErrorResponse(ok.error()));
     }
     if (engine_.Ready()) return respond(Json(200, R"({"status":"ready"})"));
-    return respond(Json(503, R"({"status":"unavailable","reason":"storage is not writable"})"));
+    std::string problem = engine_.StoreProblem();
+    boost::json::object body{{"status", "unavailable"},
+                             {"reason", problem.empty() ? "storage is not writable" : problem}};
+    return respond(Json(503, boost::json::serialize(body)));
   }
   if (path == "/metrics") {
     if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));

@@ -440,6 +440,10 @@ const std::vector<Setting>& Settings() {
        Integer(&Config::max_connections, 1, 1'000'000)},
       {"limits.max_queued", "operations waiting for the store before adds get 429",
        Integer(&Config::max_queued, 1, 100'000'000)},
+      {"limits.min_free_disk",
+       "free space on data_dir's filesystem below which adds get 503 (at most a tenth of it; "
+       "0: none)",
+       Size(&Config::min_free_disk_bytes, 0, 1ULL << 50)},
       {"purge_interval", "how often finished tasks past retention are deleted",
        Duration(&Config::purge_interval_ms, 10)},
       {"shutdown_grace", "on SIGTERM, how long to wait for requests in flight",

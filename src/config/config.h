@@ -40,6 +40,7 @@ struct Config {
   int64_t idle_timeout_ms = 60'000;
   int64_t max_connections = 10'000;
   int64_t max_queued = 200'000;
+  uint64_t min_free_disk_bytes = 64ULL << 20;
   int64_t purge_interval_ms = 1'000;
   int64_t shutdown_grace_ms = 10'000;
   std::string log_level = "info";

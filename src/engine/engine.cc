@@ -18,6 +18,9 @@ constexpr int kPurgeSlicesPerRound = 20;
 constexpr size_t kExpireSlice = 10'000;
 // After a callback claim could not run (queue full, store error), try again this much later.
 constexpr int64_t kClaimRetryMs = 100;
+// While the store cannot write (disk full, I/O error), the scheduler asks it to recover this
+// often, so that service comes back without a readiness probe or a restart.
+constexpr int64_t kRecoverIntervalMs = 1'000;
 
 // A v1 pull that is waiting for tasks (long poll). Owned jointly by the topic's waiting
 // list, the deadline index and in-flight claim jobs; answered exactly once.
@@ -362,8 +365,13 @@ int64_t Engine::OnTick(int64_t now_ms) {
     Purge();
     next_purge_ms_ = now_ms + config_.purge_interval_ms;
   }
+  // Cheap while healthy; otherwise one recovery attempt (Store::Healthy).
+  if (now_ms >= next_recover_ms_ || now_ms < next_recover_ms_ - kRecoverIntervalMs) {
+    (void)store_.Healthy();
+    next_recover_ms_ = now_ms + kRecoverIntervalMs;
+  }
   std::vector<std::shared_ptr<Waiter>> expired;
-  int64_t next = next_purge_ms_;
+  int64_t next = std::min(next_purge_ms_, next_recover_ms_);
   {
     std::lock_guard lock(waiters_mu_);
     while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {

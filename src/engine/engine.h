@@ -132,6 +132,8 @@ class Engine final : private SchedulerListener {
   Result<std::vector<store::TopicStats>> Topics(const std::string& topic);
 
   bool Ready();
+  // Why the store is not ready (its last write error, or a full disk); may be empty.
+  std::string StoreProblem() { return store_.HealthProblem(); }
   int64_t NowMs() const { return clock_.NowMs(); }
   const Metrics& metrics() const { return metrics_; }
   const LatenessWindow& lateness() const { return lateness_; }
@@ -198,7 +200,8 @@ class Engine final : private SchedulerListener {
   std::atomic<bool> started_{false};
   std::atomic<bool> quiescing_{false};
   std::atomic<bool> expiry_queued_{false};
-  int64_t next_purge_ms_ = 0;  // scheduler thread only
+  int64_t next_purge_ms_ = 0;    // scheduler thread only
+  int64_t next_recover_ms_ = 0;  // scheduler thread only
 
   CallbackSink* callbacks_;
   // Guards the lanes and the global counts below. Any thread; never held across a store

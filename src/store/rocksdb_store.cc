@@ -3,23 +3,28 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "queue/near_window.h"
 #include "store/record_codec.h"
+#include "store/rocksdb_fault_fs.h"
+#include "store/rocksdb_logger.h"
 
 namespace delayq::store {
 namespace {
@@ -159,29 +164,79 @@ struct Batch : rocksdb::WriteBatch {
   std::unordered_map<std::string, int64_t> counts;
 };
 
+// Follows RocksDB's background error: set when RocksDB stops writes (a failed write-ahead
+// log write or sync, a failed flush or MANIFEST write: disk full, I/O error), cleared when
+// it has recovered. Called by RocksDB with its mutex held: it only records.
+class ErrorListener final : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* error) override {
+    if (error == nullptr || error->ok()) return;
+    std::lock_guard lock(mu_);
+    reason_ = error->ToString();
+    stopped_.store(true);
+  }
+
+  // RocksDB's own recovery from a full disk (its SstFileManager) waits for as much free
+  // space as the largest write buffer (64 MiB here), more than a small filesystem ever has,
+  // and while it waits every manual Resume answers Busy. The store recovers by itself
+  // instead (RocksStore::Resume, driven by Healthy).
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    if (auto_recovery != nullptr) *auto_recovery = false;
+  }
+
+  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+    if (info.new_bg_error.ok()) Clear();
+  }
+
+  void Clear() {
+    std::lock_guard lock(mu_);
+    reason_.clear();
+    stopped_.store(false);
+  }
+
+  bool stopped() const { return stopped_.load(); }
+  std::string reason() const {
+    std::lock_guard lock(mu_);
+    return reason_;
+  }
+
+ private:
+  std::atomic<bool> stopped_{false};
+  mutable std::mutex mu_;
+  std::string reason_;
+};
+
+// What DB::Open needs, kept so that the store can open the same database again after an
+// error RocksDB cannot resume from.
+struct OpenPlan {
+  rocksdb::DBOptions options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;  // in the handle order of RocksStore
+  std::unique_ptr<rocksdb::Env> env;                      // the fault seam's, when set
+  std::shared_ptr<ErrorListener> listener;
+};
+
+bool IsNoSpace(const rocksdb::Status& s) {
+  return s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos;
+}
+
+std::string MiB(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f MiB", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
 class RocksStore final : public Store {
  public:
-  RocksStore(const StoreConfig& config, std::unique_ptr<rocksdb::DB> db,
+  RocksStore(const StoreConfig& config, OpenPlan plan, std::unique_ptr<rocksdb::DB> db,
              std::vector<rocksdb::ColumnFamilyHandle*> handles)
-      : config_(config),
-        db_(std::move(db)),
-        handles_(std::move(handles)),
-        lease_rng_(std::random_device{}()) {
-    meta_cf_ = handles_[0];
-    tasks_cf_ = handles_[1];
-    due_cf_ = handles_[2];
-    leases_cf_ = handles_[3];
-    finished_cf_ = handles_[4];
-    dead_cf_ = handles_[5];
-    dedup_cf_ = handles_[6];
+      : config_(config), plan_(std::move(plan)), lease_rng_(std::random_device{}()) {
+    Attach(std::move(db), std::move(handles));
     durable_options_.sync = config.durability == Durability::kFsync;
     unsynced_options_.sync = false;
   }
 
-  ~RocksStore() override {
-    for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
-    db_->Close();
-  }
+  ~RocksStore() override { Detach(); }
 
   // Leases survive restarts: every lease still open is tracked again (a lease that ran out
   // while the process was down expires at the first Promote).
@@ -198,6 +253,8 @@ class RocksStore final : public Store {
   // --- Adding ---------------------------------------------------------------------------------
 
   Result<std::vector<TaskId>> Add(std::span<const Task> tasks) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
     Batch batch;
     std::vector<TaskId> stored;
@@ -230,6 +287,7 @@ class RocksStore final : public Store {
       written.push_back(&task);
     }
     if (written.empty()) return stored;
+    if (auto room = CheckFreeSpace(); !room) return std::unexpected(room.error());
     if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
     add_batches_.fetch_add(1, std::memory_order_relaxed);
     if (durable_options_.sync) synced_batches_.fetch_add(1, std::memory_order_relaxed);
@@ -241,6 +299,13 @@ class RocksStore final : public Store {
   }
 
   Result<Task> Get(TaskId id) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
+    return Read(id);
+  }
+
+  // Caller holds db_mu_ (shared) with the database open.
+  Result<Task> Read(TaskId id) {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), tasks_cf_, TaskKey(id), &value);
     if (s.IsNotFound()) return Fail(Errc::kNotFound, Describe(id) + " not found");
@@ -251,6 +316,8 @@ class RocksStore final : public Store {
   // --- Time -----------------------------------------------------------------------------------
 
   Result<PromoteResult> Promote(int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     PromoteResult result;
     std::vector<uint32_t> topics;
     std::lock_guard lock(mu_);
@@ -303,8 +370,10 @@ class RocksStore final : public Store {
   }
 
   Result<Task> ConsumeById(std::string_view topic, TaskId id, int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
-    auto task = Get(id);
+    auto task = Read(id);
     if (!task) return task;
     std::string name = Describe(id);
     if (task->topic != topic) return Fail(Errc::kNotFound, name + " not found in this topic");
@@ -332,6 +401,8 @@ class RocksStore final : public Store {
   // --- Leases ---------------------------------------------------------------------------------
 
   Result<Task> Ack(TaskId id, uint64_t lease_token, int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
     auto task = LeasedTask(id, lease_token);
     if (!task) return task;
@@ -345,6 +416,8 @@ class RocksStore final : public Store {
 
   Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms, std::string_view reason,
                     int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
     auto task = LeasedTask(id, lease_token);
     if (!task) return task;
@@ -358,9 +431,14 @@ class RocksStore final : public Store {
 
   std::vector<Result<Task>> Settle(std::span<const Settlement> settlements,
                                    int64_t now_ms) override {
-    std::lock_guard write_lock(write_mu_);
     std::vector<Result<Task>> results;
     results.reserve(settlements.size());
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) {
+      for (size_t i = 0; i < settlements.size(); ++i) results.push_back(Closed());
+      return results;
+    }
+    std::lock_guard write_lock(write_mu_);
     Batch batch;
     // A task settled earlier in this call is read from here, not from the store, which does
     // not have the change yet.
@@ -368,7 +446,7 @@ class RocksStore final : public Store {
     for (const Settlement& settlement : settlements) {
       auto earlier = changed.find(settlement.id);
       Result<Task> task =
-          CheckLease(earlier != changed.end() ? results[earlier->second] : Get(settlement.id),
+          CheckLease(earlier != changed.end() ? results[earlier->second] : Read(settlement.id),
                      settlement.lease_token);
       if (task) {
         if (settlement.ok) {
@@ -397,6 +475,8 @@ class RocksStore final : public Store {
   }
 
   Result<size_t> ExpireLeases(int64_t now_ms, size_t limit) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
     std::vector<DueRef> expired;
     {
@@ -406,7 +486,7 @@ class RocksStore final : public Store {
     Batch batch;
     std::vector<Task> released;
     for (const DueRef& ref : expired) {
-      auto task = Get(ref.key.id);
+      auto task = Read(ref.key.id);
       if (!task) {
         if (task.error().code == Errc::kNotFound) continue;
         RestoreLeases(expired);
@@ -435,8 +515,10 @@ class RocksStore final : public Store {
   // --- Changing scheduled tasks -----------------------------------------------------------------
 
   Result<Task> Cancel(TaskId id, int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
-    auto task = Get(id);
+    auto task = Read(id);
     if (!task) return task;
     if (task->state == TaskState::kCancelled) return task;
     if (auto ok = RequireScheduled(*task, "cancelled"); !ok) return std::unexpected(ok.error());
@@ -449,8 +531,10 @@ class RocksStore final : public Store {
   }
 
   Result<Task> Reschedule(TaskId id, int64_t due_at_ms, int64_t /*now_ms*/) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
-    auto task = Get(id);
+    auto task = Read(id);
     if (!task) return task;
     if (auto ok = RequireScheduled(*task, "rescheduled"); !ok) return std::unexpected(ok.error());
     Batch batch;
@@ -465,8 +549,10 @@ class RocksStore final : public Store {
   }
 
   Result<Task> Redrive(TaskId id, int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
-    auto task = Get(id);
+    auto task = Read(id);
     if (!task) return task;
     if (task->state != TaskState::kDead) {
       return Fail(Errc::kConflict, Describe(id) + " is " + std::string(StateName(task->state)) +
@@ -488,12 +574,14 @@ class RocksStore final : public Store {
 
   Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id,
                                      size_t limit) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::vector<Task> dead;
     std::string prefix = TopicKey(topic, "");
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), dead_cf_));
     for (it->Seek(DeadKey(topic, after_id + 1)); it->Valid() && dead.size() < limit; it->Next()) {
       if (!it->key().starts_with(prefix)) break;
-      auto task = Get(GetBigEndian(it->key().data() + prefix.size()));
+      auto task = Read(GetBigEndian(it->key().data() + prefix.size()));
       if (task) dead.push_back(std::move(*task));
     }
     if (!it->status().ok()) return ReadFailed(it->status());
@@ -501,6 +589,8 @@ class RocksStore final : public Store {
   }
 
   Result<std::vector<TopicStats>> Topics(std::string_view topic, int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::vector<TopicStats> stats;
     std::string prefix(1, kCountPrefix);
     if (!topic.empty()) prefix.append(topic).push_back('\0');
@@ -533,6 +623,8 @@ class RocksStore final : public Store {
   // --- Housekeeping ---------------------------------------------------------------------------
 
   Result<size_t> PurgeFinished(int64_t finished_before_ms, size_t limit) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
     std::string upper = TimeIdKey(finished_before_ms, 0);
     rocksdb::Slice upper_slice(upper);
@@ -543,7 +635,7 @@ class RocksStore final : public Store {
     size_t purged = 0;
     for (it->SeekToFirst(); it->Valid() && purged < limit; it->Next()) {
       DueKey key = DecodeTimeIdKey(it->key());
-      auto task = Get(key.id);
+      auto task = Read(key.id);
       if (!task && task.error().code != Errc::kNotFound) {
         // Unreadable: keep both entry and record, and stop; an operator must look.
         return std::unexpected(task.error());
@@ -568,6 +660,8 @@ class RocksStore final : public Store {
   }
 
   Result<TaskId> MaxTaskId() override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), tasks_cf_));
     it->SeekToLast();
     if (!it->status().ok()) return ReadFailed(it->status());
@@ -575,19 +669,42 @@ class RocksStore final : public Store {
   }
 
   Result<void> Sync() override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
+    // After a failed log write RocksDB's log writer is in an error state, and syncing it
+    // again trips an assertion in Debian's librocksdb (built with assertions): the process
+    // would abort at shutdown. What was acknowledged is durable already (fsync mode) or in
+    // the page cache (buffered); what failed was never acknowledged.
+    if (!healthy_.load() || plan_.listener->stopped()) {
+      return Fail(Errc::kUnavailable,
+                  "storage sync skipped: the store has a write error (" + HealthProblem() + ")");
+    }
     rocksdb::Status s = db_->SyncWAL();
     if (!s.ok()) return Fail(Errc::kUnavailable, "storage sync failed: " + s.ToString());
     return {};
   }
 
   bool Healthy() override {
-    if (healthy_.load(std::memory_order_relaxed)) return true;
-    // After a failed write nothing else may write again (a drained instance gets no
-    // traffic), so probe: ask RocksDB to resume from a background error, then write.
-    db_->Resume();
-    Batch probe;
-    probe.Put(meta_cf_, "probe", EncodeInt64(0));
-    return static_cast<bool>(Write(unsynced_options_, &probe));
+    if (healthy_.load() && !plan_.listener->stopped() && !disk_low_.load()) return true;
+    // Nothing else may write again (a drained instance gets no traffic), so each call
+    // tries to recover; one at a time, the others answer "not yet".
+    std::unique_lock recovering(recover_mu_, std::try_to_lock);
+    if (!recovering.owns_lock()) return false;
+    if (disk_low_.load() && !CheckFreeSpace()) return false;
+    if (plan_.listener->stopped() && !Resume()) return false;
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return false;
+    if (!healthy_.load()) {
+      Batch probe;
+      probe.Put(meta_cf_, "probe", EncodeInt64(0));
+      if (!Write(unsynced_options_, &probe)) return false;
+    }
+    return !plan_.listener->stopped();
+  }
+
+  std::string HealthProblem() override {
+    std::lock_guard lock(problem_mu_);
+    return problem_;
   }
 
   StoreStats Stats() const override {
@@ -611,6 +728,8 @@ class RocksStore final : public Store {
   // callback tasks marked delivering under a lease. Caller holds nothing.
   Result<std::vector<Task>> TakeDue(std::string_view topic, DeliveryKind kind, size_t max,
                                     int64_t now_ms, int64_t lease_until_ms) {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
     std::lock_guard write_lock(write_mu_);
     std::vector<Task> taken;
     std::optional<uint32_t> topic_index;
@@ -636,7 +755,7 @@ class RocksStore final : public Store {
       if (!ref) break;
       popped.push_back(*ref);
       if (!seen.insert(ref->key.id).second) continue;  // duplicate hint
-      auto task = Get(ref->key.id);
+      auto task = Read(ref->key.id);
       if (!task) {
         if (task.error().code == Errc::kNotFound) continue;  // purged or never written
         RestoreReady(popped);
@@ -767,7 +886,7 @@ class RocksStore final : public Store {
   }
 
   Result<Task> LeasedTask(TaskId id, uint64_t lease_token) {
-    return CheckLease(Get(id), lease_token);
+    return CheckLease(Read(id), lease_token);
   }
 
   // `task` if it is held under `lease_token`, else kConflict (or the read's error).
@@ -801,7 +920,7 @@ class RocksStore final : public Store {
   Result<TaskId> FindDedup(const std::string& key) {
     auto owner = FindDedupEntry(key);
     if (!owner || *owner == 0) return owner;
-    auto task = Get(*owner);
+    auto task = Read(*owner);
     if (!task)
       return task.error().code == Errc::kNotFound ? Result<TaskId>(0)
                                                   : std::unexpected(task.error());
@@ -838,14 +957,132 @@ class RocksStore final : public Store {
     batch->counts.clear();
     rocksdb::Status s = db_->Write(options, batch);
     if (!s.ok()) {
-      healthy_.store(false, std::memory_order_relaxed);
-      return Fail(Errc::kUnavailable, "storage write failed: " + s.ToString());
+      healthy_.store(false);
+      std::string message = WriteFailure(s);
+      SetProblem(message);
+      return Fail(Errc::kUnavailable, std::move(message));
     }
-    healthy_.store(true, std::memory_order_relaxed);
+    healthy_.store(true);
     return {};
   }
 
+  // What a client is told when a write fails. Whatever RocksDB reports (its background
+  // error once it has stopped writes), a full disk is named as such, with what to do.
+  std::string WriteFailure(const rocksdb::Status& s) const {
+    if (IsNoSpace(s)) {
+      return "disk full: storage write failed (" + s.ToString() +
+             "); free space on the filesystem of data_dir '" + config_.data_dir +
+             "', delayq resumes by itself";
+    }
+    return "storage write failed: " + s.ToString() + " (check the disk of data_dir '" +
+           config_.data_dir + "'; delayq reopens the store by itself once it can)";
+  }
+
+  void SetProblem(std::string problem) {
+    std::lock_guard lock(problem_mu_);
+    problem_ = std::move(problem);
+  }
+
+  // Adds stop while the filesystem has less free space than the reserve, so that what is
+  // left lets deliveries be recorded and RocksDB flush (StoreConfig::min_free_disk_bytes).
+  // One statvfs per add round: about a microsecond.
+  Result<void> CheckFreeSpace() {
+    if (config_.min_free_disk_bytes == 0) return {};
+    struct statvfs fs {};
+    if (statvfs(config_.data_dir.c_str(), &fs) != 0) return {};  // unknown: let RocksDB try
+    uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    uint64_t reserve = std::min<uint64_t>(config_.min_free_disk_bytes,
+                                          static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize / 10);
+    if (free_bytes >= reserve) {
+      if (disk_low_.exchange(false) && healthy_.load()) SetProblem("");
+      return {};
+    }
+    std::string message = "disk full: the filesystem of data_dir '" + config_.data_dir + "' has " +
+                          MiB(free_bytes) + " free, less than the " + MiB(reserve) +
+                          " kept for deliveries (limits.min_free_disk); free space there, "
+                          "adds resume by themselves";
+    disk_low_.store(true);
+    SetProblem(message);
+    return Fail(Errc::kUnavailable, std::move(message));
+  }
+
+  // Clears a background error: RocksDB's own Resume first (it flushes the memtables and
+  // starts a new log); when RocksDB cannot resume (an I/O error it treats as fatal, such as
+  // a failed fsync of the log), the database is closed and opened again, which replays the
+  // log as a restart would. Caller holds recover_mu_ and nothing else.
+  bool Resume() {
+    rocksdb::Status resumed;
+    {
+      std::shared_lock db_lock(db_mu_);
+      if (!db_) return Reopen(db_lock);
+      resumed = db_->Resume();
+    }
+    if (resumed.ok()) {
+      plan_.listener->Clear();
+      return true;
+    }
+    if (resumed.IsBusy()) return false;  // RocksDB's own recovery is running
+    if (IsNoSpace(resumed) && resumed.severity() < rocksdb::Status::Severity::kFatalError) {
+      return false;  // still full: RocksDB resumes once there is room
+    }
+    std::shared_lock<std::shared_mutex> none;
+    return Reopen(none);
+  }
+
+  // `held` is released first if it holds db_mu_.
+  bool Reopen(std::shared_lock<std::shared_mutex>& held) {
+    if (held.owns_lock()) held.unlock();
+    std::unique_lock db_lock(db_mu_);
+    Detach();
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s =
+        rocksdb::DB::Open(plan_.options, config_.data_dir, plan_.families, &handles, &raw);
+    if (!s.ok()) {
+      SetProblem("storage closed after a write error and cannot be opened again yet: " +
+                 s.ToString());
+      return false;
+    }
+    plan_.listener->Clear();
+    Attach(std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
+    healthy_.store(false);  // the caller's probe write decides
+    return true;
+  }
+
+  // Takes over an open database. Caller holds db_mu_ exclusively (or constructs).
+  void Attach(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles) {
+    db_ = std::move(db);
+    handles_ = std::move(handles);
+    meta_cf_ = handles_[0];
+    tasks_cf_ = handles_[1];
+    due_cf_ = handles_[2];
+    leases_cf_ = handles_[3];
+    finished_cf_ = handles_[4];
+    dead_cf_ = handles_[5];
+    dedup_cf_ = handles_[6];
+  }
+
+  void Detach() {
+    if (!db_) return;
+    for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+    handles_.clear();
+    db_->Close();
+    db_.reset();
+  }
+
+  std::unexpected<Error> Closed() {
+    return Fail(Errc::kUnavailable,
+                "storage unavailable: the store was closed after a write "
+                "error and is not open again yet (" +
+                    HealthProblem() + "); retry later");
+  }
+
   const StoreConfig config_;
+  OpenPlan plan_;
+  // Every use of db_ and the handles holds db_mu_ shared; only Reopen holds it exclusively.
+  // Lock order: db_mu_, write_mu_, mu_.
+  std::shared_mutex db_mu_;
+  std::mutex recover_mu_;  // one recovery attempt at a time
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
@@ -858,7 +1095,6 @@ class RocksStore final : public Store {
   rocksdb::WriteOptions durable_options_;
   rocksdb::WriteOptions unsynced_options_;
 
-  // Lock order: write_mu_, then mu_.
   // write_mu_ makes each state change a read-modify-write that no other can interleave.
   // (In the server one thread makes them all, so it is uncontended.)
   std::mutex write_mu_;
@@ -870,7 +1106,10 @@ class RocksStore final : public Store {
   std::vector<uint32_t> pending_topics_;
   std::mt19937_64 lease_rng_;  // guarded by write_mu_
 
-  std::atomic<bool> healthy_{true};
+  std::atomic<bool> healthy_{true};    // false after a failed write, until one succeeds
+  std::atomic<bool> disk_low_{false};  // the last add round found less free space than the reserve
+  std::mutex problem_mu_;
+  std::string problem_;  // the last write error or free-space refusal (guarded by problem_mu_)
   std::atomic<uint64_t> add_batches_{0};
   std::atomic<uint64_t> synced_batches_{0};
   std::atomic<uint64_t> tasks_added_{0};
@@ -930,18 +1169,31 @@ rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::C
 }  // namespace
 
 Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
-  rocksdb::DBOptions options;
+  OpenPlan plan;
+  rocksdb::DBOptions& options = plan.options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.max_background_jobs = 2;
   options.keep_log_file_num = 4;
   options.max_total_wal_size = 256 << 20;
+  options.info_log = NewInfoLogger();  // not DATA_DIR/LOG: see rocksdb_logger.h
+  // No fallocate: RocksDB preallocates each new log for a full write buffer (~70 MiB here),
+  // which ext4 keeps even when the call fails for lack of space, so the free space the
+  // disk reserve is measured against (statvfs) would drop by that much at every log switch
+  // and a small volume would refuse adds from the start.
+  options.allow_fallocate = false;
+  plan.listener = std::make_shared<ErrorListener>();
+  options.listeners.push_back(plan.listener);
+  if (config.file_faults) {
+    plan.env = rocksdb::NewCompositeEnv(NewFaultInjectingFileSystem(config.file_faults));
+    options.env = plan.env.get();
+  }
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kCacheBytes);
   options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(kMemtableBytes, cache);
 
   // The order is the handle order the store relies on.
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+  plan.families = {
       {rocksdb::kDefaultColumnFamilyName, MetaFamilyOptions(cache)},
       {kTasksCf, FamilyOptions(cache, 64 << 20, true)},
       {kDueCf, IndexFamilyOptions(cache, 32 << 20)},
@@ -952,7 +1204,7 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, config.data_dir, families, &handles, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(options, config.data_dir, plan.families, &handles, &raw);
   if (!s.ok()) {
     std::string why = s.ToString();
     if (why.find("lock") != std::string::npos || why.find("LOCK") != std::string::npos) {
@@ -960,10 +1212,15 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
                                           "' is in use by another delayq process (" + why +
                                           "); stop it or choose another --data-dir");
     }
+    if (IsNoSpace(s)) {
+      return Fail(Errc::kUnavailable, "cannot open data_dir '" + config.data_dir +
+                                          "': disk full (" + why +
+                                          "); free space on its filesystem and start again");
+    }
     return Fail(Errc::kUnavailable, "cannot open data_dir '" + config.data_dir + "': " + why);
   }
-  auto store =
-      std::make_unique<RocksStore>(config, std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
+  auto store = std::make_unique<RocksStore>(config, std::move(plan),
+                                            std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
   if (auto loaded = store->LoadLeases(); !loaded) return std::unexpected(loaded.error());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,6 +21,14 @@ enum class Durability {
   kBuffered,  // an acknowledged write survives a process crash (WAL in the OS page cache)
 };
 
+// A test seam: faults the embedded store's file layer injects while set (0: none), as an
+// errno such as ENOSPC or EIO that every file RocksDB writes then sees, as with a failing
+// disk. Any thread may change them at any time.
+struct FileFaults {
+  std::atomic<int> write_errno{0};  // appends to the write-ahead log, table files, MANIFEST
+  std::atomic<int> sync_errno{0};   // fsync, fdatasync, range sync
+};
+
 struct StoreConfig {
   std::string backend = "rocksdb";
   std::string data_dir = "./data";
@@ -29,6 +38,13 @@ struct StoreConfig {
   // Upper bound on tasks held in memory (scheduled in the window + due, not yet taken).
   // Bounds RAM when consumers fall far behind; ~50 bytes each.
   size_t near_window_max_tasks = 1'000'000;
+  // Adds are refused ("disk full") while the filesystem of data_dir has less free space than
+  // this, so that the space left lets pulls, acks, callback outcomes and the purge go on and
+  // RocksDB can still flush; never more than a tenth of the filesystem, so that a small one
+  // stays usable. 0: no reserve (adds run until a write fails).
+  uint64_t min_free_disk_bytes = 64ULL << 20;
+  // Tests only: the fault seam of the file layer (null: the plain default file system).
+  std::shared_ptr<FileFaults> file_faults;
 
   // store: redis (docs/CONFIG.md).
   std::string redis_url = "redis://127.0.0.1:6379/0";
@@ -205,6 +221,10 @@ class Store {
   // False after a write failed, until one succeeds again; while unhealthy, each call tries
   // a small write so that readiness recovers by itself (readiness probe).
   virtual bool Healthy() = 0;
+
+  // Why the store is not healthy (the last write error, or the disk below its reserve), for
+  // the readiness answer; empty when there is nothing to say.
+  virtual std::string HealthProblem() { return {}; }
 
   virtual StoreStats Stats() const = 0;
 
