@@ -90,7 +90,7 @@ fire_consumers=4
 batch_size=100
 pull_consumers=4
 pull_max=100
-longpoll_rounds=$((quick ? 20 : 200))
+longpoll_rounds=$((quick ? 5 : 200))
 if ((quick)); then
   pull_tasks=10000
   callback_tasks=2000
