@@ -40,7 +40,7 @@ struct EngineConfig {
   // max_attempts of a task that does not say.
   uint32_t default_max_attempts = 10;
 
-  // Callback delivery (SPEC.md §1, issue 4).
+  // Callback delivery.
   RetryPolicy retry;
   // A delivering task whose answer has not come back within this is due again (covers a
   // crash while callbacks were in flight); must exceed the longest callback timeout.

@@ -1153,11 +1153,11 @@ class RocksStore final : public Store {
   std::atomic<uint64_t> tasks_purged_{0};
 };
 
-// Memory bounds (issue 5: RSS <= 300 MB with a backlog of 10M tasks). All memtables
-// together are capped by one WriteBufferManager, charged to the one block cache that every
-// column family shares, so memtables plus cached blocks stay within kCacheBytes however
-// many tasks are stored. Before, each family had its own 64 MB write buffers (two each)
-// and its own 8 MB default cache: 545 MiB RSS while loading 10M tasks.
+// Memory bounds (the target: RSS <= 300 MB with a backlog of 10M tasks; BENCHMARKS.md). All
+// memtables together are capped by one WriteBufferManager, charged to the one block cache that
+// every column family shares, so memtables plus cached blocks stay within kCacheBytes however many
+// tasks are stored. Before, each family had its own 64 MB write buffers (two each) and its own 8 MB
+// default cache: 545 MiB RSS while loading 10M tasks.
 constexpr size_t kMemtableBytes = 128 << 20;
 constexpr size_t kCacheBytes = 192 << 20;
 // Per family: a flush writes one buffer; small families flush small files.

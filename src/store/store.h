@@ -33,7 +33,8 @@ struct StoreConfig {
   std::string backend = "rocksdb";
   std::string data_dir = "./data";
   Durability durability = Durability::kFsync;
-  // Near window (DESIGN.md §2): tasks due within this span are held in memory.
+  // Near window: tasks due within this span are held in memory (docs/ARCHITECTURE.md,
+  // "The near window").
   int64_t near_window_ms = 10'000;
   // Upper bound on tasks held in memory (scheduled in the window + due, not yet taken).
   // Bounds RAM when consumers fall far behind; ~50 bytes each.
@@ -138,8 +139,10 @@ class Store {
 
   virtual Result<Task> Get(TaskId id) = 0;
 
-  // Moves scheduled tasks whose due time has come into their topics' ready sets, and
-  // keeps the near window filled from disk. Read-only on disk; cheap when idle.
+  // Reports the topics whose pull or callback lanes have tasks due by `now_ms` (newly, since
+  // the last call) and when to call again. RocksDB moves due tasks of its near window into
+  // their ready sets and refills the window from disk; Redis reads its next-due index. Writes
+  // no task; cheap when idle. Called by the scheduler thread only.
   virtual Result<PromoteResult> Promote(int64_t now_ms) = 0;
 
   // Whether `topic` has due tasks of `kind` waiting (a long poll re-checks this after
@@ -226,8 +229,9 @@ class Store {
   // Makes every write so far durable (used at shutdown in buffered mode).
   virtual Result<void> Sync() = 0;
 
-  // False after a write failed, until one succeeds again; while unhealthy, each call tries
-  // a small write so that readiness recovers by itself (readiness probe).
+  // Whether the backend can take writes (readiness probe). RocksDB: false after a write
+  // failed, until one succeeds again; while unhealthy each call tries a small write, so that
+  // readiness recovers by itself. Redis: every slot (or the master) is served.
   virtual bool Healthy() = 0;
 
   // Why the store is not healthy (the last write error, or the disk below its reserve), for

@@ -1,4 +1,4 @@
-// What a careless or hostile client sends to the seed endpoints (SPEC.md §2 and §6), against
+// What a careless or hostile client sends to the seed endpoints, against
 // the real binary: every malformed request gets a clear 4xx with a dm_error and an error_msg
 // that names the field, transport garbage never takes the server down, and nothing already
 // stored is touched.
@@ -241,7 +241,7 @@ std::vector<BadRequest> BadRequests() {
       {"DeleteOnAddIsMethodNotAllowed", "DELETE", add, "", "", 405, 1, "POST"},
       {"UnknownMethodOnAddIsMethodNotAllowed", "BREW", add, ValidAdd(), "", 405, 1, "POST"},
 
-      // --- a valid body is accepted whatever the Content-Type (SPEC.md §2) ---
+      // --- a valid body is accepted whatever the Content-Type (seed clients send curl -d) ---
       {"FormUrlencodedValidBodySucceeds", "POST", add, valid_elsewhere,
        "application/x-www-form-urlencoded", 200, 0, "操作成功"},
       {"TextPlainValidBodySucceeds", "POST", add, valid_elsewhere, "text/plain", 200, 0,
@@ -444,9 +444,11 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return count;
 }
 
-class BadInput : public ::testing::Test {
- protected:
-  void SetUp() override {
+// A delayq started with ServerArgs(), and a client of it.
+class Served {
+ public:
+  // Records a test failure (and returns) if the server does not start.
+  void Start() {
     server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), ServerArgs());
     ASSERT_TRUE(server_->Start()) << server_->last_error();
     client_ = std::make_unique<HttpClient>(server_->address());
@@ -487,14 +489,35 @@ class BadInput : public ::testing::Test {
   std::unique_ptr<HttpClient> client_;
 };
 
-// ---------------------------------------------------------------------------------------------
-// The table, one case per test, on one server per test.
+// A server of its own for each test: these tests count what was added.
+class BadInput : public ::testing::Test, protected Served {
+ protected:
+  void SetUp() override { Start(); }
+};
 
-class BadSeedRequest : public BadInput, public ::testing::WithParamInterface<BadRequest> {};
+// ---------------------------------------------------------------------------------------------
+// The table, one case per test, all on one server: a refused request changes nothing, and the
+// accepted ones add to a topic of their own, which StoredTasksSurviveEveryBadInput checks by
+// sending the whole table to one server.
+
+class BadSeedRequest : public ::testing::TestWithParam<BadRequest> {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new Served;
+    shared_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+  static Served* shared_;
+};
+Served* BadSeedRequest::shared_ = nullptr;
 
 TEST_P(BadSeedRequest, GetsItsStatusDmErrorAndAMessageNamingTheField) {
-  ExpectAnswer(*client_, GetParam());
-  ExpectStillServing();
+  ASSERT_TRUE(shared_->client_) << "the shared server did not start";
+  ExpectAnswer(*shared_->client_, GetParam());
+  shared_->ExpectStillServing();
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, BadSeedRequest, ::testing::ValuesIn(BadRequests()),

@@ -1,5 +1,5 @@
-// Slow and greedy clients against the real binary (SPEC.md §5: "request size, header size and
-// idle time limited"; §6), with
+// Slow and greedy clients against the real binary (request size, header size and idle time are
+// limited, and no client can take the server down), with
 //   --limits-idle-timeout 3s --limits-max-connections 150 --io-threads 2:
 // - 100 connections that dribble a request one byte per second (50 its header, 50 its body
 //   after a complete header block) do not slow down a normal client, and the server closes each

@@ -1,4 +1,4 @@
-// The native v1 API (SPEC.md §3) against the real binary: leases, long poll, ack/nack,
+// The native v1 API against the real binary: leases, long poll, ack/nack,
 // batch, dedup, cancel, reschedule, redrive, lease extension, and leases across a SIGKILL.
 
 #include <gtest/gtest.h>

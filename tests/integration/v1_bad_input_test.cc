@@ -1,4 +1,4 @@
-// What a careless or hostile client sends to the native v1 API (SPEC.md §3 and §6), against
+// What a careless or hostile client sends to the native v1 API, against
 // the real binary: every malformed request to every v1 endpoint gets a clear 4xx with a
 // dm_error and an error_msg that names the offending field (or the task id or topic in the
 // path), transport garbage never takes the server down, and nothing already stored is touched.
@@ -615,9 +615,11 @@ const std::string kBinaryGarbage = std::string("\x16\x03\x01\x02\x00\x01\x00\x01
 
 // ---------------------------------------------------------------------------------------------
 
-class BadV1Input : public ::testing::Test {
- protected:
-  void SetUp() override {
+// A delayq started with ServerArgs() and seeded with the tasks every bad request aims at.
+class SeededServer {
+ public:
+  // Starts the server and seeds it; records a test failure (and returns) if that fails.
+  void Start() {
     server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), ServerArgs());
     ASSERT_TRUE(server_->Start()) << server_->last_error();
     client_ = std::make_unique<HttpClient>(server_->address());
@@ -646,7 +648,8 @@ class BadV1Input : public ::testing::Test {
     Reply ack = Call(*client_, "POST", "/v1/tasks/" + done_ + "/ack",
                      R"({"lease":")" + done_lease_ + R"("})");
     ASSERT_EQ(ack.status, 200) << json::serialize(ack.body);
-    ASSERT_FALSE(HasFailure());
+    ASSERT_FALSE(::testing::Test::HasFailure());
+    seeded_ = true;
   }
 
   // Adds a task to `topic` and pulls it under a 10-minute lease.
@@ -708,16 +711,37 @@ class BadV1Input : public ::testing::Test {
   std::string due_first_, due_second_, scheduled_;  // kTopic
   std::string leased_, lease_;                      // kHeldTopic
   std::string done_, done_lease_;                   // kDoneTopic
+  bool seeded_ = false;
+};
+
+// A server of its own for each test: these tests add tasks or change the seeded ones.
+class BadV1Input : public ::testing::Test, protected SeededServer {
+ protected:
+  void SetUp() override { Start(); }
 };
 
 // ---------------------------------------------------------------------------------------------
-// The table, one case per test, on one server per test.
+// The table, one case per test, all on one server: a refused request changes nothing, which
+// StoredTasksSurviveEveryBadInputUntouched checks by sending the whole table to one server.
 
-class BadV1Request : public BadV1Input, public ::testing::WithParamInterface<BadRequest> {};
+class BadV1Request : public ::testing::TestWithParam<BadRequest> {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new SeededServer;
+    shared_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+  static SeededServer* shared_;
+};
+SeededServer* BadV1Request::shared_ = nullptr;
 
 TEST_P(BadV1Request, GetsItsStatusDmErrorAndAMessageNamingTheField) {
-  ExpectAnswer(*client_, GetParam(), Vars());
-  ExpectStillServing();
+  ASSERT_TRUE(shared_->seeded_) << "the shared server did not start or was not seeded";
+  ExpectAnswer(*shared_->client_, GetParam(), shared_->Vars());
+  shared_->ExpectStillServing();
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, BadV1Request, ::testing::ValuesIn(BadRequests()),
@@ -904,14 +928,11 @@ TEST_F(BadV1Input, StoredTasksSurviveEveryBadInputUntouched) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Known defects: each test states the correct behaviour and fails against this version (src/
-// is not changed by this suite). Run with --gtest_also_run_disabled_tests.
+// Answers that were once wrong; each test pins the fixed behaviour.
 
-// A callback.timeout_ms over callbacks.timeout in the second item of a batch is reported as
-//   {"dm_error":1,"error_msg":"callback.timeout_ms 20000 exceeds callbacks.timeout (10000 ms)"}
-// without the item's index (delivery/registry.cc Registry::Check builds the message from the
-// literal "callback.timeout_ms" instead of its `field` argument); every other item error says
-// tasks[i].field. docs/API.md mentions the quirk, SPEC.md §6 wants the field named.
+// A callback.timeout_ms over callbacks.timeout in the second item of a batch is named with the
+// item's index, tasks[1].callback.timeout_ms, as every other item error is (it once said only
+// "callback.timeout_ms", which does not say which item to fix).
 TEST_F(BadV1Input, BatchItemCallbackTimeoutOverTheLimitIsNamedWithItsIndex) {
   BadRequest request{
       "BatchItemCallbackTimeoutOverCallbacksTimeout",
@@ -926,11 +947,8 @@ TEST_F(BadV1Input, BatchItemCallbackTimeoutOverTheLimitIsNamedWithItsIndex) {
 }
 
 // An integer too large for int64 written without a fraction is "out of range" (as 2^64-1 is),
-// not "not a whole number":
-//   {"payload":"x","delay_ms":123456789012345678901234567890}
-//   -> 400 "delay_ms must be a whole number"          (also for 1e999)
-//   {"payload":"x","delay_ms":18446744073709551615}
-//   -> 400 "delay_ms is out of range (18446744073709551615)"
+// not "must be a whole number" (which it once was, for 123456789012345678901234567890 and
+// 1e999, while 18446744073709551615 was already "out of range").
 TEST_F(BadV1Input, HugeIntegersAreReportedOutOfRangeNotAsFractions) {
   for (const char* value : {"123456789012345678901234567890", "1e999"}) {
     SCOPED_TRACE(value);
@@ -945,10 +963,8 @@ TEST_F(BadV1Input, HugeIntegersAreReportedOutOfRangeNotAsFractions) {
   }
 }
 
-// An unknown task action is an unknown path: POST /v1/tasks/{id}/frob answers 404 "no action
-// 'frob'", but GET (or DELETE, PUT) /v1/tasks/{id}/frob answers
-//   405 "method GET is not allowed on /v1/tasks/1/frob; use POST"
-// advertising a method that then answers 404.
+// An unknown task action is an unknown path whatever the method: 404 "no action 'frob'" (a 405
+// "use POST" would advertise a method that then answers 404).
 TEST_F(BadV1Input, UnknownTaskActionIs404WhateverTheMethod) {
   for (const char* method : {"GET", "DELETE", "PUT"}) {
     BadRequest request{std::string("UnknownTaskActionWith") + method,
@@ -963,8 +979,7 @@ TEST_F(BadV1Input, UnknownTaskActionIs404WhateverTheMethod) {
 }
 
 // RFC 9110 §15.5.6: "The origin server MUST generate an Allow header field in a 405 response
-// containing a list of the target resource's currently supported methods." No 405 of delayq
-// has one (http::Response carries no extra headers), e.g. PUT /v1/tasks/{id}.
+// containing a list of the target resource's currently supported methods."
 TEST_F(BadV1Input, MethodNotAllowedAnswersCarryAnAllowHeader) {
   for (const auto& [method, target, allow] :
        std::vector<std::tuple<std::string, std::string, std::string>>{

@@ -1,5 +1,5 @@
-// The Store contract: every backend must pass this suite (DESIGN.md §1). A backend joins
-// by adding a factory to INSTANTIATE_TEST_SUITE_P below.
+// The Store contract: every backend must pass this suite, so that the engine above it cannot
+// tell them apart. A backend joins with an INSTANTIATE_TEST_SUITE_P of its own below.
 
 #include <gtest/gtest.h>
 
@@ -571,17 +571,25 @@ TEST_P(StoreContract, TopicStatsCountEachState) {
 
 TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 0u); }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, StoreContract,
-    ::testing::Values(Backend{"rocksdb",
-                              [](const std::string& dir, StoreConfig config) {
-                                config.backend = "rocksdb";
-                                config.data_dir = dir + "/data";
-                                return OpenStore(config);
-                              }},
-                      Backend{"redis", OpenRedis, ResetRedis, false},
-                      Backend{"redis_cluster", OpenRedisCluster, ResetRedisCluster, false}),
-    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+// One instantiation per backend, so that each is its own suite (and CTest test, one process
+// with one server or cluster for all of its cases).
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) { return info.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(Rocksdb, StoreContract,
+                         ::testing::Values(Backend{"rocksdb",
+                                                   [](const std::string& dir, StoreConfig config) {
+                                                     config.backend = "rocksdb";
+                                                     config.data_dir = dir + "/data";
+                                                     return OpenStore(config);
+                                                   }}),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Redis, StoreContract,
+                         ::testing::Values(Backend{"redis", OpenRedis, ResetRedis, false}),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(RedisCluster, StoreContract,
+                         ::testing::Values(Backend{"redis_cluster", OpenRedisCluster,
+                                                   ResetRedisCluster, false}),
+                         BackendName);
 
 }  // namespace
 }  // namespace delayq::store
