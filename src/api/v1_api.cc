@@ -269,6 +269,25 @@ void TaskAction(engine::Engine& engine, const ApiConfig& api_config, TaskId id,
     if (!delay) return respond(MakeErrorResponse(delay.error()));
     return engine.Nack(id, *lease, delay->value_or(0), AnswerWithTask(engine, std::move(respond)));
   }
+  if (action == "extend") {
+    auto body = ParseBodyObject(request.body, "lease and lease_ms");
+    if (!body) return respond(MakeErrorResponse(body.error()));
+    auto lease = DecodeLease(*body);
+    if (!lease) return respond(MakeErrorResponse(lease.error()));
+    auto lease_ms =
+        BoundedInteger(*body, "", "lease_ms", ApiConfig::kMinLeaseMs, ApiConfig::kMaxLeaseMs);
+    if (!lease_ms) return respond(MakeErrorResponse(lease_ms.error()));
+    return engine.Extend(id, *lease, lease_ms->value_or(ApiConfig::kDefaultLeaseMs),
+                         [respond = std::move(respond)](Result<Task> task) {
+                           if (!task) return respond(MakeErrorResponse(task.error()));
+                           json::object out;
+                           out["id"] = std::to_string(task->id);
+                           out["lease"] = LeaseString(task->lease_token);
+                           out["lease_until_ms"] = task->lease_until_ms;
+                           out["attempt"] = task->attempts;
+                           respond(JsonResponse(200, out));
+                         });
+  }
   if (action == "reschedule") {
     auto body = ParseBodyObject(request.body, "delay_ms, at_ms, at or now: true");
     if (!body) return respond(MakeErrorResponse(body.error()));
@@ -294,8 +313,9 @@ void TaskAction(engine::Engine& engine, const ApiConfig& api_config, TaskId id,
     return engine.Reschedule(id, due, AnswerWithTask(engine, std::move(respond)));
   }
   if (action == "redrive") return engine.Redrive(id, AnswerWithTask(engine, std::move(respond)));
-  respond(MakeErrorResponse({Errc::kNotFound, "no action '" + std::string(action) +
-                                                  "' on tasks (ack, nack, reschedule, redrive)"}));
+  respond(MakeErrorResponse(
+      {Errc::kNotFound, "no action '" + std::string(action) +
+                            "' on tasks (ack, nack, extend, reschedule, redrive)"}));
 }
 
 json::object StatsJson(const store::TopicStats& stats) {
@@ -537,7 +557,9 @@ void HandleV1(engine::Engine& engine, const ApiConfig& api_config, const Princip
     // The right needed depends on the action; the topic is the task's.
     Right right = Right::kPublish;  // cancel, reschedule, redrive
     if (parts.size() == 2 && method == "GET") right = Right::kRead;
-    if (parts.size() == 3 && (parts[2] == "ack" || parts[2] == "nack")) right = Right::kConsume;
+    if (parts.size() == 3 && (parts[2] == "ack" || parts[2] == "nack" || parts[2] == "extend")) {
+      right = Right::kConsume;
+    }
     std::optional<Task> task;
     if (who != nullptr || (parts.size() == 2 && method == "GET")) {
       auto found = engine.Get(*id);
@@ -558,7 +580,8 @@ void HandleV1(engine::Engine& engine, const ApiConfig& api_config, const Princip
       return respond(MethodNotAllowedResponse(request.method, request.Path(), "GET, DELETE"));
     }
     std::string_view action = parts[2];
-    if (action != "ack" && action != "nack" && action != "reschedule" && action != "redrive") {
+    if (action != "ack" && action != "nack" && action != "extend" && action != "reschedule" &&
+        action != "redrive") {
       return not_found();
     }
     if (method != "POST")

@@ -281,6 +281,12 @@ void Engine::Settle(store::Settlement settlement, TaskDone done) {
   }
 }
 
+void Engine::Extend(TaskId id, uint64_t lease_token, int64_t lease_ms, TaskDone done) {
+  RunOnWorker([this, id, lease_token, lease_ms](
+                  int64_t now) { return store_.ExtendLease(id, lease_token, now + lease_ms, now); },
+              std::move(done), false);
+}
+
 void Engine::Cancel(TaskId id, TaskDone done) {
   RunOnWorker([this, id](int64_t now) { return store_.Cancel(id, now); },
               CountOutcome(std::move(done)), false);

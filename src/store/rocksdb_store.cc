@@ -272,6 +272,26 @@ class RocksStore final : public Store {
     return task;
   }
 
+  Result<Task> ExtendLease(TaskId id, uint64_t lease_token, int64_t lease_until_ms,
+                           int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
+    std::lock_guard write_lock(write_mu_);
+    auto task = LeasedTask(id, lease_token);
+    if (!task) return task;
+    if (auto live = RequireLive(*task, now_ms); !live) return std::unexpected(live.error());
+    Batch batch;
+    batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, id));
+    task->lease_until_ms = lease_until_ms;
+    batch.Put(tasks_cf_, TaskKey(id), EncodeTask(*task));
+    batch.Put(leases_cf_, TimeIdKey(lease_until_ms, id), rocksdb::Slice());
+    if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
+    // The old deadline stays in the timer: ExpireLeases skips it, as the record says later.
+    std::lock_guard lock(mu_);
+    leases_.Add(DueRef{{lease_until_ms, id}, 0});
+    return task;
+  }
+
   std::vector<Result<Task>> Settle(std::span<const Settlement> settlements,
                                    int64_t now_ms) override {
     std::vector<Result<Task>> results;
@@ -744,6 +764,22 @@ class RocksStore final : public Store {
                       " (the lease expired, or the task was already acked or nacked)");
     }
     return task;
+  }
+
+  // Only a pull lease is extended (a callback's is never shown), and only before its
+  // deadline: past it the task may be handed out again at any moment.
+  Result<void> RequireLive(const Task& task, int64_t now_ms) {
+    if (task.state != TaskState::kLeased) {
+      return Fail(Errc::kConflict, "lease is stale: " + Describe(task.id) + " is " +
+                                       std::string(StateName(task.state)) +
+                                       " (only a pulled task's lease can be extended)");
+    }
+    if (now_ms >= task.lease_until_ms) {
+      return Fail(Errc::kConflict, "lease is stale: the lease of " + Describe(task.id) +
+                                       " expired at " + std::to_string(task.lease_until_ms) +
+                                       " (the task may be delivered again)");
+    }
+    return {};
   }
 
   Result<void> RequireScheduled(const Task& task, std::string_view verb) {

@@ -173,6 +173,14 @@ class Store {
   virtual Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms,
                             std::string_view reason, int64_t now_ms) = 0;
 
+  // Moves the deadline of a current lease of a leased pull task to `lease_until_ms` (a
+  // handler that runs long keeps its task; the token stays the same). kNotFound if unknown;
+  // kConflict if the lease is not the current one or its deadline has passed (`now_ms` at or
+  // after it), also before ExpireLeases has run. Unsynced: a lost extension only lets the
+  // lease expire at its old deadline.
+  virtual Result<Task> ExtendLease(TaskId id, uint64_t lease_token, int64_t lease_until_ms,
+                                   int64_t now_ms) = 0;
+
   // Acks and nacks many leases at once: per entry, in order, exactly what Ack or Nack would
   // return. A backend may write them together (RocksDB: one WriteBatch), which is what the
   // store worker uses to record a round's acks and callback outcomes. Unsynced. The

@@ -435,6 +435,57 @@ TEST_P(StoreContract, ExpiredLeaseIsDeliveredAgainWithANewToken) {
   EXPECT_TRUE(store_->Ack(id, again->front().lease_token, kNow + 1001));
 }
 
+TEST_P(StoreContract, ExtendedLeaseIsNotExpiredAtItsOldDeadline) {
+  TaskId id = AddOne("jobs", kNow - 5);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow, kNow + 1000);
+  ASSERT_EQ(first->size(), 1u);
+  uint64_t token = first->front().lease_token;
+  EXPECT_EQ(store_->ExtendLease(id, token + 1, kNow + 5000, kNow + 10).error().code,
+            Errc::kConflict);
+  EXPECT_EQ(store_->ExtendLease(id + 999, token, kNow + 5000, kNow + 10).error().code,
+            Errc::kNotFound);
+  auto extended = store_->ExtendLease(id, token, kNow + 5000, kNow + 500);
+  ASSERT_TRUE(extended) << extended.error().message;
+  EXPECT_EQ(extended->lease_until_ms, kNow + 5000);
+  EXPECT_EQ(extended->lease_token, token);
+  EXPECT_EQ(extended->attempts, 1u);
+  EXPECT_EQ(store_->Get(id)->lease_until_ms, kNow + 5000);
+
+  // Past the old deadline the task stays leased: no second delivery.
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 1000, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 1000));
+  EXPECT_TRUE(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 1000, kNow + 9000)->empty());
+  EXPECT_EQ(store_->Get(id)->state, TaskState::kLeased);
+
+  // Past the new one, an extension is refused and the task is delivered again.
+  EXPECT_EQ(store_->ExtendLease(id, token, kNow + 9000, kNow + 5000).error().code, Errc::kConflict);
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 5000, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 5000));
+  auto again = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 5000, kNow + 9000);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->front().attempts, 2u);
+  EXPECT_EQ(store_->ExtendLease(id, token, kNow + 9500, kNow + 5001).error().code, Errc::kConflict);
+  EXPECT_TRUE(store_->Ack(id, again->front().lease_token, kNow + 5002));
+  EXPECT_EQ(
+      store_->ExtendLease(id, again->front().lease_token, kNow + 9500, kNow + 5003).error().code,
+      Errc::kConflict);
+}
+
+TEST_P(StoreContract, ExtendedLeaseSurvivesReopen) {
+  TaskId id = AddOne("jobs", kNow - 5);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow, kNow + 1000);
+  ASSERT_EQ(first->size(), 1u);
+  ASSERT_TRUE(store_->ExtendLease(id, first->front().lease_token, kNow + 5000, kNow + 10));
+  Reopen();
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 2000, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 2000));
+  EXPECT_TRUE(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 2000, kNow + 9000)->empty());
+  EXPECT_TRUE(store_->Ack(id, first->front().lease_token, kNow + 2001));
+}
+
 TEST_P(StoreContract, CancelAndRescheduleOnlyScheduledTasks) {
   TaskId cancelled = AddOne("t", kNow + 1000);
   TaskId moved = AddOne("t", kNow + 1000);
