@@ -31,14 +31,20 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/raw_http.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
 namespace delayq {
 namespace {
 
+using testing::ExchangeUntilClosed;
+using testing::ExpectTransportError;
 using testing::HttpClient;
 using testing::HttpResponse;
+using testing::ProcessAlive;
+using testing::RequestHead;
+using testing::RequestWithJsonBody;
 using testing::ServerProcess;
 using testing::TempDir;
 namespace json = boost::json;
@@ -68,13 +74,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// True while the process has not exited (does not reap it: ServerProcess still owns it).
-bool Alive(pid_t pid) {
-  siginfo_t info{};
-  if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
-  return info.si_pid == 0;
 }
 
 std::string Quoted(const std::string& text) { return json::serialize(json::string(text)); }
@@ -490,53 +489,6 @@ void ExpectAnswer(HttpClient& client, const BadRequest& request,
   }
 }
 
-// Checks a transport-level error answer: status, dm_error 1 and a message with `mentions`.
-void ExpectTransportError(const HttpResponse& response, int status, const std::string& mentions) {
-  ASSERT_TRUE(response.ok()) << "no answer";
-  EXPECT_EQ(response.status, status) << response.body;
-  boost::system::error_code ec;
-  json::value parsed = json::parse(response.body, ec);
-  ASSERT_FALSE(ec) << response.body;
-  ASSERT_TRUE(parsed.is_object()) << response.body;
-  EXPECT_EQ(parsed.at("dm_error").to_number<int64_t>(), 1) << response.body;
-  std::string message(parsed.at("error_msg").as_string());
-  EXPECT_NE(message.find(mentions), std::string::npos) << message;
-}
-
-std::string Head(const std::string& method, const std::string& target) {
-  return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-}
-
-std::string WithBody(const std::string& method, const std::string& target,
-                     const std::string& body) {
-  return Head(method, target) +
-         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n" + body;
-}
-
-// Sends `bytes` on a fresh connection and returns every byte the server sends until it closes
-// the connection (or stays silent for 10 s). For checks on the exact bytes on the wire.
-std::string ExchangeUntilClosed(const std::string& address, const std::string& bytes) {
-  size_t colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string received;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
-    char chunk[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0) received.append(chunk, n);
-  }
-  ::close(fd);
-  return received;
-}
-
 // The responses in `wire`, in order (each framed by its Content-Length).
 std::vector<HttpResponse> SplitResponses(const std::string& wire) {
   std::vector<HttpResponse> out;
@@ -581,8 +533,9 @@ void HeaderFlood(const std::string& address) {
   }
   ASSERT_GT(headers.size(), kMaxHeaderBytes);
   std::string body = R"({"payload":"flooded"})";
-  ASSERT_TRUE(raw.SendRaw(Head("POST", "/v1/topics/" + std::string(kTopic) + "/tasks") + headers +
-                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  ASSERT_TRUE(raw.SendRaw(RequestHead("POST", "/v1/topics/" + std::string(kTopic) + "/tasks") +
+                          headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                          body));
   ExpectTransportError(raw.ReadResponse(), 431, "request headers are larger than the limit");
   EXPECT_TRUE(raw.WaitClosed());
 }
@@ -595,8 +548,9 @@ std::string PipelinedGarbageAfterAValidRequest(const std::string& address,
   std::string add = R"({"payload":"pipelined"})";
   std::string after = R"({"payload":"after the garbage"})";
   std::string target = "/v1/topics/" + std::string(kOtherTopic) + "/tasks";
-  std::string wire = ExchangeUntilClosed(
-      address, WithBody("POST", target, add) + garbage + WithBody("POST", target, after));
+  std::string wire =
+      ExchangeUntilClosed(address, RequestWithJsonBody("POST", target, add) + garbage +
+                                       RequestWithJsonBody("POST", target, after));
   std::vector<HttpResponse> responses = SplitResponses(wire);
   EXPECT_EQ(responses.size(), 2u) << wire;
   if (responses.size() < 2) return "";
@@ -683,7 +637,7 @@ class SeededServer {
 
   // The server process is alive and answers /healthz on a fresh connection.
   void ExpectStillServing() {
-    ASSERT_TRUE(Alive(server_->pid())) << "server died; log:\n" << server_->Log();
+    ASSERT_TRUE(ProcessAlive(server_->pid())) << "server died; log:\n" << server_->Log();
     HttpClient fresh(server_->address());
     HttpResponse health = fresh.Get("/healthz");
     EXPECT_EQ(health.status, 200) << server_->Log();
@@ -842,9 +796,9 @@ TEST_F(BadV1Input, AKeptAliveConnectionStillWorksAfterRefusedV1Requests) {
   }
   HttpClient raw(server_->address());
   ASSERT_TRUE(raw.Connect());
-  ASSERT_TRUE(
-      raw.SendRaw(WithBody("POST", "/v1/topics/" + std::string(kTopic) + "/pull", R"({"max":0})") +
-                  Head("GET", "/v1/tasks/" + scheduled_) + "\r\n"));
+  ASSERT_TRUE(raw.SendRaw(
+      RequestWithJsonBody("POST", "/v1/topics/" + std::string(kTopic) + "/pull", R"({"max":0})") +
+      RequestHead("GET", "/v1/tasks/" + scheduled_) + "\r\n"));
   HttpResponse refused = raw.ReadResponse();
   EXPECT_EQ(refused.status, 400) << refused.body;
   HttpResponse task = raw.ReadResponse();
