@@ -1,0 +1,348 @@
+// delayq client: every v1 call, the seed API's add and pull, a Consumer and a webhook
+// receiver helper. Node >= 18 (global fetch), ESM, no dependencies; types in index.d.ts.
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+export const VERSION = "0.1.0";
+
+// --- Errors ------------------------------------------------------------------------------
+
+/** An error answer of the server: HTTP status, dm_error, the server's message. */
+export class DelayqError extends Error {
+  constructor(status, code, message, requestId) {
+    super(`delayq: HTTP ${status} (dm_error ${code}): ${message}`);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.serverMessage = message;
+    this.requestId = requestId;
+  }
+}
+export class InvalidError extends DelayqError {}
+export class NotFoundError extends DelayqError {}
+export class ConflictError extends DelayqError {}
+export class UnauthorizedError extends DelayqError {}
+export class OverloadedError extends DelayqError {}
+export class ServerError extends DelayqError {}
+
+function errorFor(status, code, message, requestId) {
+  let Cls = InvalidError;
+  if (status === 404) Cls = NotFoundError;
+  else if (status === 409) Cls = ConflictError;
+  else if (status === 401 || status === 403) Cls = UnauthorizedError;
+  else if (status === 429 || status === 503) Cls = OverloadedError;
+  else if (status >= 500) Cls = ServerError;
+  return new Cls(status, code, message, requestId);
+}
+
+const sleep = (ms, signal) =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+
+function taskBody(t) {
+  const body = { payload: t.payload ?? null };
+  for (const k of ["delay_ms", "at_ms", "at", "max_attempts", "dedup_key", "callback"]) {
+    if (t[k] !== undefined && t[k] !== null) body[k] = t[k];
+  }
+  return body;
+}
+
+// --- Client ------------------------------------------------------------------------------
+
+export class Client {
+  /**
+   * @param {string} baseUrl e.g. "http://127.0.0.1:7700"
+   * @param {{token?: string, timeoutMs?: number, retries?: number, backoffMs?: number,
+   *          maxBackoffMs?: number, fetch?: typeof fetch}} [options]
+   */
+  constructor(baseUrl, options = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 40_000;
+    this.retries = options.retries ?? 3;
+    this.backoffMs = options.backoffMs ?? 100;
+    this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.attemptsSent = 0;
+  }
+
+  async #call(method, path, body, retry = true, raw = false) {
+    let delay = this.backoffMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#once(method, path, body, raw);
+      } catch (e) {
+        if (!retry || attempt >= this.retries || !(e instanceof OverloadedError)) throw e;
+      }
+      await sleep(delay / 2 + Math.random() * (delay / 2));
+      delay = Math.min(delay * 2, this.maxBackoffMs);
+    }
+  }
+
+  async #once(method, path, body, raw) {
+    const headers = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    this.attemptsSent++;
+    const response = await this.fetch(this.baseUrl + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await response.text();
+    if (response.status >= 300) {
+      let code = 0;
+      let message = text;
+      try {
+        const parsed = JSON.parse(text);
+        code = parsed.dm_error ?? 0;
+        message = parsed.error_msg ?? text;
+      } catch {}
+      throw errorFor(response.status, code, message, response.headers.get("x-request-id"));
+    }
+    if (raw) return text;
+    return text ? JSON.parse(text) : null;
+  }
+
+  static #task(id) { return `/v1/tasks/${encodeURIComponent(id)}`; }
+  static #topic(topic) { return `/v1/topics/${encodeURIComponent(topic)}`; }
+
+  /** Adds one task; retried on 429/503 only with a dedup_key. */
+  add(topic, task) {
+    return this.#call("POST", `${Client.#topic(topic)}/tasks`, taskBody(task), task.dedup_key != null);
+  }
+  /** 1-1,000 tasks, all or nothing; resolves to the ids in order. */
+  async addBatch(topic, tasks) {
+    const safe = tasks.every((t) => t.dedup_key != null);
+    const out = await this.#call("POST", `${Client.#topic(topic)}/tasks:batch`,
+      { tasks: tasks.map(taskBody) }, safe);
+    return out.ids;
+  }
+  get(id) { return this.#call("GET", Client.#task(id)); }
+  cancel(id) { return this.#call("DELETE", Client.#task(id)); }
+  /** `when`: {delay_ms} | {at_ms} | {at} | {now: true} (default). */
+  reschedule(id, when = { now: true }) {
+    return this.#call("POST", `${Client.#task(id)}/reschedule`, when);
+  }
+  redrive(id) { return this.#call("POST", `${Client.#task(id)}/redrive`); }
+  /** Dead tasks: {tasks, next_after}. */
+  dead(topic, { after, limit = 100 } = {}) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (after) q.set("after", after);
+    return this.#call("GET", `${Client.#topic(topic)}/dead?${q}`);
+  }
+  async topics() { return (await this.#call("GET", "/v1/topics")).topics; }
+  topic(topic) { return this.#call("GET", Client.#topic(topic)); }
+
+  /** Due tasks under a lease: [{id, payload, attempt, due_at_ms, lease, lease_until_ms}]. */
+  async pull(topic, { max = 1, wait_ms = 0, lease_ms } = {}) {
+    const body = { max, wait_ms };
+    if (lease_ms !== undefined) body.lease_ms = lease_ms;
+    return (await this.#call("POST", `${Client.#topic(topic)}/pull`, body)).tasks;
+  }
+  ack(id, lease) { return this.#call("POST", `${Client.#task(id)}/ack`, { lease }); }
+  nack(id, lease, delay_ms = 0) {
+    return this.#call("POST", `${Client.#task(id)}/nack`, { lease, delay_ms });
+  }
+  /** Resolves to the new lease deadline (unix ms); ConflictError when stale or expired. */
+  async extend(id, lease, lease_ms) {
+    return (await this.#call("POST", `${Client.#task(id)}/extend`, { lease, lease_ms })).lease_until_ms;
+  }
+
+  /** The original design's add (unix seconds); never retried. Resolves to the task id as
+   * a decimal string (the seed API sends a JSON number beyond 2^53, which a Number rounds). */
+  async seedAdd(topic, timing_moment, content) {
+    const text = await this.#call("POST", "/delay/task/add", { topic, timing_moment, content }, false, true);
+    return seedTaskId(text);
+  }
+  /** The oldest due task, marked done: {task_id, content}; task_id "0" when none. */
+  async seedPull(topic) {
+    const text = await this.#call("POST", "/delay/task/pull", { topic }, false, true);
+    return { task_id: seedTaskId(text), content: JSON.parse(text).content };
+  }
+}
+
+function seedTaskId(text) {
+  const m = text.match(/"task_id"\s*:\s*(\d+)/);
+  return m ? m[1] : "0";
+}
+
+// --- Consumer ----------------------------------------------------------------------------
+
+/**
+ * Long-polls `topic` and runs `handler(task, signal)` with at most `concurrency` at once:
+ * resolves → ack, rejects → nack after retryDelayMs(attempt) (dead after max_attempts).
+ * `signal` aborts when the lease is lost or the stop's grace ends. The lease is extended
+ * each time `extendAfter` of it has passed while the handler runs.
+ */
+export class Consumer {
+  constructor(client, topic, handler, options = {}) {
+    this.client = client;
+    this.topic = topic;
+    this.handler = handler;
+    this.concurrency = options.concurrency ?? 1;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.waitMs = options.waitMs ?? 5_000;
+    const f = options.extendAfter ?? 0.5;
+    this.extendAfter = f > 0 && f < 1 ? f : 0.5;
+    this.retryDelayMs = options.retryDelayMs ?? ((attempt) => 1000 * attempt);
+    this.graceMs = options.graceMs ?? 30_000;
+    this.onError = options.onError ?? (() => {});
+    this.stopping = new AbortController();
+    this.giveUp = new AbortController();
+    this.running = new Set();
+    this.wake = null;
+  }
+
+  /** No further pulls; running handlers get graceMs to finish. */
+  stop() {
+    this.stopping.abort();
+    this.wake?.();
+  }
+
+  /** SIGINT and SIGTERM call stop(). */
+  stopOnSignals() {
+    for (const sig of ["SIGINT", "SIGTERM"]) process.once(sig, () => this.stop());
+  }
+
+  /** Resolves after stop(), once running handlers finished or were given up. */
+  async run() {
+    while (!this.stopping.signal.aborted) {
+      const free = this.concurrency - this.running.size;
+      if (free <= 0) {
+        await new Promise((resolve) => { this.wake = resolve; });
+        continue;
+      }
+      let tasks;
+      try {
+        tasks = await this.client.pull(this.topic, { max: free, wait_ms: this.waitMs, lease_ms: this.leaseMs });
+      } catch (e) {
+        this.onError(e);
+        await sleep(500, this.stopping.signal);
+        continue;
+      }
+      for (const task of tasks) {
+        if (this.stopping.signal.aborted) {
+          await this.client.nack(task.id, task.lease, 0).catch(this.onError); // give back
+          continue;
+        }
+        const run = this.#runOne(task).finally(() => {
+          this.running.delete(run);
+          this.wake?.();
+        });
+        this.running.add(run);
+      }
+    }
+    const all = Promise.allSettled([...this.running]);
+    const timer = setTimeout(() => this.giveUp.abort(), this.graceMs);
+    await all;
+    clearTimeout(timer);
+  }
+
+  async #runOne(task) {
+    const lost = new AbortController();
+    const onGiveUp = () => lost.abort();
+    this.giveUp.signal.addEventListener("abort", onGiveUp, { once: true });
+    let leaseLost = false;
+    const timer = setInterval(async () => {
+      try {
+        await this.client.extend(task.id, task.lease, this.leaseMs);
+      } catch (e) {
+        if (e instanceof ConflictError) { leaseLost = true; lost.abort(); clearInterval(timer); }
+        this.onError(e);
+      }
+    }, this.leaseMs * this.extendAfter);
+    let error = null;
+    try {
+      await this.handler(task, lost.signal);
+    } catch (e) {
+      error = e ?? new Error("handler failed");
+    } finally {
+      clearInterval(timer);
+      this.giveUp.signal.removeEventListener("abort", onGiveUp);
+    }
+    if (leaseLost) return; // someone else holds the task now
+    try {
+      if (this.giveUp.signal.aborted) await this.client.nack(task.id, task.lease, 0);
+      else if (error === null) await this.client.ack(task.id, task.lease);
+      else await this.client.nack(task.id, task.lease, this.retryDelayMs(task.attempt, error));
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+}
+
+// --- Webhooks ----------------------------------------------------------------------------
+
+export class BadSignatureError extends Error {}
+export class StaleTimestampError extends Error {}
+
+function header(headers, name) {
+  if (typeof headers.get === "function") return headers.get(name) ?? "";
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() === lower) return Array.isArray(v) ? v[0] : String(v);
+  }
+  return "";
+}
+
+/**
+ * Checks X-Delayq-Signature (v1=hex HMAC-SHA256(key, timestamp + "." + body)) in constant
+ * time and refuses a timestamp more than toleranceMs from nowMs. `body`: the raw bytes.
+ * Returns {taskId, topic, attempt, dueAtMs, timestamp, body}.
+ */
+export function verifyWebhook(key, headers, body, { toleranceMs = 300_000, nowMs = Date.now() } = {}) {
+  const ts = header(headers, "x-delayq-timestamp");
+  if (!/^\d+$/.test(ts)) throw new BadSignatureError("missing or malformed X-Delayq-Timestamp");
+  const raw = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  const mac = createHmac("sha256", key).update(`${ts}.`).update(raw).digest("hex");
+  const want = Buffer.from(`v1=${mac}`);
+  const got = Buffer.from(header(headers, "x-delayq-signature"));
+  if (got.length !== want.length || !timingSafeEqual(got, want)) {
+    throw new BadSignatureError("signature does not match");
+  }
+  if (Math.abs(nowMs - Number(ts) * 1000) > toleranceMs) {
+    throw new StaleTimestampError(`timestamp ${ts} is more than ${toleranceMs} ms from now`);
+  }
+  return {
+    taskId: header(headers, "x-delayq-task-id"),
+    topic: header(headers, "x-delayq-topic"),
+    attempt: Number(header(headers, "x-delayq-attempt") || 0),
+    dueAtMs: Number(header(headers, "x-delayq-due-at") || 0),
+    timestamp: Number(ts),
+    body: raw,
+  };
+}
+
+/**
+ * A request listener for node:http's createServer: reads the body, verifies it, answers
+ * 401 to a bad or stale signature, else the status `onWebhook(hook, req)` resolves to
+ * (2xx completes the task; anything else makes delayq retry).
+ */
+export function webhookHandler(key, onWebhook, { toleranceMs = 300_000, maxBodyBytes = 8 << 20 } = {}) {
+  return (req, res) => {
+    const chunks = [];
+    let size = 0;
+    req.on("data", (chunk) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) req.destroy();
+      else chunks.push(chunk);
+    });
+    req.on("end", async () => {
+      let hook;
+      try {
+        hook = verifyWebhook(key, req.headers, Buffer.concat(chunks), { toleranceMs });
+      } catch (e) {
+        res.writeHead(401, { "content-type": "text/plain" }).end(String(e.message));
+        return;
+      }
+      try {
+        res.writeHead((await onWebhook(hook, req)) ?? 204).end();
+      } catch {
+        res.writeHead(500).end();
+      }
+    });
+  };
+}
