@@ -142,7 +142,12 @@ RedisCluster::RedisCluster(const std::string& dir, int replicas, int node_timeou
     nodes_.push_back(std::make_unique<RedisServer>(
         node_dir, std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
                                            node_dir + "/nodes.conf", "--cluster-node-timeout",
-                                           std::to_string(node_timeout_ms)}));
+                                           std::to_string(node_timeout_ms),
+                                           // Redis 7.0.15 (Debian 12) replicas otherwise refuse
+                                           // the election: "Disconnected from master for longer
+                                           // than allowed", seen here with a live link until the
+                                           // kill. 0: a replica always stands.
+                                           "--cluster-replica-validity-factor", "0"}));
   }
 }
 
