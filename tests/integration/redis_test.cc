@@ -485,8 +485,7 @@ TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
   for (int round = 0; round < 3; ++round) {
     ASSERT_TRUE(WaitFor([&] { return acked() >= 300u * (round + 1); }, std::chrono::seconds(30)));
     // Round 0: the master of the global keys; then masters of topics elsewhere.
-    std::string victim_key =
-        round == 0 ? "dq:{dq}:gen" : "dq:{f" + std::to_string(round) + "}:n";
+    std::string victim_key = round == 0 ? "dq:{dq}:gen" : "dq:{f" + std::to_string(round) + "}:n";
     int victim = cluster.MasterOf(victim_key);
     for (int t = 0; victim == previous || victim < 0; ++t) {
       ASSERT_LT(t, kTopics) << "no other master found";
@@ -501,8 +500,8 @@ TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
         << "round " << round << ": /readyz never said not ready";
     // As a supervisor would, the killed node is restarted once its replica has taken over;
     // it rejoins as that one's replica, which is what lets WAIT 1 confirm adds again.
-    ASSERT_TRUE(WaitFor([&] { return cluster.MasterOf(victim_key) >= 0; },
-                        std::chrono::seconds(15)))
+    ASSERT_TRUE(
+        WaitFor([&] { return cluster.MasterOf(victim_key) >= 0; }, std::chrono::seconds(15)))
         << "round " << round << ": no replica was promoted";
     promotion_ms.push_back(WallClockMs() - killed_at);
     EXPECT_LT(promotion_ms.back(), 8000) << "round " << round;
