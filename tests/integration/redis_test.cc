@@ -310,7 +310,7 @@ TEST_F(DistributedMode, RedisRestartLosesNoAcknowledgedTask) {
 // no add answered with a plain error is delivered later (only "outcome unknown" ones may be).
 TEST_F(DistributedMode, HungRedisAnswersWithinTheTimeoutAndResumes) {
   std::vector<std::string> flags = RedisFlags(redis_.url());
-  flags.insert(flags.end(), {"--redis-command-timeout", "1s", "--redis-wait-replicas", "1"});
+  flags.insert(flags.end(), {"--redis-command-timeout", "1s"});
   instances_.push_back(std::make_unique<ServerProcess>(dir_.Sub("hung"), flags));
   ServerProcess& instance = *instances_.back();
   ASSERT_TRUE(instance.Start()) << instance.last_error();
