@@ -18,7 +18,7 @@ struct ReceivedCall {
   std::string path;
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
-  int status = 0;  // the status answered; 0 while unanswered (hung)
+  int status = 0;    // the status answered; 0 while unanswered (hung)
   uint64_t seq = 0;  // arrival order
 };
 
