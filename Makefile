@@ -40,12 +40,19 @@ run: build
 # ThreadSanitizer build on the unit tests and the threaded integration tests (TSAN_QUICK).
 test: test-release test-asan test-tsan-quick
 
+# Tests run in parallel, one per core (TEST_JOBS); those that must not overlap hold a CTest
+# RESOURCE_LOCK or RUN_SERIAL. Each run ends with its ten slowest tests.
+TEST_JOBS ?= $(shell nproc)
 test-release: build
-	ctest --test-dir $(BUILD) --output-on-failure --timeout 300
+	@status=0; ctest --test-dir $(BUILD) --output-on-failure --timeout 300 -j$(TEST_JOBS) \
+	  --output-junit $(CURDIR)/$(BUILD)/ctest-junit.xml || status=$$?; \
+	  python3 scripts/slowest_tests.py $(BUILD)/ctest-junit.xml; exit $$status
 
 test-asan: build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 600
+	@status=0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 600 -j$(TEST_JOBS) \
+	  --output-junit $(CURDIR)/$(ASAN_BUILD)/ctest-junit.xml || status=$$?; \
+	  python3 scripts/slowest_tests.py $(ASAN_BUILD)/ctest-junit.xml; exit $$status
 
 # ThreadSanitizer: the tests and every delayq they start write their reports to
 # $(TSAN_BUILD)/tsan/; any report fails the target, also one from a server whose test passed.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Distributed mode (issue 6): adds/s and fired/s with 1, 2 and 3 delayq instances on one
+# Distributed mode: adds/s and fired/s with 1, 2 and 3 delayq instances on one
 # Redis, beside redis-benchmark (EVALSHA of a trivial script, ZADD) on the same server in
 # the same run. Everything on loopback; every server is started here and stopped on exit.
 #

@@ -19,6 +19,8 @@ packages=(
   # test starts Debian's etcd (binary: etcd).
   chromium etcd-server
   prometheus  # promtool: tests/integration/metrics_test.cc checks /metrics with it
+  # The client libraries' suites (tests/clients): Go 1.19 and pytest for Debian's python3.
+  golang-go python3-pytest
 )
 # Node.js + npm run the browser test (playwright-core); a machine may already have them.
 command -v npm >/dev/null || packages+=(nodejs npm)

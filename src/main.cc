@@ -10,20 +10,22 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <expected>
 #include <iostream>
+#include <memory>
 
 #include "api/auth.h"
 #include "api/router.h"
 #include "cli/commands.h"
 #include "config/config.h"
 #include "config/etcd_source.h"
-#include "delivery/callback_spec.h"
 #include "delivery/dispatcher.h"
 #include "delivery/http_client.h"
 #include "delivery/registry.h"
 #include "engine/engine.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "wiring.h"
 
 namespace {
 
@@ -37,67 +39,61 @@ void SetUpLogging(const std::string& level) {
   spdlog::set_default_logger(logger);
 }
 
-// Per-topic settings (file `topics` or the config centre) as the API and the engine use
-// them. Default callbacks are checked against `registry` like a callback given on an add.
-struct TopicTables {
-  api::TopicDefaultsTable::Map defaults;
-  std::map<std::string, engine::EngineConfig::TopicLimits> limits;
-};
-
-Result<TopicTables> BuildTopics(const std::map<std::string, config::Config::Topic>& topics,
-                                const delivery::Registry& registry,
-                                const engine::EngineConfig::TopicLimits& base) {
-  TopicTables tables;
-  for (const auto& [name, topic] : topics) {
-    engine::EngineConfig::TopicLimits topic_limits = base;
-    if (topic.max_in_flight != 0)
-      topic_limits.max_in_flight = static_cast<size_t>(topic.max_in_flight);
-    topic_limits.rate_limit = topic.rate_limit;
-    tables.limits[name] = topic_limits;
-    api::TopicDefaults defaults;
-    defaults.max_attempts = static_cast<uint32_t>(topic.max_attempts);
-    if (!topic.callback_json.empty()) {
-      std::string field = "topics." + name + ".callback";
-      auto spec = delivery::ParseCallbackObject(topic.callback_json, field);
-      if (!spec) return std::unexpected(spec.error());
-      if (auto ok = registry.Check(*spec, field); !ok) return std::unexpected(ok.error());
-      defaults.callback_json = delivery::EncodeCallbackSpec(*spec);
-    }
-    tables.defaults[name] = std::move(defaults);
-  }
-  return tables;
-}
-
-int Serve(const config::Config& cfg) {
-  SetUpLogging(cfg.log_level);
-
-  // Block the stop signals in every thread; the main thread waits for them with sigwait.
+// Blocks the stop signals in every thread (called before any thread starts, so that each
+// inherits the mask); the main thread waits for them with sigwait.
+sigset_t BlockStopSignals() {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  return stop_signals;
+}
 
-  store::StoreConfig store_config;
-  store_config.backend = cfg.store;
-  store_config.data_dir = cfg.data_dir;
-  store_config.durability =
-      cfg.durability == "buffered" ? store::Durability::kBuffered : store::Durability::kFsync;
-  store_config.near_window_ms = cfg.near_window_ms;
-  store_config.near_window_max_tasks = static_cast<size_t>(cfg.near_window_max_tasks);
-  store_config.min_free_disk_bytes = cfg.min_free_disk_bytes;
-  store_config.redis_url = cfg.redis_url;
-  store_config.redis_poll_ms = cfg.redis_poll_ms;
-  store_config.redis_connect_timeout_ms = cfg.redis_connect_timeout_ms;
-  store_config.redis_command_timeout_ms = cfg.redis_command_timeout_ms;
-  store_config.redis_sentinels = cfg.redis_sentinels;
-  store_config.redis_sentinel_master = cfg.redis_sentinel_master;
-  store_config.redis_sentinel_user = cfg.redis_sentinel_user;
-  store_config.redis_sentinel_password = cfg.redis_sentinel_password;
-  store_config.redis_wait_replicas = cfg.redis_wait_replicas;
-  store_config.redis_wait_timeout_ms = cfg.redis_wait_timeout_ms;
-  auto store = store::OpenStore(store_config);
+// config.source etcd: services and topics come from the config centre (started in *centre).
+// Unreachable or invalid at start-up stops the process (docs/OPERATIONS.md, "Config
+// centre"): serving without the registry would refuse every add naming a service. Returns
+// the exit status on failure.
+std::expected<config::Dynamic, int> LoadDynamic(const config::Config& cfg,
+                                                std::unique_ptr<config::EtcdSource>* centre) {
+  config::Dynamic dynamic{cfg.services, cfg.topics};
+  if (cfg.config_source != "etcd") return dynamic;
+  *centre = std::make_unique<config::EtcdSource>(config::EtcdSource::Options{
+      cfg.etcd_endpoints, cfg.etcd_prefix, cfg.etcd_poll_interval_ms, cfg.etcd_timeout_ms});
+  auto loaded = (*centre)->Load();
+  if (!loaded) {
+    spdlog::critical("msg=\"cannot read the config centre\" error=\"{}\"", loaded.error().message);
+    std::fprintf(stderr, "delayq: config centre: %s\n", loaded.error().message.c_str());
+    return std::unexpected(loaded.error().code == Errc::kInvalidArgument ? 2 : 1);
+  }
+  spdlog::info("msg=\"config centre read\" prefix={} services={} topics={}", cfg.etcd_prefix,
+               loaded->services.size(), loaded->topics.size());
+  return std::move(*loaded);
+}
+
+// After a stop signal: answers what is in flight within one shutdown_grace budget (requests
+// first, then callbacks), so that a stop takes at most that long however the time splits.
+void StopGracefully(const config::Config& cfg, http::Server& server, engine::Engine& engine,
+                    delivery::HttpClient& http_client) {
+  engine.Quiesce();  // long polls answer now, so that the grace period is not spent waiting
+  auto grace = std::chrono::milliseconds(cfg.shutdown_grace_ms);
+  auto stop_deadline = std::chrono::steady_clock::now() + grace;
+  server.Shutdown(grace);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      stop_deadline - std::chrono::steady_clock::now());
+  if (!engine.WaitForCallbacks(std::max(left, std::chrono::milliseconds(0)))) {
+    spdlog::warn("msg=\"callbacks still in flight at shutdown; they will be sent again\"");
+  }
+  engine.Stop();
+  http_client.Stop();
+}
+
+int Serve(const config::Config& cfg) {
+  SetUpLogging(cfg.log_level);
+  sigset_t stop_signals = BlockStopSignals();
+
+  auto store = store::OpenStore(wiring::ToStoreConfig(cfg));
   if (!store) {
     spdlog::critical("msg=\"cannot open store\" error=\"{}\"", store.error().message);
     return 1;
@@ -109,63 +105,24 @@ int Serve(const config::Config& cfg) {
     spdlog::critical("msg=\"cannot get a node number\" error=\"{}\"", node_id.error().message);
     return 1;
   }
-
-  // config.source etcd: services and topics come from the config centre. Unreachable or
-  // invalid at start-up stops the process (docs/OPERATIONS.md, "Config centre"): serving
-  // without the registry would refuse every add naming a service.
   std::unique_ptr<config::EtcdSource> centre;
-  config::Dynamic dynamic{cfg.services, cfg.topics};
-  if (cfg.config_source == "etcd") {
-    centre = std::make_unique<config::EtcdSource>(config::EtcdSource::Options{
-        cfg.etcd_endpoints, cfg.etcd_prefix, cfg.etcd_poll_interval_ms, cfg.etcd_timeout_ms});
-    auto loaded = centre->Load();
-    if (!loaded) {
-      spdlog::critical("msg=\"cannot read the config centre\" error=\"{}\"",
-                       loaded.error().message);
-      std::fprintf(stderr, "delayq: config centre: %s\n", loaded.error().message.c_str());
-      return loaded.error().code == Errc::kInvalidArgument ? 2 : 1;
-    }
-    dynamic = std::move(*loaded);
-    spdlog::info("msg=\"config centre read\" prefix={} services={} topics={}", cfg.etcd_prefix,
-                 dynamic.services.size(), dynamic.topics.size());
-  }
+  auto dynamic = LoadDynamic(cfg, &centre);
+  if (!dynamic) return dynamic.error();
 
-  delivery::Registry registry(dynamic.services, cfg.allow_hosts, cfg.callback_timeout_ms);
-  api::ApiConfig limits;
-  limits.max_payload_bytes = cfg.max_payload_bytes;
-  limits.max_delay_ms = cfg.max_delay_ms;
-  limits.access_log = cfg.access_log;
-  limits.registry = &registry;
-  std::vector<api::TokenGrant> grants;
-  for (const auto& rule : cfg.auth_tokens) {
-    grants.push_back(
-        {rule.token, api::Principal{rule.admin, rule.topics, rule.publish, rule.consume}});
-  }
-  api::Authenticator authenticator(grants);
-  limits.auth = &authenticator;
-
-  engine::EngineConfig engine_config;
-  engine_config.node_id = *node_id;
-  engine_config.retention_ms = cfg.retention_ms;
-  engine_config.purge_interval_ms = cfg.purge_interval_ms;
-  engine_config.max_queued = static_cast<size_t>(cfg.max_queued);
-  engine_config.default_max_attempts = static_cast<uint32_t>(cfg.max_attempts);
-  engine_config.metrics_max_topics = static_cast<size_t>(cfg.metrics_max_topics);
-  engine_config.retry = RetryPolicy{cfg.retry_initial_ms, cfg.retry_max_ms, cfg.retry_multiplier};
-  // A delivering task is due again if no answer was recorded within the longest allowed
-  // callback plus a margin (a crash while callbacks were in flight).
-  engine_config.callback_lease_ms = cfg.callback_timeout_ms + 5'000;
-  engine_config.max_callbacks_in_flight = static_cast<size_t>(cfg.callback_max_in_flight);
-  engine_config.default_topic_limits.max_in_flight =
-      static_cast<size_t>(cfg.callback_max_in_flight_per_topic);
-  auto topics = BuildTopics(dynamic.topics, registry, engine_config.default_topic_limits);
+  delivery::Registry registry(dynamic->services, cfg.allow_hosts, cfg.callback_timeout_ms);
+  api::Authenticator authenticator(wiring::ToTokenGrants(cfg));
+  engine::EngineConfig engine_config = wiring::ToEngineConfig(cfg, *node_id);
+  auto topics = wiring::BuildTopics(dynamic->topics, registry, engine_config.default_topic_limits);
   if (!topics) {
     std::fprintf(stderr, "delayq: configuration error: %s\n", topics.error().message.c_str());
     return 2;
   }
   engine_config.topic_limits = std::move(topics->limits);
   api::TopicDefaultsTable topic_defaults(std::move(topics->defaults));
-  limits.live_topics = &topic_defaults;
+  api::ApiConfig api_config = wiring::ToApiConfig(cfg);
+  api_config.registry = &registry;
+  api_config.auth = &authenticator;
+  api_config.live_topics = &topic_defaults;
 
   delivery::HttpClient http_client(static_cast<size_t>(cfg.callback_max_per_host),
                                    static_cast<size_t>(cfg.callback_max_connections));
@@ -176,17 +133,8 @@ int Serve(const config::Config& cfg) {
     spdlog::critical("msg=\"cannot start engine\" error=\"{}\"", started.error().message);
     return 1;
   }
-
-  api::Router router(engine, limits);
-
-  http::ServerConfig server_config;
-  server_config.listen = cfg.listen;
-  server_config.io_threads = static_cast<int>(cfg.io_threads);
-  server_config.max_body_bytes = cfg.max_body_bytes;
-  server_config.max_header_bytes = cfg.max_header_bytes;
-  server_config.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
-  server_config.max_connections = static_cast<size_t>(cfg.max_connections);
-  http::Server server(server_config, router);
+  api::Router router(engine, api_config);
+  http::Server server(wiring::ToServerConfig(cfg), router);
   auto bound = server.Start();
   if (!bound) {
     spdlog::critical("msg=\"cannot listen\" error=\"{}\"", bound.error().message);
@@ -198,7 +146,8 @@ int Serve(const config::Config& cfg) {
     // checked in full (against a registry holding its services) before any table changes.
     centre->Start([&](const config::Dynamic& change) -> Result<void> {
       delivery::Registry candidate(change.services, cfg.allow_hosts, cfg.callback_timeout_ms);
-      auto tables = BuildTopics(change.topics, candidate, engine_config.default_topic_limits);
+      auto tables =
+          wiring::BuildTopics(change.topics, candidate, engine_config.default_topic_limits);
       if (!tables) return std::unexpected(tables.error());
       registry.ReplaceServices(change.services);
       topic_defaults.Replace(std::move(tables->defaults));
@@ -217,19 +166,7 @@ int Serve(const config::Config& cfg) {
   sigwait(&stop_signals, &signal_number);
   spdlog::info("msg=\"stopping\" signal={}", signal_number);
   if (centre) centre->Stop();
-  engine.Quiesce();  // long polls answer now, so that the grace period is not spent waiting
-  // One budget for the whole stop (requests in flight, then callbacks in flight), so that a
-  // stop takes at most shutdown_grace however the time splits between them.
-  auto stop_deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg.shutdown_grace_ms);
-  server.Shutdown(std::chrono::milliseconds(cfg.shutdown_grace_ms));
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      stop_deadline - std::chrono::steady_clock::now());
-  if (!engine.WaitForCallbacks(std::max(left, std::chrono::milliseconds(0)))) {
-    spdlog::warn("msg=\"callbacks still in flight at shutdown; they will be sent again\"");
-  }
-  engine.Stop();
-  http_client.Stop();
+  StopGracefully(cfg, server, engine, http_client);
   spdlog::info("msg=\"stopped\"");
   return 0;
 }
@@ -240,7 +177,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "delayq: a durable delay-queue service. `delayq serve` runs the server; the other "
       "subcommands are a client of a running server (README.md)."};
-  app.set_version_flag("--version", "delayq 0.1.0");
+  app.set_version_flag("--version", "delayq " DELAYQ_VERSION);
   app.require_subcommand(1);
 
   CLI::App* serve = app.add_subcommand("serve", "run the server");

@@ -30,8 +30,8 @@ enum class Right {
   kAdmin,  // cross-topic views: topic list, metrics, readiness
 };
 
-// Bearer-token authentication (SPEC.md §5). Tokens are kept only as SHA-256 digests and
-// compared in constant time, so neither memory dumps nor response timing reveal them.
+// Bearer-token authentication (docs/API.md, "Authentication"). Tokens are kept only as SHA-256
+// digests and compared in constant time, so neither memory dumps nor response timing reveal them.
 class Authenticator {
  public:
   explicit Authenticator(const std::vector<TokenGrant>& grants);

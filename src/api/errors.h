@@ -11,7 +11,7 @@ namespace delayq::api {
 // The seed API's success message, kept byte for byte ("operation succeeded").
 inline constexpr std::string_view kSuccessMessage = "操作成功";
 
-// Seed dm_error codes (SPEC.md §2).
+// Seed dm_error codes: the numbers the seed's clients already handle (docs/API.md).
 enum DmError : int {
   kDmOk = 0,
   kDmInvalid = 1,

@@ -7,8 +7,8 @@ namespace delayq::api {
 namespace {
 
 // 100 us .. 30 s: the longest a request can take is a long poll (wait_ms <= 30 s).
-std::unique_ptr<engine::LatencyHistogram> NewLatencyHistogram() {
-  return std::make_unique<engine::LatencyHistogram>(std::vector<int64_t>{
+std::unique_ptr<metrics::LatencyHistogram> NewLatencyHistogram() {
+  return std::make_unique<metrics::LatencyHistogram>(std::vector<int64_t>{
       100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
       1'000'000, 2'500'000, 5'000'000, 10'000'000, 30'000'000});
 }

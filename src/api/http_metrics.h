@@ -9,7 +9,7 @@
 #include <tuple>
 #include <utility>
 
-#include "engine/metrics.h"
+#include "metrics/latency_histogram.h"
 
 namespace delayq::api {
 
@@ -31,7 +31,8 @@ class HttpMetrics {
  private:
   mutable std::mutex mu_;
   std::map<std::tuple<std::string_view, std::string_view, int>, uint64_t> requests_;
-  std::map<std::pair<std::string_view, std::string_view>, std::unique_ptr<engine::LatencyHistogram>>
+  std::map<std::pair<std::string_view, std::string_view>,
+           std::unique_ptr<metrics::LatencyHistogram>>
       latency_;
   std::map<int, uint64_t> transport_errors_;
 };

@@ -93,6 +93,60 @@ const double kStartTimeSeconds =
                             .count()) /
     1000.0;
 
+// The callback outcome counters.
+void CallbackCounters(std::string* out, const engine::Metrics& m) {
+  Counter(out, "delayq_callbacks_ok_total", "Callbacks answered with a 2xx status.",
+          m.callbacks_ok.load(std::memory_order_relaxed));
+  Counter(out, "delayq_callbacks_failed_total",
+          "Callbacks that failed (other status, timeout, connection error); retried or dead.",
+          m.callbacks_failed.load(std::memory_order_relaxed));
+  Counter(out, "delayq_callbacks_dead_total", "Callback tasks that used up max_attempts.",
+          m.callbacks_dead.load(std::memory_order_relaxed));
+  *out +=
+      "# HELP delayq_callback_failures_total Failed callbacks by reason: no_answer (timeout, "
+      "refused, DNS, TLS), http_5xx, http_other (1xx, 3xx, 4xx).\n"
+      "# TYPE delayq_callback_failures_total counter\n";
+  *out += fmt::format("delayq_callback_failures_total{{reason=\"no_answer\"}} {}\n",
+                      m.callbacks_no_answer.load(std::memory_order_relaxed));
+  *out += fmt::format("delayq_callback_failures_total{{reason=\"http_5xx\"}} {}\n",
+                      m.callbacks_5xx.load(std::memory_order_relaxed));
+  *out += fmt::format("delayq_callback_failures_total{{reason=\"http_other\"}} {}\n",
+                      m.callbacks_other_status.load(std::memory_order_relaxed));
+}
+
+// The latency histograms the engine fills.
+void Histograms(std::string* out, const engine::Metrics& m) {
+  *out +=
+      "# HELP delayq_delivery_lateness_seconds Time from due to delivery.\n"
+      "# TYPE delayq_delivery_lateness_seconds histogram\n";
+  m.delivery_lateness.Render("delayq_delivery_lateness_seconds", "", out);
+  *out +=
+      "# HELP delayq_callback_seconds Time from sending a callback to its outcome.\n"
+      "# TYPE delayq_callback_seconds histogram\n";
+  m.callback_latency.Render("delayq_callback_seconds", "", out);
+  *out +=
+      "# HELP delayq_commit_seconds Duration of one group commit's store write.\n"
+      "# TYPE delayq_commit_seconds histogram\n";
+  m.commit_latency.Render("delayq_commit_seconds", "", out);
+  *out +=
+      "# HELP delayq_store_job_seconds Duration of one other store worker job (claim, ack, "
+      "nack, cancel, lease expiry, purge slice, ...).\n"
+      "# TYPE delayq_store_job_seconds histogram\n";
+  m.store_job_latency.Render("delayq_store_job_seconds", "", out);
+}
+
+// The series a backend exports of its own (Redis: topology, errors, hint failures).
+void BackendSeries(std::string* out, const store::StoreStats& stats) {
+  for (const store::BackendMetric& metric : stats.backend) {
+    *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", metric.name, metric.help, metric.name,
+                        metric.counter ? "counter" : "gauge");
+    for (const auto& [labels, value] : metric.samples) {
+      *out += labels.empty() ? fmt::format("{} {}\n", metric.name, value)
+                             : fmt::format("{}{{{}}} {}\n", metric.name, labels, value);
+    }
+  }
+}
+
 }  // namespace
 
 std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http) {
@@ -124,23 +178,7 @@ std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http) {
           m.rejected_overload.load(std::memory_order_relaxed));
   Counter(&out, "delayq_store_errors_total", "Store operations that failed.",
           m.store_errors.load(std::memory_order_relaxed));
-  Counter(&out, "delayq_callbacks_ok_total", "Callbacks answered with a 2xx status.",
-          m.callbacks_ok.load(std::memory_order_relaxed));
-  Counter(&out, "delayq_callbacks_failed_total",
-          "Callbacks that failed (other status, timeout, connection error); retried or dead.",
-          m.callbacks_failed.load(std::memory_order_relaxed));
-  Counter(&out, "delayq_callbacks_dead_total", "Callback tasks that used up max_attempts.",
-          m.callbacks_dead.load(std::memory_order_relaxed));
-  out +=
-      "# HELP delayq_callback_failures_total Failed callbacks by reason: no_answer (timeout, "
-      "refused, DNS, TLS), http_5xx, http_other (1xx, 3xx, 4xx).\n"
-      "# TYPE delayq_callback_failures_total counter\n";
-  out += fmt::format("delayq_callback_failures_total{{reason=\"no_answer\"}} {}\n",
-                     m.callbacks_no_answer.load(std::memory_order_relaxed));
-  out += fmt::format("delayq_callback_failures_total{{reason=\"http_5xx\"}} {}\n",
-                     m.callbacks_5xx.load(std::memory_order_relaxed));
-  out += fmt::format("delayq_callback_failures_total{{reason=\"http_other\"}} {}\n",
-                     m.callbacks_other_status.load(std::memory_order_relaxed));
+  CallbackCounters(&out, m);
   Counter(&out, "delayq_leases_expired_total",
           "Pull leases and callback delivery leases that ran out (the task is due again, or "
           "dead when out of attempts).",
@@ -151,31 +189,8 @@ std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http) {
         stats.window_scheduled);
   Gauge(&out, "delayq_window_ready_tasks", "Due tasks in memory waiting for a consumer.",
         stats.window_ready);
-  out +=
-      "# HELP delayq_delivery_lateness_seconds Time from due to delivery.\n"
-      "# TYPE delayq_delivery_lateness_seconds histogram\n";
-  m.delivery_lateness.Render("delayq_delivery_lateness_seconds", "", &out);
-  out +=
-      "# HELP delayq_callback_seconds Time from sending a callback to its outcome.\n"
-      "# TYPE delayq_callback_seconds histogram\n";
-  m.callback_latency.Render("delayq_callback_seconds", "", &out);
-  out +=
-      "# HELP delayq_commit_seconds Duration of one group commit's store write.\n"
-      "# TYPE delayq_commit_seconds histogram\n";
-  m.commit_latency.Render("delayq_commit_seconds", "", &out);
-  out +=
-      "# HELP delayq_store_job_seconds Duration of one other store worker job (claim, ack, "
-      "nack, cancel, lease expiry, purge slice, ...).\n"
-      "# TYPE delayq_store_job_seconds histogram\n";
-  m.store_job_latency.Render("delayq_store_job_seconds", "", &out);
-  for (const store::BackendMetric& metric : stats.backend) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", metric.name, metric.help, metric.name,
-                       metric.counter ? "counter" : "gauge");
-    for (const auto& [labels, value] : metric.samples) {
-      out += labels.empty() ? fmt::format("{} {}\n", metric.name, value)
-                            : fmt::format("{}{{{}}} {}\n", metric.name, labels, value);
-    }
-  }
+  Histograms(&out, m);
+  BackendSeries(&out, stats);
   StateGauges(&out, engine);
   TopicSeries(&out, m);
   http.Render(&out);

@@ -66,6 +66,7 @@ std::string_view RoutePattern(std::string_view path) {
       std::string_view action = s.part[2];
       if (action == "ack") return "/v1/tasks/{id}/ack";
       if (action == "nack") return "/v1/tasks/{id}/nack";
+      if (action == "extend") return "/v1/tasks/{id}/extend";
       if (action == "reschedule") return "/v1/tasks/{id}/reschedule";
       if (action == "redrive") return "/v1/tasks/{id}/redrive";
     }

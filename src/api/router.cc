@@ -37,8 +37,8 @@ void Router::Handle(http::Request request, http::Responder respond) {
   std::string path(request.Path());
   std::string remote = request.remote;
   size_t bytes_in = request.body.size();
-  auto answer = [metrics = http_metrics_, access_log = limits_.access_log, started, route, method,
-                 request_id, path = std::move(path), remote = std::move(remote), bytes_in,
+  auto answer = [metrics = http_metrics_, access_log = api_config_.access_log, started, route,
+                 method, request_id, path = std::move(path), remote = std::move(remote), bytes_in,
                  respond = std::move(respond)](http::Response response) {
     int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - started)
@@ -76,15 +76,15 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
 
   // Every call but the liveness probe needs a token once tokens are configured.
   const Principal* who = nullptr;
-  if (limits_.auth != nullptr && limits_.auth->enabled() && path != "/healthz") {
-    auto principal = limits_.auth->Authenticate(request.Header("Authorization"));
+  if (api_config_.auth != nullptr && api_config_.auth->enabled() && path != "/healthz") {
+    auto principal = api_config_.auth->Authenticate(request.Header("Authorization"));
     if (!principal) return respond(MakeErrorResponse(principal.error()));
     who = *principal;
   }
 
   if (path == "/delay/task/add") {
     if (method != "POST") return respond(MethodNotAllowedResponse(method, path, "POST"));
-    return HandleSeedAdd(engine_, limits_, who, request, std::move(respond));
+    return HandleSeedAdd(engine_, api_config_, who, request, std::move(respond));
   }
   if (path == "/delay/task/pull") {
     if (method != "POST") return respond(MethodNotAllowedResponse(method, path, "POST"));
@@ -98,7 +98,7 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
     return respond(LatenessResponse(engine_, request.target));
   }
   if (path.starts_with("/v1/")) {
-    return HandleV1(engine_, limits_, who, request, std::move(respond));
+    return HandleV1(engine_, api_config_, who, request, std::move(respond));
   }
   if (path == "/healthz") {
     if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
@@ -129,7 +129,7 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
 
 http::Response Router::ErrorResponse(int status, std::string_view message) {
   http_metrics_->ObserveTransportError(status);
-  if (limits_.access_log) {
+  if (api_config_.access_log) {
     spdlog::info("msg=\"transport error\" status={} error={}", status, LogValue(message));
   }
   return MakeTransportErrorResponse(status, message);

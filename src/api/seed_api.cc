@@ -92,7 +92,7 @@ Result<std::optional<TaskId>> DecodeTaskId(const json::object& body) {
 
 }  // namespace
 
-Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiConfig& limits, int64_t now_ms) {
+Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiConfig& api_config, int64_t now_ms) {
   auto object = ParseBodyObject(body, kAddFields);
   if (!object) return std::unexpected(object.error());
   SeedAdd add;
@@ -110,16 +110,16 @@ Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiConfig& limits, in
   if (*moment > std::numeric_limits<int64_t>::max() / 1000) {
     return Fail(Errc::kInvalidArgument, "timing_moment is out of range (unix seconds expected)");
   }
-  auto due = CheckDueAtMs(*moment * 1000, now_ms, limits, "timing_moment");
+  auto due = CheckDueAtMs(*moment * 1000, now_ms, api_config, "timing_moment");
   if (!due) return std::unexpected(due.error());
   add.due_at_ms = *due;
 
   auto content = RequireString(*object, "content");
   if (!content) return std::unexpected(content.error());
-  if (auto ok = CheckPayloadSize(content->size(), limits, "content"); !ok) {
+  if (auto ok = CheckPayloadSize(content->size(), api_config, "content"); !ok) {
     return std::unexpected(ok.error());
   }
-  auto callback = SeedCallback(*content, limits);
+  auto callback = SeedCallback(*content, api_config);
   if (!callback) return std::unexpected(callback.error());
   add.callback_json = std::move(*callback);
   add.content = std::move(*content);
@@ -153,9 +153,9 @@ std::string EncodeSeedPullOk(TaskId id, std::string_view content) {
   return json::serialize(body);
 }
 
-void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+void HandleSeedAdd(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
                    const http::Request& request, http::Responder respond) {
-  auto add = DecodeSeedAdd(request.body, limits, engine.NowMs());
+  auto add = DecodeSeedAdd(request.body, api_config, engine.NowMs());
   if (!add) return respond(MakeErrorResponse(add.error()));
   if (auto ok = Authenticator::Authorize(who, Right::kPublish, add->topic); !ok) {
     return respond(MakeErrorResponse(ok.error()));
@@ -166,7 +166,7 @@ void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const Princi
   tasks[0].payload = std::move(add->content);
   tasks[0].kind = add->callback_json.empty() ? DeliveryKind::kPull : DeliveryKind::kCallback;
   tasks[0].callback = std::move(add->callback_json);
-  if (auto defaults = FindTopicDefaults(limits, tasks[0].topic)) {
+  if (auto defaults = FindTopicDefaults(api_config, tasks[0].topic)) {
     tasks[0].max_attempts = defaults->max_attempts;
   }
   engine.Add(std::move(tasks),

@@ -13,7 +13,7 @@
 
 namespace delayq::api {
 
-// POST /delay/task/add, decoded. SPEC.md §2.
+// POST /delay/task/add, decoded (docs/API.md, "Seed API").
 struct SeedAdd {
   std::string topic;
   int64_t due_at_ms = 0;  // timing_moment (unix seconds) * 1000
@@ -29,7 +29,7 @@ struct SeedPull {
   std::optional<TaskId> task_id;  // absent or 0: the oldest due task
 };
 
-Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiConfig& limits, int64_t now_ms);
+Result<SeedAdd> DecodeSeedAdd(std::string_view body, const ApiConfig& api_config, int64_t now_ms);
 Result<SeedPull> DecodeSeedPull(std::string_view body);
 
 std::string EncodeSeedAddOk(TaskId id);
@@ -37,7 +37,7 @@ std::string EncodeSeedAddOk(TaskId id);
 std::string EncodeSeedPullOk(TaskId id, std::string_view content);
 
 // `who` is the caller's token (null when authentication is off).
-void HandleSeedAdd(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+void HandleSeedAdd(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
                    const http::Request& request, http::Responder respond);
 void HandleSeedPull(engine::Engine& engine, const Principal* who, const http::Request& request,
                     http::Responder respond);

@@ -136,12 +136,12 @@ std::string_view QueryParam(std::string_view target, std::string_view name) {
 
 // --- Handlers -------------------------------------------------------------------------------
 
-void AddTask(engine::Engine& engine, const ApiConfig& limits, std::string_view topic,
+void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,
              const http::Request& request, http::Responder respond) {
   auto body = ParseBodyObject(request.body, "payload and delay_ms, at_ms or at");
   if (!body) return respond(MakeErrorResponse(body.error()));
   int64_t now = engine.NowMs();
-  auto task = DecodeV1Task(topic, *body, limits, now, "");
+  auto task = DecodeV1Task(topic, *body, api_config, now, "");
   if (!task) return respond(MakeErrorResponse(task.error()));
   int64_t due = task->due_at_ms;
   std::vector<engine::NewTask> tasks;
@@ -162,7 +162,7 @@ void AddTask(engine::Engine& engine, const ApiConfig& limits, std::string_view t
   });
 }
 
-void AddBatch(engine::Engine& engine, const ApiConfig& limits, std::string_view topic,
+void AddBatch(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,
               const http::Request& request, http::Responder respond) {
   auto body = ParseBodyObject(request.body, "tasks (an array of task objects)");
   if (!body) return respond(MakeErrorResponse(body.error()));
@@ -189,7 +189,7 @@ void AddBatch(engine::Engine& engine, const ApiConfig& limits, std::string_view 
       return respond(MakeErrorResponse(
           {Errc::kInvalidArgument, "tasks[" + std::to_string(i) + "] must be an object"}));
     }
-    auto task = DecodeV1Task(topic, array[i].get_object(), limits, now, prefix);
+    auto task = DecodeV1Task(topic, array[i].get_object(), api_config, now, prefix);
     if (!task) return respond(MakeErrorResponse(task.error()));
     due.push_back(task->due_at_ms);
     tasks.push_back(std::move(*task));
@@ -257,17 +257,36 @@ engine::Engine::TaskDone AnswerWithTask(engine::Engine& engine, http::Responder 
   };
 }
 
-void TaskAction(engine::Engine& engine, const ApiConfig& limits, TaskId id, std::string_view action,
-                const http::Request& request, http::Responder respond) {
+void TaskAction(engine::Engine& engine, const ApiConfig& api_config, TaskId id,
+                std::string_view action, const http::Request& request, http::Responder respond) {
   if (action == "ack" || action == "nack") {
     auto body = ParseBodyObject(request.body, "lease");
     if (!body) return respond(MakeErrorResponse(body.error()));
     auto lease = DecodeLease(*body);
     if (!lease) return respond(MakeErrorResponse(lease.error()));
     if (action == "ack") return engine.Ack(id, *lease, AnswerWithTask(engine, std::move(respond)));
-    auto delay = BoundedInteger(*body, "", "delay_ms", 0, limits.max_delay_ms);
+    auto delay = BoundedInteger(*body, "", "delay_ms", 0, api_config.max_delay_ms);
     if (!delay) return respond(MakeErrorResponse(delay.error()));
     return engine.Nack(id, *lease, delay->value_or(0), AnswerWithTask(engine, std::move(respond)));
+  }
+  if (action == "extend") {
+    auto body = ParseBodyObject(request.body, "lease and lease_ms");
+    if (!body) return respond(MakeErrorResponse(body.error()));
+    auto lease = DecodeLease(*body);
+    if (!lease) return respond(MakeErrorResponse(lease.error()));
+    auto lease_ms =
+        BoundedInteger(*body, "", "lease_ms", ApiConfig::kMinLeaseMs, ApiConfig::kMaxLeaseMs);
+    if (!lease_ms) return respond(MakeErrorResponse(lease_ms.error()));
+    return engine.Extend(id, *lease, lease_ms->value_or(ApiConfig::kDefaultLeaseMs),
+                         [respond = std::move(respond)](Result<Task> task) {
+                           if (!task) return respond(MakeErrorResponse(task.error()));
+                           json::object out;
+                           out["id"] = std::to_string(task->id);
+                           out["lease"] = LeaseString(task->lease_token);
+                           out["lease_until_ms"] = task->lease_until_ms;
+                           out["attempt"] = task->attempts;
+                           respond(JsonResponse(200, out));
+                         });
   }
   if (action == "reschedule") {
     auto body = ParseBodyObject(request.body, "delay_ms, at_ms, at or now: true");
@@ -287,15 +306,16 @@ void TaskAction(engine::Engine& engine, const ApiConfig& limits, TaskId id, std:
         return respond(MakeErrorResponse(
             {Errc::kInvalidArgument, "reschedule needs one of delay_ms, at_ms, at or now: true"}));
       }
-      auto decoded = DecodeDueTime(*body, limits, now, "");
+      auto decoded = DecodeDueTime(*body, api_config, now, "");
       if (!decoded) return respond(MakeErrorResponse(decoded.error()));
       due = *decoded;
     }
     return engine.Reschedule(id, due, AnswerWithTask(engine, std::move(respond)));
   }
   if (action == "redrive") return engine.Redrive(id, AnswerWithTask(engine, std::move(respond)));
-  respond(MakeErrorResponse({Errc::kNotFound, "no action '" + std::string(action) +
-                                                  "' on tasks (ack, nack, reschedule, redrive)"}));
+  respond(MakeErrorResponse(
+      {Errc::kNotFound, "no action '" + std::string(action) +
+                            "' on tasks (ack, nack, extend, reschedule, redrive)"}));
 }
 
 json::object StatsJson(const store::TopicStats& stats) {
@@ -372,7 +392,7 @@ std::vector<std::string_view> Split(std::string_view path) {
 
 }  // namespace
 
-Result<int64_t> DecodeDueTime(const json::object& body, const ApiConfig& limits, int64_t now_ms,
+Result<int64_t> DecodeDueTime(const json::object& body, const ApiConfig& api_config, int64_t now_ms,
                               std::string_view prefix) {
   int given = body.contains("delay_ms") + body.contains("at_ms") + body.contains("at");
   if (given > 1) {
@@ -386,9 +406,10 @@ Result<int64_t> DecodeDueTime(const json::object& body, const ApiConfig& limits,
     field = FieldName(prefix, "delay_ms");
     auto delay = RequireInteger(body, "delay_ms");
     if (!delay) return Fail(Errc::kInvalidArgument, std::string(prefix) + delay.error().message);
-    if (*delay < 0 || *delay > limits.max_delay_ms) {
+    if (*delay < 0 || *delay > api_config.max_delay_ms) {
       return Fail(Errc::kInvalidArgument, field + " must be between 0 and " +
-                                              std::to_string(limits.max_delay_ms) + " (max_delay)");
+                                              std::to_string(api_config.max_delay_ms) +
+                                              " (max_delay)");
     }
     due = now_ms + *delay;
   } else if (body.contains("at_ms")) {
@@ -406,11 +427,11 @@ Result<int64_t> DecodeDueTime(const json::object& body, const ApiConfig& limits,
   } else {
     return due;
   }
-  return CheckDueAtMs(due, now_ms, limits, field);
+  return CheckDueAtMs(due, now_ms, api_config, field);
 }
 
 Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object& body,
-                                     const ApiConfig& limits, int64_t now_ms,
+                                     const ApiConfig& api_config, int64_t now_ms,
                                      std::string_view prefix) {
   auto with_prefix = [&](const Error& e) {
     return Fail(e.code, prefix.empty() ? e.message : std::string(prefix) + e.message);
@@ -435,10 +456,11 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
                   FieldName(prefix, "payload") + " contains a number out of range");
     }
   }
-  if (auto ok = CheckPayloadSize(task.payload.size(), limits, FieldName(prefix, "payload")); !ok) {
+  if (auto ok = CheckPayloadSize(task.payload.size(), api_config, FieldName(prefix, "payload"));
+      !ok) {
     return std::unexpected(ok.error());
   }
-  auto due = DecodeDueTime(body, limits, now_ms, prefix);
+  auto due = DecodeDueTime(body, api_config, now_ms, prefix);
   if (!due) return std::unexpected(due.error());
   task.due_at_ms = *due;
   auto attempts = BoundedInteger(body, prefix, "max_attempts", 1, ApiConfig::kMaxAttempts);
@@ -454,17 +476,17 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
     }
     task.dedup_key = std::move(**dedup);
   }
-  std::optional<TopicDefaults> defaults = FindTopicDefaults(limits, task.topic);
+  std::optional<TopicDefaults> defaults = FindTopicDefaults(api_config, task.topic);
   if (task.max_attempts == 0 && defaults) task.max_attempts = defaults->max_attempts;
   const json::value* callback = body.if_contains("callback");
   std::string field = FieldName(prefix, "callback");
   if (callback != nullptr && !callback->is_null()) {
-    if (limits.registry == nullptr) {
+    if (api_config.registry == nullptr) {
       return Fail(Errc::kInvalidArgument, field + ": callback delivery is disabled");
     }
     auto spec = delivery::ParseCallbackObject(json::serialize(*callback), field);
     if (!spec) return std::unexpected(spec.error());
-    if (auto ok = limits.registry->Check(
+    if (auto ok = api_config.registry->Check(
             *spec, spec->service.empty() ? field + ".url" : field + ".service");
         !ok) {
       return std::unexpected(ok.error());
@@ -478,7 +500,7 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
   return task;
 }
 
-void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+void HandleV1(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
               const http::Request& request, http::Responder respond) {
   auto deny = [&](Right right, std::string_view topic) {
     auto ok = Authenticator::Authorize(who, right, topic);
@@ -523,8 +545,9 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
     if (method != "POST")
       return respond(MethodNotAllowedResponse(request.method, request.Path(), "POST"));
     if (deny(leaf == "pull" ? Right::kConsume : Right::kPublish, topic)) return;
-    if (leaf == "tasks") return AddTask(engine, limits, topic, request, std::move(respond));
-    if (leaf == "tasks:batch") return AddBatch(engine, limits, topic, request, std::move(respond));
+    if (leaf == "tasks") return AddTask(engine, api_config, topic, request, std::move(respond));
+    if (leaf == "tasks:batch")
+      return AddBatch(engine, api_config, topic, request, std::move(respond));
     return Pull(engine, std::string(topic), request, std::move(respond));
   }
 
@@ -534,7 +557,9 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
     // The right needed depends on the action; the topic is the task's.
     Right right = Right::kPublish;  // cancel, reschedule, redrive
     if (parts.size() == 2 && method == "GET") right = Right::kRead;
-    if (parts.size() == 3 && (parts[2] == "ack" || parts[2] == "nack")) right = Right::kConsume;
+    if (parts.size() == 3 && (parts[2] == "ack" || parts[2] == "nack" || parts[2] == "extend")) {
+      right = Right::kConsume;
+    }
     std::optional<Task> task;
     if (who != nullptr || (parts.size() == 2 && method == "GET")) {
       auto found = engine.Get(*id);
@@ -555,12 +580,13 @@ void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* 
       return respond(MethodNotAllowedResponse(request.method, request.Path(), "GET, DELETE"));
     }
     std::string_view action = parts[2];
-    if (action != "ack" && action != "nack" && action != "reschedule" && action != "redrive") {
+    if (action != "ack" && action != "nack" && action != "extend" && action != "reschedule" &&
+        action != "redrive") {
       return not_found();
     }
     if (method != "POST")
       return respond(MethodNotAllowedResponse(request.method, request.Path(), "POST"));
-    return TaskAction(engine, limits, *id, parts[2], request, std::move(respond));
+    return TaskAction(engine, api_config, *id, parts[2], request, std::move(respond));
   }
   not_found();
 }

@@ -10,20 +10,20 @@
 
 namespace delayq::api {
 
-// The native API (SPEC.md §3, docs/API.md): routes every request whose path starts with
+// The native API (docs/API.md, "Native API (v1)"): routes every request whose path starts with
 // "/v1/". Ids are decimal strings, times unix milliseconds or RFC 3339.
 // `who` is the caller's token (null when authentication is off).
-void HandleV1(engine::Engine& engine, const ApiConfig& limits, const Principal* who,
+void HandleV1(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
               const http::Request& request, http::Responder respond);
 
 // Decoded, validated add of one task (exposed for unit tests). `prefix` is prepended to
 // field names in messages ("tasks[3].").
 Result<engine::NewTask> DecodeV1Task(std::string_view topic, const boost::json::object& body,
-                                     const ApiConfig& limits, int64_t now_ms,
+                                     const ApiConfig& api_config, int64_t now_ms,
                                      std::string_view prefix);
 
 // A due time from exactly one of delay_ms / at_ms / at (none: now).
-Result<int64_t> DecodeDueTime(const boost::json::object& body, const ApiConfig& limits,
+Result<int64_t> DecodeDueTime(const boost::json::object& body, const ApiConfig& api_config,
                               int64_t now_ms, std::string_view prefix);
 
 }  // namespace delayq::api

@@ -6,10 +6,11 @@
 
 namespace delayq::api {
 
-std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& limits, const std::string& topic) {
-  if (limits.live_topics != nullptr) return limits.live_topics->Find(topic);
-  auto it = limits.topics.find(topic);
-  if (it == limits.topics.end()) return std::nullopt;
+std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& api_config,
+                                               const std::string& topic) {
+  if (api_config.live_topics != nullptr) return api_config.live_topics->Find(topic);
+  auto it = api_config.topics.find(topic);
+  if (it == api_config.topics.end()) return std::nullopt;
   return it->second;
 }
 
@@ -26,22 +27,22 @@ Result<void> CheckTopic(std::string_view topic, std::string_view field) {
               name + " may contain only letters, digits and . _ : - (1-128 characters)");
 }
 
-Result<void> CheckPayloadSize(size_t bytes, const ApiConfig& limits, std::string_view field) {
-  if (bytes <= limits.max_payload_bytes) return {};
+Result<void> CheckPayloadSize(size_t bytes, const ApiConfig& api_config, std::string_view field) {
+  if (bytes <= api_config.max_payload_bytes) return {};
   return Fail(Errc::kTooLarge,
               std::string(field) + " is " + std::to_string(bytes) + " bytes; the limit is " +
-                  std::to_string(limits.max_payload_bytes) + " (max_payload_bytes)");
+                  std::to_string(api_config.max_payload_bytes) + " (max_payload_bytes)");
 }
 
-Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiConfig& limits,
+Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiConfig& api_config,
                              std::string_view field) {
   std::string name(field);
   if (due_at_ms < 0) {
     return Fail(Errc::kInvalidArgument, name + " must not be negative");
   }
-  if (due_at_ms - now_ms > limits.max_delay_ms) {
+  if (due_at_ms - now_ms > api_config.max_delay_ms) {
     return Fail(Errc::kInvalidArgument, name + " is too far in the future: at most " +
-                                            std::to_string(limits.max_delay_ms / 1000) +
+                                            std::to_string(api_config.max_delay_ms / 1000) +
                                             " seconds ahead (max_delay) is accepted");
   }
   return due_at_ms;

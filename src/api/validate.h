@@ -59,7 +59,7 @@ struct ApiConfig {
   int64_t max_delay_ms = 2LL * 366 * 24 * 3600 * 1000;  // how far ahead a task may be due
   // One info line per request (config access_log); failed answers (5xx) are logged anyway.
   bool access_log = true;
-  // v1 API bounds (SPEC.md §3).
+  // v1 API bounds: the largest batch and pull one request may ask for (docs/API.md).
   static constexpr size_t kMaxBatch = 1000;
   static constexpr size_t kMaxPull = 1000;
   static constexpr int64_t kMaxWaitMs = 30'000;
@@ -72,17 +72,18 @@ struct ApiConfig {
 };
 
 // The defaults of `topic`: from live_topics when set, else from topics.
-std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& limits, const std::string& topic);
+std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& api_config,
+                                               const std::string& topic);
 
 // Topic names: 1-128 characters of [A-Za-z0-9._:-]; `field` names it in the message.
 Result<void> CheckTopic(std::string_view topic, std::string_view field = "topic");
 
 // The payload (seed: content) must fit max_payload_bytes.
-Result<void> CheckPayloadSize(size_t bytes, const ApiConfig& limits, std::string_view field);
+Result<void> CheckPayloadSize(size_t bytes, const ApiConfig& api_config, std::string_view field);
 
 // A due time in unix milliseconds: not negative, at most max_delay_ms ahead of now.
 // A time in the past is accepted (due at once).
-Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiConfig& limits,
+Result<int64_t> CheckDueAtMs(int64_t due_at_ms, int64_t now_ms, const ApiConfig& api_config,
                              std::string_view field);
 
 }  // namespace delayq::api

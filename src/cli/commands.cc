@@ -130,6 +130,8 @@ struct Commands::Impl {
   CLI::App* redrive = nullptr;
   CLI::App* ack_command = nullptr;
   CLI::App* nack_command = nullptr;
+  CLI::App* extend_command = nullptr;
+  std::string extend_for = "30s";
   std::string id;
   std::string lease_token;
   std::string delay;
@@ -248,6 +250,16 @@ struct Commands::Impl {
         ->required();
     nack_command->add_option("--delay", delay, "due again after this long (default: now)");
     AddCommon(nack_command);
+
+    extend_command = app.add_subcommand(
+        "extend",
+        "keep a task taken by pull for longer: its lease then runs out this long from now");
+    extend_command->add_option("id", id, "task id")->required();
+    extend_command->add_option("--lease", lease_token, "the lease printed by delayq pull")
+        ->required();
+    extend_command->add_option("--for", extend_for, "the new lease length, from now (100ms-12h)")
+        ->capture_default_str();
+    AddCommon(extend_command);
   }
 
   // Sends one call. On an error answer or none, prints why and sets *exit_code.
@@ -311,6 +323,7 @@ struct Commands::Impl {
     if (redrive->parsed()) return RunTaskAction("redrive", "POST", "/redrive");
     if (ack_command->parsed()) return RunLeaseAction("ack");
     if (nack_command->parsed()) return RunLeaseAction("nack");
+    if (extend_command->parsed()) return RunExtend();
     if (pull->parsed()) return RunPull();
     if (topics->parsed()) return RunTopics();
     if (dead->parsed()) return RunDead();
@@ -426,6 +439,28 @@ struct Commands::Impl {
     auto task = Answer(command, *reply, &exit_code);
     if (!task || common.json) return exit_code;
     PrintTask(*task);
+    return kExitOk;
+  }
+
+  int RunExtend() {
+    if (!IsTaskId(id)) return Usage("extend", BadId());
+    auto ms = ParseDurationMs(extend_for);
+    if (!ms || *ms < 100 || *ms > 43'200'000) {
+      return Usage("extend", "--for '" + extend_for + "' is not a lease length from 100ms to 12h");
+    }
+    json::object body{{"lease", lease_token}, {"lease_ms", *ms}};
+    Client client(common.server, common.token);
+    int exit_code = kExitOk;
+    auto reply = Call(client, "extend", "POST", "/v1/tasks/" + id + "/extend",
+                      json::serialize(body), &exit_code);
+    if (!reply) return exit_code;
+    auto answer = Answer("extend", *reply, &exit_code);
+    if (!answer || common.json) return exit_code;
+    Table table({"FIELD", "VALUE"});
+    table.Row({"id", Text(answer->if_contains("id"))});
+    table.Row({"lease", Text(answer->if_contains("lease"))});
+    table.Row({"lease until", Time(Int(*answer, "lease_until_ms"), NowMs())});
+    table.Print(std::cout, /*header=*/false);
     return kExitOk;
   }
 

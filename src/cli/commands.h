@@ -15,7 +15,8 @@ inline constexpr int kExitRefused = 1;      // the server answered with an error
 inline constexpr int kExitUsage = 2;        // bad arguments; nothing was sent
 inline constexpr int kExitUnreachable = 3;  // no answer: connection refused, DNS, timeout
 
-// The client subcommands: add, get, cancel, pull, ack, nack, topics, dead, redrive. Each takes
+// The client subcommands: add, get, cancel, pull, ack, nack, extend, topics, dead, redrive. Each
+// takes
 // --server (env DELAYQ_SERVER), --token (env DELAYQ_TOKEN) and --json.
 class Commands {
  public:

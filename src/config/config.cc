@@ -520,7 +520,8 @@ Result<Config> LoadConfig(const std::optional<std::string>& file,
   for (const Setting& setting : Settings()) {
     std::string name = EnvName(setting.key);
     std::optional<std::string> value = env(name);
-    // SPEC.md §5 fixes this name for the signing key; the derived one works too.
+    // DELAYQ_SIGNING_KEY is the name deployments already use for the signing key (it is
+    // documented as an alias); the derived one works too.
     if (!value && setting.key == "callbacks.signing_key") {
       name = "DELAYQ_SIGNING_KEY";
       value = env(name);

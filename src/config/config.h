@@ -12,7 +12,8 @@
 
 namespace delayq::config {
 
-// Every setting with its default. docs/CONFIG.md lists them all; keep the two in step.
+// Every setting with its default. docs/CONFIG.md lists them all; config_docs_test fails when
+// the two disagree.
 struct Config {
   std::string listen = "127.0.0.1:7700";
   std::string data_dir = "./data";
@@ -56,6 +57,7 @@ struct Config {
     std::vector<std::string> topics;
     bool publish = false;
     bool consume = false;
+    bool operator==(const TokenRule&) const = default;
   };
   std::vector<TokenRule> auth_tokens;
   int64_t max_attempts = 10;  // deliveries of a task before it is dead, unless it says
@@ -88,6 +90,8 @@ struct Config {
   std::string etcd_prefix = "/delayq/";
   int64_t etcd_poll_interval_ms = 1'000;
   int64_t etcd_timeout_ms = 2'000;
+
+  bool operator==(const Config&) const = default;
 };
 
 // One scalar setting: its YAML key; the env variable and the flag derive from it

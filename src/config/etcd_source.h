@@ -15,7 +15,8 @@
 namespace delayq::config {
 
 // Reads `services` and `topics` from an etcd key prefix and follows their changes (the
-// config centre, SPEC.md §5). Layout under the prefix (docs/CONFIG.md, "Config centre"):
+// config centre: several instances share one configuration that changes without restarts). Layout
+// under the prefix (docs/CONFIG.md, "Config centre"):
 //   <prefix>services/<name>  a base URL, or a JSON/YAML list of base URLs
 //   <prefix>topics/<name>    a JSON/YAML mapping {max_attempts, rate_limit, max_in_flight,
 //                            callback}

@@ -102,15 +102,68 @@ std::string EncodeCallbackSpec(const CallbackSpec& spec) {
   return json::serialize(out);
 }
 
-Result<CallbackSpec> ParseCallbackObject(std::string_view text, std::string_view field) {
-  std::string name(field);
-  boost::system::error_code ec;
-  json::value value = json::parse(json::string_view(text.data(), text.size()), ec);
-  if (ec || !value.is_object()) {
-    return Fail(Errc::kInvalidArgument, name + " must be an object with url, or service and path");
+namespace {
+
+// url, or service and path (defaulting to "/"); the method, upper-cased.
+Result<void> CheckTarget(CallbackSpec& spec, const std::string& name) {
+  if (!spec.url.empty() && (!spec.service.empty() || !spec.path.empty())) {
+    return Fail(Errc::kInvalidArgument, name + ": give either url, or service and path, not both");
   }
-  const json::object& object = value.get_object();
-  CallbackSpec spec;
+  if (spec.url.empty() && spec.service.empty()) {
+    return Fail(Errc::kInvalidArgument, name + " needs url, or service and path");
+  }
+  if (!spec.url.empty()) {
+    if (auto ok = ParseHttpUrl(spec.url, name + ".url"); !ok) return std::unexpected(ok.error());
+  } else {
+    if (spec.path.empty()) spec.path = "/";
+    if (spec.path.front() != '/') {
+      return Fail(Errc::kInvalidArgument, name + ".path must start with /");
+    }
+  }
+  for (char& c : spec.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (spec.method != "POST" && spec.method != "PUT" && spec.method != "PATCH" &&
+      spec.method != "GET" && spec.method != "DELETE") {
+    return Fail(Errc::kInvalidArgument, name + ".method must be POST, PUT, PATCH, GET or DELETE");
+  }
+  return {};
+}
+
+// `headers`: at most kMaxHeaders, each a token name with a one-line string value, none of
+// those delayq sets itself.
+Result<void> ParseHeaders(const json::value& headers, const std::string& name, CallbackSpec& spec) {
+  if (!headers.is_object()) {
+    return Fail(Errc::kInvalidArgument, name + ".headers must be an object of strings");
+  }
+  if (headers.get_object().size() > kMaxHeaders) {
+    return Fail(Errc::kInvalidArgument, name + ".headers has more than 32 entries");
+  }
+  for (const auto& header : headers.get_object()) {
+    std::string key(header.key());
+    bool token = !key.empty();
+    for (char c : key) token = token && IsTokenChar(c);
+    if (!token) {
+      return Fail(Errc::kInvalidArgument,
+                  name + ".headers has an invalid header name '" + key.substr(0, 64) + "'");
+    }
+    if (!header.value().is_string() || !IsSafeHeaderValue(header.value().get_string())) {
+      return Fail(Errc::kInvalidArgument,
+                  name + ".headers." + key + " must be a string without line breaks");
+    }
+    std::string lower = key;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.rfind("x-delayq-", 0) == 0 || lower == "host" || lower == "content-length" ||
+        lower == "transfer-encoding" || lower == "connection") {
+      return Fail(Errc::kInvalidArgument,
+                  name + ".headers." + key + " is set by delayq and cannot be given");
+    }
+    spec.headers.emplace_back(key, std::string(header.value().get_string()));
+  }
+  return {};
+}
+
+// The string fields url, service, path, method (absent or null: left empty), and no field
+// the spec does not know.
+Result<void> ParseFields(const json::object& object, const std::string& name, CallbackSpec& spec) {
   auto string_field = [&](std::string_view key, std::string* out) -> Result<void> {
     const json::value* v = object.if_contains(json::string_view(key.data(), key.size()));
     if (v == nullptr || v->is_null()) return {};
@@ -135,54 +188,25 @@ Result<CallbackSpec> ParseCallbackObject(std::string_view text, std::string_view
                       "' (url, service, path, method, headers, timeout_ms)");
     }
   }
-  if (!spec.url.empty() && (!spec.service.empty() || !spec.path.empty())) {
-    return Fail(Errc::kInvalidArgument, name + ": give either url, or service and path, not both");
+  return {};
+}
+
+}  // namespace
+
+Result<CallbackSpec> ParseCallbackObject(std::string_view text, std::string_view field) {
+  std::string name(field);
+  boost::system::error_code ec;
+  json::value value = json::parse(json::string_view(text.data(), text.size()), ec);
+  if (ec || !value.is_object()) {
+    return Fail(Errc::kInvalidArgument, name + " must be an object with url, or service and path");
   }
-  if (spec.url.empty() && spec.service.empty()) {
-    return Fail(Errc::kInvalidArgument, name + " needs url, or service and path");
-  }
-  if (!spec.url.empty()) {
-    if (auto ok = ParseHttpUrl(spec.url, name + ".url"); !ok) return std::unexpected(ok.error());
-  } else {
-    if (spec.path.empty()) spec.path = "/";
-    if (spec.path.front() != '/') {
-      return Fail(Errc::kInvalidArgument, name + ".path must start with /");
-    }
-  }
-  for (char& c : spec.method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (spec.method != "POST" && spec.method != "PUT" && spec.method != "PATCH" &&
-      spec.method != "GET" && spec.method != "DELETE") {
-    return Fail(Errc::kInvalidArgument, name + ".method must be POST, PUT, PATCH, GET or DELETE");
-  }
+  const json::object& object = value.get_object();
+  CallbackSpec spec;
+  if (auto ok = ParseFields(object, name, spec); !ok) return std::unexpected(ok.error());
+  if (auto ok = CheckTarget(spec, name); !ok) return std::unexpected(ok.error());
   if (const json::value* headers = object.if_contains("headers");
       headers != nullptr && !headers->is_null()) {
-    if (!headers->is_object()) {
-      return Fail(Errc::kInvalidArgument, name + ".headers must be an object of strings");
-    }
-    if (headers->get_object().size() > kMaxHeaders) {
-      return Fail(Errc::kInvalidArgument, name + ".headers has more than 32 entries");
-    }
-    for (const auto& header : headers->get_object()) {
-      std::string key(header.key());
-      bool token = !key.empty();
-      for (char c : key) token = token && IsTokenChar(c);
-      if (!token) {
-        return Fail(Errc::kInvalidArgument,
-                    name + ".headers has an invalid header name '" + key.substr(0, 64) + "'");
-      }
-      if (!header.value().is_string() || !IsSafeHeaderValue(header.value().get_string())) {
-        return Fail(Errc::kInvalidArgument,
-                    name + ".headers." + key + " must be a string without line breaks");
-      }
-      std::string lower = key;
-      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lower.rfind("x-delayq-", 0) == 0 || lower == "host" || lower == "content-length" ||
-          lower == "transfer-encoding" || lower == "connection") {
-        return Fail(Errc::kInvalidArgument,
-                    name + ".headers." + key + " is set by delayq and cannot be given");
-      }
-      spec.headers.emplace_back(key, std::string(header.value().get_string()));
-    }
+    if (auto ok = ParseHeaders(*headers, name, spec); !ok) return std::unexpected(ok.error());
   }
   if (const json::value* timeout = object.if_contains("timeout_ms");
       timeout != nullptr && !timeout->is_null()) {

@@ -41,7 +41,7 @@ struct EngineConfig {
   // max_attempts of a task that does not say.
   uint32_t default_max_attempts = 10;
 
-  // Callback delivery (SPEC.md §1, issue 4).
+  // Callback delivery.
   RetryPolicy retry;
   // A delivering task whose answer has not come back within this is due again (covers a
   // crash while callbacks were in flight); must exceed the longest callback timeout.
@@ -123,6 +123,8 @@ class Engine final : private SchedulerListener {
   void Ack(TaskId id, uint64_t lease_token, TaskDone done);
   // Due again after `delay_ms` (or dead when out of attempts).
   void Nack(TaskId id, uint64_t lease_token, int64_t delay_ms, TaskDone done);
+  // Moves a current lease's deadline to now + `lease_ms` (Store::ExtendLease).
+  void Extend(TaskId id, uint64_t lease_token, int64_t lease_ms, TaskDone done);
   void Cancel(TaskId id, TaskDone done);
   void Reschedule(TaskId id, int64_t due_at_ms, TaskDone done);
   void Redrive(TaskId id, TaskDone done);

@@ -10,24 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "metrics/latency_histogram.h"
+
 namespace delayq::engine {
-
-// A fixed-bucket histogram of durations in microseconds, updated lock-free from any thread,
-// rendered in seconds (Prometheus convention).
-class LatencyHistogram {
- public:
-  explicit LatencyHistogram(std::vector<int64_t> bounds_us);
-
-  void ObserveMicros(int64_t us);
-  void ObserveMillis(int64_t ms) { ObserveMicros(ms * 1000); }
-  // Exposition lines for a histogram called `name`, with `labels` ("" or `key="value"`).
-  void Render(const std::string& name, const std::string& labels, std::string* out) const;
-
- private:
-  const std::vector<int64_t> bounds_us_;
-  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds + 1 (+Inf)
-  std::atomic<int64_t> sum_us_{0};
-};
 
 // What happened to tasks of one topic (delayq_topic_tasks_<event>_total{topic=...}).
 enum class TopicEvent : uint8_t {
@@ -97,19 +82,20 @@ struct Metrics {
   std::atomic<uint64_t> callbacks_other_status{0};
   std::atomic<uint64_t> leases_expired{0};  // pull leases and callback leases that ran out
   // Time from sending a callback to its outcome: 100 us .. 60 s.
-  LatencyHistogram callback_latency{{100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000,
-                                     100'000, 250'000, 1'000'000, 5'000'000, 60'000'000}};
+  metrics::LatencyHistogram callback_latency{{100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000,
+                                              50'000, 100'000, 250'000, 1'000'000, 5'000'000,
+                                              60'000'000}};
   // delivered_at - due_at of first deliveries: 1 ms .. 60 s.
-  LatencyHistogram delivery_lateness{{1'000, 2'000, 5'000, 10'000, 20'000, 50'000, 100'000, 200'000,
-                                      500'000, 1'000'000, 2'000'000, 5'000'000, 10'000'000,
-                                      60'000'000}};
+  metrics::LatencyHistogram delivery_lateness{{1'000, 2'000, 5'000, 10'000, 20'000, 50'000, 100'000,
+                                               200'000, 500'000, 1'000'000, 2'000'000, 5'000'000,
+                                               10'000'000, 60'000'000}};
   // One group commit's store write (an fsync costs ~0.2-0.3 ms here): 50 us .. 1 s.
-  LatencyHistogram commit_latency{{50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000,
-                                   100'000, 250'000, 1'000'000}};
+  metrics::LatencyHistogram commit_latency{{50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000,
+                                            50'000, 100'000, 250'000, 1'000'000}};
   // Every other job of the store worker (claims, acks, cancels, purge slices, ...), which
   // shares the thread with the commits: same buckets.
-  LatencyHistogram store_job_latency{{50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000,
-                                      50'000, 100'000, 250'000, 1'000'000}};
+  metrics::LatencyHistogram store_job_latency{{50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000,
+                                               25'000, 50'000, 100'000, 250'000, 1'000'000}};
   TopicMetrics topics;
 };
 

@@ -15,7 +15,8 @@
 
 namespace delayq::engine {
 
-// The one thread that changes task state in the store (DESIGN.md §3, group commit).
+// The one thread that changes task state in the store (group commit: the adds of a round share
+// one write, and so one fsync).
 //
 // I/O threads never wait on storage: they queue work here and are called back. Each round
 // takes everything queued: all adds go into one Store::Add (one WriteBatch, one fsync),

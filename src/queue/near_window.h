@@ -15,8 +15,11 @@ namespace delayq {
 // due order). Everything at or past the cursor is only on disk, so memory depends on how
 // many tasks fall due soon, not on the backlog.
 //
-//   timer queue: scheduled pull tasks in the window, not yet due
-//   ready sets:  per topic, due pull tasks not yet taken by a consumer, oldest due first
+//   timer queue: scheduled tasks in the window, not yet due
+//   ready sets:  per lane, due tasks not yet taken, oldest due first
+//
+// A "topic" here is a lane name the store chooses; the RocksDB store names one per delivery
+// kind and topic, so pull and callback tasks of a topic wait apart.
 //
 // Entries are hints: the store's record is the authority, and a consumer re-checks the
 // record when it takes a task (so a duplicate or stale hint is harmless).

@@ -223,6 +223,22 @@ return redis.call('HGETALL', k)
   return script;
 }
 
+const RedisScript& Extend() {
+  static const RedisScript& script = Make(R"lua(
+local id, token, until_, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local k = P .. 't:' .. id
+local f = redis.call('HMGET', k, 'st', 'tok', 'lse', 'kind')
+if not f[1] then return 'NF' end
+if f[1] ~= '1' or f[2] ~= token then return 'CF' end
+if tonumber(f[3] or '0') <= tonumber(now) then return 'EX' end
+-- A leased task's lane score is its lease deadline (Claim takes it again once passed).
+redis.call('HSET', k, 'lse', until_)
+redis.call('ZADD', lane(f[4]), until_, id)
+return redis.call('HGETALL', k)
+)lua");
+  return script;
+}
+
 const RedisScript& Cancel() {
   static const RedisScript& script = Make(R"lua(
 local id, now = ARGV[1], ARGV[2]

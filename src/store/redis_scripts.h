@@ -12,6 +12,7 @@ const RedisScript& Claim();        // ARGV: now, max, lease_until, mode L|C, kin
 const RedisScript& ConsumeById();  // ARGV: id, now -> task fields | "NF" | "ND"
 const RedisScript& Ack();          // ARGV: id, token, now -> task fields | "NF" | "CF"
 const RedisScript& Nack();         // ARGV: id, token, retry_at, reason, now
+const RedisScript& Extend();       // ARGV: id, token, lease_until, now -> fields | NF | CF | EX
 const RedisScript& Cancel();       // ARGV: id, now
 const RedisScript& Reschedule();   // ARGV: id, due_at, now
 const RedisScript& Redrive();      // ARGV: id, now

@@ -159,6 +159,11 @@ Result<Task> TaskFromScript(std::string_view topic, TaskId id, const RedisReply&
     std::string what = "task " + std::to_string(id);
     if (reply.str == "NF") return Fail(Errc::kNotFound, what + " not found");
     if (reply.str == "ND") return Fail(Errc::kNotDue, what + " is not due yet");
+    if (reply.str == "EX") {
+      return Fail(Errc::kConflict, "lease is stale: the lease of " + what +
+                                       " expired (the task may be delivered again)");
+    }
+
     if (reply.str == "CF") {
       return Fail(Errc::kConflict,
                   what + " is not in a state that allows this (or the lease is not current)");
@@ -401,6 +406,14 @@ class RedisStore final : public Store {
                          {std::to_string(lease_token), std::to_string(retry_at_ms),
                           std::string(reason), std::to_string(now_ms)},
                          retry_at_ms);
+  }
+
+  Result<Task> ExtendLease(TaskId id, uint64_t lease_token, int64_t lease_until_ms,
+                           int64_t now_ms) override {
+    return RunTaskScript(
+        scripts::Extend(), id,
+        {std::to_string(lease_token), std::to_string(lease_until_ms), std::to_string(now_ms)},
+        std::nullopt);
   }
 
   // A round's acks and nacks: one pipeline (one round trip on a single server) instead of

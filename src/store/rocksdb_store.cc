@@ -23,113 +23,12 @@
 
 #include "queue/near_window.h"
 #include "store/record_codec.h"
-#include "store/rocksdb_fault_fs.h"
-#include "store/rocksdb_logger.h"
+#include "store/rocksdb_keys.h"
+#include "store/rocksdb_options.h"
 
 namespace delayq::store {
+namespace rocks {
 namespace {
-
-// --- On-disk keys -------------------------------------------------------------------------
-// Column families (docs/ARCHITECTURE.md):
-//   default:  "n" topic \0 state(u8)              -> i64 count (merge: add)
-//   tasks:    id (u64 BE)                         -> record (record_codec.h)
-//   due:      due_at_ms (u64 BE), id (u64 BE)     -> kind (u8), topic   [scheduled tasks]
-//   leases:   lease_until_ms (u64 BE), id (BE)    -> empty              [leased tasks]
-//   finished: finished_at_ms (u64 BE), id (BE)    -> empty              [retention index]
-//   dead:     topic \0 id (u64 BE)                -> empty              [dead letters]
-//   dedup:    topic \0 dedup_key                  -> id (u64 BE)
-// Big-endian so that bytewise key order is numeric order and "what is due" is a range scan.
-
-constexpr const char* kTasksCf = "tasks";
-constexpr const char* kDueCf = "due";
-constexpr const char* kLeasesCf = "leases";
-constexpr const char* kFinishedCf = "finished";
-constexpr const char* kDeadCf = "dead";
-constexpr const char* kDedupCf = "dedup";
-
-void PutBigEndian(std::string* out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(v >> shift));
-}
-
-uint64_t GetBigEndian(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-
-std::string TaskKey(TaskId id) {
-  std::string key;
-  PutBigEndian(&key, id);
-  return key;
-}
-
-// Times are clamped at 0: the API never stores negative instants, and a negative value
-// must not wrap around to the end of the index.
-std::string TimeIdKey(int64_t ms, TaskId id) {
-  std::string key;
-  key.reserve(16);
-  PutBigEndian(&key, static_cast<uint64_t>(std::max<int64_t>(ms, 0)));
-  PutBigEndian(&key, id);
-  return key;
-}
-
-DueKey DecodeTimeIdKey(const rocksdb::Slice& key) {
-  return DueKey{static_cast<int64_t>(GetBigEndian(key.data())), GetBigEndian(key.data() + 8)};
-}
-
-std::string DueValue(const Task& task) {
-  std::string value;
-  value.reserve(1 + task.topic.size());
-  value.push_back(static_cast<char>(task.kind));
-  value.append(task.topic);
-  return value;
-}
-
-// Topic names cannot contain \0, so "topic \0 suffix" keys of different topics never
-// share a prefix.
-std::string TopicKey(std::string_view topic, std::string_view suffix) {
-  std::string key;
-  key.reserve(topic.size() + 1 + suffix.size());
-  key.append(topic).push_back('\0');
-  key.append(suffix);
-  return key;
-}
-
-std::string DeadKey(std::string_view topic, TaskId id) { return TopicKey(topic, TaskKey(id)); }
-
-constexpr char kCountPrefix = 'n';
-
-std::string CountKey(std::string_view topic, TaskState state) {
-  std::string key(1, kCountPrefix);
-  key.append(topic).push_back('\0');
-  key.push_back(static_cast<char>(state));
-  return key;
-}
-
-std::string EncodeInt64(int64_t v) {
-  std::string out(sizeof v, '\0');
-  std::memcpy(out.data(), &v, sizeof v);
-  return out;
-}
-
-int64_t DecodeInt64(const rocksdb::Slice& s) {
-  int64_t v = 0;
-  if (s.size() == sizeof v) std::memcpy(&v, s.data(), sizeof v);
-  return v;
-}
-
-// Per-topic state counters are kept with RocksDB merges in the same batch as the state
-// change, so they are exact after any crash and GET /v1/topics needs no scan of tasks.
-class Int64AddOperator final : public rocksdb::AssociativeMergeOperator {
- public:
-  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
-             std::string* new_value, rocksdb::Logger*) const override {
-    int64_t sum = (existing ? DecodeInt64(*existing) : 0) + DecodeInt64(value);
-    *new_value = EncodeInt64(sum);
-    return true;
-  }
-  const char* Name() const override { return "delayq.Int64Add"; }
-};
 
 // --- Tunables -------------------------------------------------------------------------------
 // The loader reads the due index in slices so that the window mutex is never held long
@@ -163,62 +62,6 @@ std::string LaneName(DeliveryKind kind, std::string_view topic) {
 struct Batch : rocksdb::WriteBatch {
   std::unordered_map<std::string, int64_t> counts;
 };
-
-// Follows RocksDB's background error: set when RocksDB stops writes (a failed write-ahead
-// log write or sync, a failed flush or MANIFEST write: disk full, I/O error), cleared when
-// it has recovered. Called by RocksDB with its mutex held: it only records.
-class ErrorListener final : public rocksdb::EventListener {
- public:
-  void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* error) override {
-    if (error == nullptr || error->ok()) return;
-    std::lock_guard lock(mu_);
-    reason_ = error->ToString();
-    stopped_.store(true);
-  }
-
-  // RocksDB's own recovery from a full disk (its SstFileManager) waits for as much free
-  // space as the largest write buffer (64 MiB here), more than a small filesystem ever has,
-  // and while it waits every manual Resume answers Busy. The store recovers by itself
-  // instead (RocksStore::Resume, driven by Healthy).
-  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
-                            bool* auto_recovery) override {
-    if (auto_recovery != nullptr) *auto_recovery = false;
-  }
-
-  void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
-    if (info.new_bg_error.ok()) Clear();
-  }
-
-  void Clear() {
-    std::lock_guard lock(mu_);
-    reason_.clear();
-    stopped_.store(false);
-  }
-
-  bool stopped() const { return stopped_.load(); }
-  std::string reason() const {
-    std::lock_guard lock(mu_);
-    return reason_;
-  }
-
- private:
-  std::atomic<bool> stopped_{false};
-  mutable std::mutex mu_;
-  std::string reason_;
-};
-
-// What DB::Open needs, kept so that the store can open the same database again after an
-// error RocksDB cannot resume from.
-struct OpenPlan {
-  rocksdb::DBOptions options;
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;  // in the handle order of RocksStore
-  std::unique_ptr<rocksdb::Env> env;                      // the fault seam's, when set
-  std::shared_ptr<ErrorListener> listener;
-};
-
-bool IsNoSpace(const rocksdb::Status& s) {
-  return s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos;
-}
 
 std::string MiB(uint64_t bytes) {
   char text[32];
@@ -426,6 +269,26 @@ class RocksStore final : public Store {
     if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
     std::lock_guard lock(mu_);
     if (task->state == TaskState::kScheduled) ScheduleInWindow(*task);
+    return task;
+  }
+
+  Result<Task> ExtendLease(TaskId id, uint64_t lease_token, int64_t lease_until_ms,
+                           int64_t now_ms) override {
+    std::shared_lock db_lock(db_mu_);
+    if (!db_) return Closed();
+    std::lock_guard write_lock(write_mu_);
+    auto task = LeasedTask(id, lease_token);
+    if (!task) return task;
+    if (auto live = RequireLive(*task, now_ms); !live) return std::unexpected(live.error());
+    Batch batch;
+    batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, id));
+    task->lease_until_ms = lease_until_ms;
+    batch.Put(tasks_cf_, TaskKey(id), EncodeTask(*task));
+    batch.Put(leases_cf_, TimeIdKey(lease_until_ms, id), rocksdb::Slice());
+    if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
+    // The old deadline stays in the timer: ExpireLeases skips it, as the record says later.
+    std::lock_guard lock(mu_);
+    leases_.Add(DueRef{{lease_until_ms, id}, 0});
     return task;
   }
 
@@ -903,6 +766,22 @@ class RocksStore final : public Store {
     return task;
   }
 
+  // Only a pull lease is extended (a callback's is never shown), and only before its
+  // deadline: past it the task may be handed out again at any moment.
+  Result<void> RequireLive(const Task& task, int64_t now_ms) {
+    if (task.state != TaskState::kLeased) {
+      return Fail(Errc::kConflict, "lease is stale: " + Describe(task.id) + " is " +
+                                       std::string(StateName(task.state)) +
+                                       " (only a pulled task's lease can be extended)");
+    }
+    if (now_ms >= task.lease_until_ms) {
+      return Fail(Errc::kConflict, "lease is stale: the lease of " + Describe(task.id) +
+                                       " expired at " + std::to_string(task.lease_until_ms) +
+                                       " (the task may be delivered again)");
+    }
+    return {};
+  }
+
   Result<void> RequireScheduled(const Task& task, std::string_view verb) {
     if (task.state == TaskState::kScheduled) return {};
     return Fail(Errc::kConflict, Describe(task.id) + " cannot be " + std::string(verb) +
@@ -1117,91 +996,12 @@ class RocksStore final : public Store {
   std::atomic<uint64_t> tasks_purged_{0};
 };
 
-// Memory bounds (issue 5: RSS <= 300 MB with a backlog of 10M tasks). All memtables
-// together are capped by one WriteBufferManager, charged to the one block cache that every
-// column family shares, so memtables plus cached blocks stay within kCacheBytes however
-// many tasks are stored. Before, each family had its own 64 MB write buffers (two each)
-// and its own 8 MB default cache: 545 MiB RSS while loading 10M tasks.
-constexpr size_t kMemtableBytes = 128 << 20;
-constexpr size_t kCacheBytes = 192 << 20;
-// Per family: a flush writes one buffer; small families flush small files.
-constexpr size_t kSmallWriteBuffer = 16 << 20;
-
-rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                           size_t write_buffer_bytes, bool bloom) {
-  rocksdb::ColumnFamilyOptions options;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = cache;
-  if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));  // point lookups
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.write_buffer_size = write_buffer_bytes;
-  // Keys are mostly written in increasing order (ids and times grow): start each memtable
-  // insert from where the previous one went instead of from the top of the skip list.
-  // One hint per family (an empty prefix); the store worker is the only writer, so the
-  // hint is used (RocksDB ignores it for concurrent memtable writes).
-  options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
-  return options;
-}
-
-// The counters are a few keys per topic, but every batch that changes a topic's tasks adds
-// one merge per (topic, state): with 100,000 topics that is ~500,000 small entries held in
-// the memtable until it flushes. A 4 MiB buffer flushes them early (they merge on disk),
-// so they do not show up as memory per topic.
-constexpr size_t kCounterWriteBuffer = 4 << 20;
-
-rocksdb::ColumnFamilyOptions MetaFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
-  rocksdb::ColumnFamilyOptions options = FamilyOptions(cache, kCounterWriteBuffer, false);
-  options.merge_operator = std::make_shared<Int64AddOperator>();
-  return options;
-}
-
-rocksdb::ColumnFamilyOptions IndexFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                                size_t write_buffer_bytes) {
-  rocksdb::ColumnFamilyOptions options = FamilyOptions(cache, write_buffer_bytes, false);
-  // The due, lease and finished indexes are queues: keys are inserted, read once, deleted.
-  // Compact files that fill with tombstones so that range scans do not wade through them.
-  options.table_properties_collector_factories.emplace_back(
-      rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/16384,
-                                                    /*deletion_trigger=*/8192));
-  return options;
-}
-
 }  // namespace
+}  // namespace rocks
 
 Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
-  OpenPlan plan;
+  rocks::OpenPlan plan = rocks::MakeOpenPlan(config);
   rocksdb::DBOptions& options = plan.options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
-  options.max_background_jobs = 2;
-  options.keep_log_file_num = 4;
-  options.max_total_wal_size = 256 << 20;
-  options.info_log = NewInfoLogger();  // not DATA_DIR/LOG: see rocksdb_logger.h
-  // No fallocate: RocksDB preallocates each new log for a full write buffer (~70 MiB here),
-  // which ext4 keeps even when the call fails for lack of space, so the free space the
-  // disk reserve is measured against (statvfs) would drop by that much at every log switch
-  // and a small volume would refuse adds from the start.
-  options.allow_fallocate = false;
-  plan.listener = std::make_shared<ErrorListener>();
-  options.listeners.push_back(plan.listener);
-  if (config.file_faults) {
-    plan.env = rocksdb::NewCompositeEnv(NewFaultInjectingFileSystem(config.file_faults));
-    options.env = plan.env.get();
-  }
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kCacheBytes);
-  options.write_buffer_manager =
-      std::make_shared<rocksdb::WriteBufferManager>(kMemtableBytes, cache);
-
-  // The order is the handle order the store relies on.
-  plan.families = {
-      {rocksdb::kDefaultColumnFamilyName, MetaFamilyOptions(cache)},
-      {kTasksCf, FamilyOptions(cache, 64 << 20, true)},
-      {kDueCf, IndexFamilyOptions(cache, 32 << 20)},
-      {kLeasesCf, IndexFamilyOptions(cache, kSmallWriteBuffer)},
-      {kFinishedCf, IndexFamilyOptions(cache, kSmallWriteBuffer)},
-      {kDeadCf, FamilyOptions(cache, kSmallWriteBuffer, false)},
-      {kDedupCf, FamilyOptions(cache, kSmallWriteBuffer, true)},
-  };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, config.data_dir, plan.families, &handles, &raw);
@@ -1212,15 +1012,15 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
                                           "' is in use by another delayq process (" + why +
                                           "); stop it or choose another --data-dir");
     }
-    if (IsNoSpace(s)) {
+    if (rocks::IsNoSpace(s)) {
       return Fail(Errc::kUnavailable, "cannot open data_dir '" + config.data_dir +
                                           "': disk full (" + why +
                                           "); free space on its filesystem and start again");
     }
     return Fail(Errc::kUnavailable, "cannot open data_dir '" + config.data_dir + "': " + why);
   }
-  auto store = std::make_unique<RocksStore>(config, std::move(plan),
-                                            std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
+  auto store = std::make_unique<rocks::RocksStore>(
+      config, std::move(plan), std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
   if (auto loaded = store->LoadLeases(); !loaded) return std::unexpected(loaded.error());
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -33,7 +33,8 @@ struct StoreConfig {
   std::string backend = "rocksdb";
   std::string data_dir = "./data";
   Durability durability = Durability::kFsync;
-  // Near window (DESIGN.md §2): tasks due within this span are held in memory.
+  // Near window: tasks due within this span are held in memory (docs/ARCHITECTURE.md,
+  // "The near window").
   int64_t near_window_ms = 10'000;
   // Upper bound on tasks held in memory (scheduled in the window + due, not yet taken).
   // Bounds RAM when consumers fall far behind; ~50 bytes each.
@@ -138,8 +139,10 @@ class Store {
 
   virtual Result<Task> Get(TaskId id) = 0;
 
-  // Moves scheduled tasks whose due time has come into their topics' ready sets, and
-  // keeps the near window filled from disk. Read-only on disk; cheap when idle.
+  // Reports the topics whose pull or callback lanes have tasks due by `now_ms` (newly, since
+  // the last call) and when to call again. RocksDB moves due tasks of its near window into
+  // their ready sets and refills the window from disk; Redis reads its next-due index. Writes
+  // no task; cheap when idle. Called by the scheduler thread only.
   virtual Result<PromoteResult> Promote(int64_t now_ms) = 0;
 
   // Whether `topic` has due tasks of `kind` waiting (a long poll re-checks this after
@@ -169,6 +172,14 @@ class Store {
   // used up. `reason` becomes last_error. Errors as Ack.
   virtual Result<Task> Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms,
                             std::string_view reason, int64_t now_ms) = 0;
+
+  // Moves the deadline of a current lease of a leased pull task to `lease_until_ms` (a
+  // handler that runs long keeps its task; the token stays the same). kNotFound if unknown;
+  // kConflict if the lease is not the current one or its deadline has passed (`now_ms` at or
+  // after it), also before ExpireLeases has run. Unsynced: a lost extension only lets the
+  // lease expire at its old deadline.
+  virtual Result<Task> ExtendLease(TaskId id, uint64_t lease_token, int64_t lease_until_ms,
+                                   int64_t now_ms) = 0;
 
   // Acks and nacks many leases at once: per entry, in order, exactly what Ack or Nack would
   // return. A backend may write them together (RocksDB: one WriteBatch), which is what the
@@ -218,8 +229,9 @@ class Store {
   // Makes every write so far durable (used at shutdown in buffered mode).
   virtual Result<void> Sync() = 0;
 
-  // False after a write failed, until one succeeds again; while unhealthy, each call tries
-  // a small write so that readiness recovers by itself (readiness probe).
+  // Whether the backend can take writes (readiness probe). RocksDB: false after a write
+  // failed, until one succeeds again; while unhealthy each call tries a small write, so that
+  // readiness recovers by itself. Redis: every slot (or the master) is served.
   virtual bool Healthy() = 0;
 
   // Why the store is not healthy (the last write error, or the disk below its reserve), for

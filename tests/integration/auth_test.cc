@@ -1,4 +1,4 @@
-// Bearer tokens (SPEC.md §5, issue 7): every endpoint but /healthz is closed once tokens
+// Bearer tokens: every endpoint but /healthz is closed once tokens
 // are configured; topic tokens are limited to their topics and rights.
 
 #include <gtest/gtest.h>

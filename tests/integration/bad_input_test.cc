@@ -1,4 +1,4 @@
-// What a careless or hostile client sends to the seed endpoints (SPEC.md §2 and §6), against
+// What a careless or hostile client sends to the seed endpoints, against
 // the real binary: every malformed request gets a clear 4xx with a dm_error and an error_msg
 // that names the field, transport garbage never takes the server down, and nothing already
 // stored is touched.
@@ -24,14 +24,19 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/raw_http.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
 namespace delayq {
 namespace {
 
+using testing::ExchangeUntilClosed;
+using testing::ExpectTransportError;
 using testing::HttpClient;
 using testing::HttpResponse;
+using testing::ProcessAlive;
+using testing::RequestHead;
 using testing::ServerProcess;
 using testing::TempDir;
 namespace json = boost::json;
@@ -55,13 +60,6 @@ int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// True while the process has not exited (does not reap it: ServerProcess still owns it).
-bool Alive(pid_t pid) {
-  siginfo_t info{};
-  if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
-  return info.si_pid == 0;
 }
 
 std::string Quoted(const std::string& text) { return json::serialize(json::string(text)); }
@@ -241,7 +239,7 @@ std::vector<BadRequest> BadRequests() {
       {"DeleteOnAddIsMethodNotAllowed", "DELETE", add, "", "", 405, 1, "POST"},
       {"UnknownMethodOnAddIsMethodNotAllowed", "BREW", add, ValidAdd(), "", 405, 1, "POST"},
 
-      // --- a valid body is accepted whatever the Content-Type (SPEC.md §2) ---
+      // --- a valid body is accepted whatever the Content-Type (seed clients send curl -d) ---
       {"FormUrlencodedValidBodySucceeds", "POST", add, valid_elsewhere,
        "application/x-www-form-urlencoded", 200, 0, "操作成功"},
       {"TextPlainValidBodySucceeds", "POST", add, valid_elsewhere, "text/plain", 200, 0,
@@ -280,23 +278,6 @@ void ExpectAnswer(HttpClient& client, const BadRequest& request) {
   }
 }
 
-// Checks a transport-level error answer: status, dm_error 1 and a message with `mentions`.
-void ExpectTransportError(const HttpResponse& response, int status, const std::string& mentions) {
-  ASSERT_TRUE(response.ok()) << "no answer";
-  EXPECT_EQ(response.status, status) << response.body;
-  boost::system::error_code ec;
-  json::value parsed = json::parse(response.body, ec);
-  ASSERT_FALSE(ec) << response.body;
-  ASSERT_TRUE(parsed.is_object()) << response.body;
-  EXPECT_EQ(parsed.at("dm_error").to_number<int64_t>(), 1) << response.body;
-  std::string message(parsed.at("error_msg").as_string());
-  EXPECT_NE(message.find(mentions), std::string::npos) << message;
-}
-
-std::string Head(const std::string& method, const std::string& target) {
-  return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Raw transport scenarios. Each opens its own connection and leaves the server serving; the
 // survivor test replays all of them.
@@ -328,7 +309,7 @@ void BinaryNoise(const std::string& address) {
 void OversizeHeaderLine(const std::string& address) {
   HttpClient raw(address);
   ASSERT_TRUE(raw.Connect());
-  std::string request = Head("GET", "/healthz") +
+  std::string request = RequestHead("GET", "/healthz") +
                         "X-Filler: " + std::string(kMaxHeaderBytes + 1024, 'h') + "\r\n\r\n";
   ASSERT_TRUE(raw.SendRaw(request));
   ExpectTransportError(raw.ReadResponse(), 431, "header");
@@ -339,7 +320,7 @@ void OversizeHeaderLine(const std::string& address) {
 void TooManyHeaders(const std::string& address) {
   HttpClient raw(address);
   ASSERT_TRUE(raw.Connect());
-  std::string request = Head("POST", "/delay/task/add");
+  std::string request = RequestHead("POST", "/delay/task/add");
   for (int i = 0; request.size() <= kMaxHeaderBytes + 1024; ++i) {
     request += "X-H" + std::to_string(i) + ": v\r\n";
   }
@@ -356,7 +337,7 @@ void ShortBodyThenClose(const std::string& address) {
   ASSERT_TRUE(raw.Connect());
   std::string body = AddBody(Quoted(kTopic), "1", "\"ghost\"");
   std::string request =
-      Head("POST", "/delay/task/add") +
+      RequestHead("POST", "/delay/task/add") +
       "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size() + 100) +
       "\r\n\r\n" + body;
   ASSERT_TRUE(raw.SendRaw(request));
@@ -368,7 +349,8 @@ void NonNumericContentLength(const std::string& address) {
   HttpClient raw(address);
   ASSERT_TRUE(raw.Connect());
   std::string body = ValidAdd("\"ghost\"");
-  ASSERT_TRUE(raw.SendRaw(Head("POST", "/delay/task/add") + "Content-Length: abc\r\n\r\n" + body));
+  ASSERT_TRUE(
+      raw.SendRaw(RequestHead("POST", "/delay/task/add") + "Content-Length: abc\r\n\r\n" + body));
   ExpectTransportError(raw.ReadResponse(), 400, "malformed HTTP request");
   EXPECT_TRUE(raw.WaitClosed());
 }
@@ -378,7 +360,7 @@ void ConflictingContentLengths(const std::string& address) {
   HttpClient raw(address);
   ASSERT_TRUE(raw.Connect());
   std::string body = ValidAdd("\"ghost\"");
-  ASSERT_TRUE(raw.SendRaw(Head("POST", "/delay/task/add") + "Content-Length: " +
+  ASSERT_TRUE(raw.SendRaw(RequestHead("POST", "/delay/task/add") + "Content-Length: " +
                           std::to_string(body.size()) + "\r\nContent-Length: 5\r\n\r\n" + body));
   ExpectTransportError(raw.ReadResponse(), 400, "malformed HTTP request");
   EXPECT_TRUE(raw.WaitClosed());
@@ -388,7 +370,8 @@ void ConflictingContentLengths(const std::string& address) {
 void ChunkedBodyOverLimit(const std::string& address) {
   HttpClient raw(address);
   ASSERT_TRUE(raw.Connect());
-  std::string request = Head("POST", "/delay/task/add") + "Transfer-Encoding: chunked\r\n\r\n";
+  std::string request =
+      RequestHead("POST", "/delay/task/add") + "Transfer-Encoding: chunked\r\n\r\n";
   std::string chunk(8192, 'x');
   char size[16];
   snprintf(size, sizeof(size), "%zx\r\n", chunk.size());
@@ -405,34 +388,10 @@ void ChunkedBodyOverLimit(const std::string& address) {
 void ExpectContinueOverLimit(const std::string& address) {
   HttpClient raw(address);
   ASSERT_TRUE(raw.Connect());
-  ASSERT_TRUE(raw.SendRaw(Head("POST", "/delay/task/add") + "Expect: 100-continue\r\n" +
+  ASSERT_TRUE(raw.SendRaw(RequestHead("POST", "/delay/task/add") + "Expect: 100-continue\r\n" +
                           "Content-Length: " + std::to_string(kMaxBodyBytes * 16) + "\r\n\r\n"));
   ExpectTransportError(raw.ReadResponse(), 413, "body");
   EXPECT_TRUE(raw.WaitClosed());
-}
-
-// Sends `bytes` on a fresh connection and returns every byte the server sends until it closes
-// the connection (or stays silent for 10 s). For checks on the exact bytes on the wire, which
-// HttpClient::ReadResponse (it trusts Content-Length) cannot make.
-std::string ExchangeUntilClosed(const std::string& address, const std::string& bytes) {
-  size_t colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string received;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
-    char chunk[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0) received.append(chunk, n);
-  }
-  ::close(fd);
-  return received;
 }
 
 size_t Count(const std::string& haystack, const std::string& needle) {
@@ -444,9 +403,11 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return count;
 }
 
-class BadInput : public ::testing::Test {
- protected:
-  void SetUp() override {
+// A delayq started with ServerArgs(), and a client of it.
+class Served {
+ public:
+  // Records a test failure (and returns) if the server does not start.
+  void Start() {
     server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), ServerArgs());
     ASSERT_TRUE(server_->Start()) << server_->last_error();
     client_ = std::make_unique<HttpClient>(server_->address());
@@ -454,7 +415,7 @@ class BadInput : public ::testing::Test {
 
   // The server process is alive and answers /healthz on a fresh connection.
   void ExpectStillServing() {
-    ASSERT_TRUE(Alive(server_->pid())) << "server died; log:\n" << server_->Log();
+    ASSERT_TRUE(ProcessAlive(server_->pid())) << "server died; log:\n" << server_->Log();
     HttpClient fresh(server_->address());
     HttpResponse health = fresh.Get("/healthz");
     EXPECT_EQ(health.status, 200) << server_->Log();
@@ -487,14 +448,35 @@ class BadInput : public ::testing::Test {
   std::unique_ptr<HttpClient> client_;
 };
 
-// ---------------------------------------------------------------------------------------------
-// The table, one case per test, on one server per test.
+// A server of its own for each test: these tests count what was added.
+class BadInput : public ::testing::Test, protected Served {
+ protected:
+  void SetUp() override { Start(); }
+};
 
-class BadSeedRequest : public BadInput, public ::testing::WithParamInterface<BadRequest> {};
+// ---------------------------------------------------------------------------------------------
+// The table, one case per test, all on one server: a refused request changes nothing, and the
+// accepted ones add to a topic of their own, which StoredTasksSurviveEveryBadInput checks by
+// sending the whole table to one server.
+
+class BadSeedRequest : public ::testing::TestWithParam<BadRequest> {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new Served;
+    shared_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+  static Served* shared_;
+};
+Served* BadSeedRequest::shared_ = nullptr;
 
 TEST_P(BadSeedRequest, GetsItsStatusDmErrorAndAMessageNamingTheField) {
-  ExpectAnswer(*client_, GetParam());
-  ExpectStillServing();
+  ASSERT_TRUE(shared_->client_) << "the shared server did not start";
+  ExpectAnswer(*shared_->client_, GetParam());
+  shared_->ExpectStillServing();
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, BadSeedRequest, ::testing::ValuesIn(BadRequests()),
@@ -571,9 +553,10 @@ TEST_F(BadInput, PipelinedRequestsInOneSendAreAnsweredInOrder) {
   ASSERT_TRUE(raw.Connect());
   std::string add = AddBody("\"pipeline\"", "1", "\"first\"");
   std::string pull = R"({"topic":"pipeline"})";
-  std::string bytes = Head("POST", "/delay/task/add") +
+  std::string bytes = RequestHead("POST", "/delay/task/add") +
                       "Content-Length: " + std::to_string(add.size()) + "\r\n\r\n" + add +
-                      Head("GET", "/healthz") + "\r\n" + Head("POST", "/delay/task/pull") +
+                      RequestHead("GET", "/healthz") + "\r\n" +
+                      RequestHead("POST", "/delay/task/pull") +
                       "Content-Length: " + std::to_string(pull.size()) + "\r\n\r\n" + pull;
   ASSERT_TRUE(raw.SendRaw(bytes));
 
@@ -613,7 +596,7 @@ TEST_F(BadInput, StalledPartialRequestIsClosedAfterTheIdleTimeoutAndAddsNothing)
   HttpClient raw(server_->address());
   ASSERT_TRUE(raw.Connect());
   std::string body = AddBody(Quoted(kTopic), "1", "\"stalled\"");
-  ASSERT_TRUE(raw.SendRaw(Head("POST", "/delay/task/add") + "Content-Length: " +
+  ASSERT_TRUE(raw.SendRaw(RequestHead("POST", "/delay/task/add") + "Content-Length: " +
                           std::to_string(body.size() + 50) + "\r\n\r\n" + body));
   EXPECT_TRUE(raw.WaitClosed()) << "the server kept a stalled connection open";
   ExpectStillServing();
@@ -625,9 +608,9 @@ TEST_F(BadInput, StalledPartialRequestIsClosedAfterTheIdleTimeoutAndAddsNothing)
 // with "405 Method Not Allowed" *and* the 84-byte JSON body, so a conforming client on a
 // kept-alive connection reads those bytes as the start of the next response (desync).
 TEST_F(BadInput, HeadOnASeedEndpointIsAnswered405WithoutABody) {
-  std::string wire = ExchangeUntilClosed(server_->address(), Head("HEAD", "/delay/task/add") +
-                                                                 "\r\n" + Head("GET", "/healthz") +
-                                                                 "Connection: close\r\n\r\n");
+  std::string wire = ExchangeUntilClosed(
+      server_->address(), RequestHead("HEAD", "/delay/task/add") + "\r\n" +
+                              RequestHead("GET", "/healthz") + "Connection: close\r\n\r\n");
   size_t end_of_head = wire.find("\r\n\r\n");
   ASSERT_NE(end_of_head, std::string::npos) << wire;
   EXPECT_EQ(wire.rfind("HTTP/1.1 405 ", 0), 0u) << wire;
@@ -657,7 +640,7 @@ TEST_F(BadInput, HttpOneZeroKeepAliveIsHonouredAndItsAbsenceCloses) {
 
 TEST_F(BadInput, AnAnswerHasItsReasonPhraseLengthAndCloseWhenAsked) {
   std::string wire = ExchangeUntilClosed(
-      server_->address(), Head("GET", "/no/such/path") + "Connection: close\r\n\r\n");
+      server_->address(), RequestHead("GET", "/no/such/path") + "Connection: close\r\n\r\n");
   size_t end_of_head = wire.find("\r\n\r\n");
   ASSERT_NE(end_of_head, std::string::npos) << wire;
   std::string head = wire.substr(0, end_of_head);
@@ -684,12 +667,12 @@ TEST_F(BadInput, TransferEncodingNotEndingInChunkedIsAnswered400AndClosed) {
   for (const char* coding : {"gzip", "identity", "xchunked", "chunked, gzip"}) {
     SCOPED_TRACE(coding);
     std::string smuggled_body = AddBody(Quoted(kTopic), "1", "\"smuggled\"");
-    std::string smuggled = Head("POST", "/delay/task/add") + "Connection: close\r\n" +
+    std::string smuggled = RequestHead("POST", "/delay/task/add") + "Connection: close\r\n" +
                            "Content-Length: " + std::to_string(smuggled_body.size()) + "\r\n\r\n" +
                            smuggled_body;
     std::string wire = ExchangeUntilClosed(
-        server_->address(),
-        Head("POST", "/delay/task/pull") + "Transfer-Encoding: " + coding + "\r\n\r\n" + smuggled);
+        server_->address(), RequestHead("POST", "/delay/task/pull") +
+                                "Transfer-Encoding: " + coding + "\r\n\r\n" + smuggled);
     EXPECT_EQ(Count(wire, "HTTP/1.1 "), 1u) << "more than one answer: " << wire;
     EXPECT_EQ(wire.rfind("HTTP/1.1 400 ", 0), 0u) << wire;
     size_t end_of_head = wire.find("\r\n\r\n");

@@ -1,4 +1,4 @@
-// Callback delivery (issue 4) against the real binary and real HTTP receivers.
+// Callback delivery against the real binary and real HTTP receivers.
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -87,7 +87,7 @@ class Callbacks : public ::testing::Test {
 TEST_F(Callbacks, SeedV2ExampleIsDeliveredVerbatimOnTime) {
   Start("services:\n  other.server: [\"" + receiver_.base_url() + "\"]\n");
   int64_t moment = WallClockMs() / 1000 + 2;
-  // SPEC §2 / the seed's v2 example, sent as the seed's clients send it (curl -d).
+  // The seed's v2 example, sent as the seed's clients send it (curl -d).
   std::string content =
       R"({"uid":"111111","sn":"other.server","url":"/xxxx/callback","msg_type":"gift"})";
   std::string escaped;

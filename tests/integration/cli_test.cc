@@ -1,4 +1,4 @@
-// The client subcommands of the delayq binary (issue 8) against a running server: each
+// The client subcommands of the delayq binary against a running server: each
 // one's human output, --json, exit statuses, and the effect a user cares about, checked
 // through the HTTP API.
 

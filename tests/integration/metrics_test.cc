@@ -1,4 +1,4 @@
-// GET /metrics against the real binary (issue 8): the exposition passes `promtool check
+// GET /metrics against the real binary: the exposition passes `promtool check
 // metrics`, and the counters, gauges and histograms move as tasks flow through every path
 // (v1 add/pull/ack/nack, seed add/pull, callbacks that succeed and fail, cancel, refused
 // calls, transport errors), with the per-topic series capped.

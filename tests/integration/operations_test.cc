@@ -1,4 +1,4 @@
-// Operating delayq (issue 8, docs/OPERATIONS.md): request ids and the access log as an
+// Operating delayq (docs/OPERATIONS.md): request ids and the access log as an
 // operator sees them in the server's log, log levels, and a backup by stop + copy of the
 // data directory that restores every task.
 

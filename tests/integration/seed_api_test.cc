@@ -1,5 +1,5 @@
-// The seed API (SPEC.md §2) against the real binary, including the spec's curl examples
-// run verbatim through the curl command.
+// The seed API against the real binary, including the curl examples its clients use, run
+// verbatim through the curl command.
 
 #include <gtest/gtest.h>
 
@@ -44,7 +44,7 @@ class SeedApi : public ::testing::Test {
 
 TEST_F(SeedApi, SpecExamplesWorkVerbatimWithCurlFormEncoding) {
   std::string base = "http://" + server_->address();
-  // SPEC §2, as a seed client sends it: curl -d (application/x-www-form-urlencoded).
+  // As a seed client sends it: curl -d (application/x-www-form-urlencoded).
   std::string added = RunCommand(
       R"(curl -s -d '{"topic": "order_timeout", "timing_moment": 1565700615, "content": "{\"uid\":\"111111\"}"}' )" +
       base + "/delay/task/add");

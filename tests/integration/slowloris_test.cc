@@ -1,5 +1,5 @@
-// Slow and greedy clients against the real binary (SPEC.md §5: "request size, header size and
-// idle time limited"; §6), with
+// Slow and greedy clients against the real binary (request size, header size and idle time are
+// limited, and no client can take the server down), with
 //   --limits-idle-timeout 3s --limits-max-connections 150 --io-threads 2:
 // - 100 connections that dribble a request one byte per second (50 its header, 50 its body
 //   after a complete header block) do not slow down a normal client, and the server closes each
@@ -38,14 +38,17 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/raw_http.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
 namespace delayq {
 namespace {
 
+using testing::ConnectTo;
 using testing::HttpClient;
 using testing::HttpResponse;
+using testing::ProcessAlive;
 using testing::ServerProcess;
 using testing::TempDir;
 namespace json = boost::json;
@@ -70,31 +73,6 @@ int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// True while the process has not exited (does not reap it: ServerProcess still owns it).
-bool Alive(pid_t pid) {
-  siginfo_t info{};
-  if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
-  return info.si_pid == 0;
-}
-
-// A blocking TCP connection to `address` ("127.0.0.1:PORT"), or -1.
-int ConnectTo(const std::string& address) {
-  size_t colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 double Percentile(std::vector<double> values, double p) {
@@ -508,16 +486,16 @@ TEST_F(Slowloris,
 
   // Nothing but the normal client's tasks was added, and the server still serves.
   EXPECT_EQ(TasksAdded(), static_cast<uint64_t>(kPairs));
-  ASSERT_TRUE(Alive(server_->pid())) << server_->Log();
+  ASSERT_TRUE(ProcessAlive(server_->pid())) << server_->Log();
 
   // The slow connections gave their places back: exactly 150 connections are served again.
   CheckConnectionLimit(address);
-  ASSERT_TRUE(Alive(server_->pid())) << server_->Log();
+  ASSERT_TRUE(ProcessAlive(server_->pid())) << server_->Log();
 }
 
 TEST_F(Slowloris, ConnectionsOverTheLimitGet503AndAreClosedWhileAnOpenConnectionKeepsWorking) {
   CheckConnectionLimit(server_->address());
-  ASSERT_TRUE(Alive(server_->pid())) << server_->Log();
+  ASSERT_TRUE(ProcessAlive(server_->pid())) << server_->Log();
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The native v1 API (SPEC.md §3) against the real binary: leases, long poll, ack/nack,
-// batch, dedup, cancel, reschedule, redrive, and leases across a SIGKILL.
+// The native v1 API against the real binary: leases, long poll, ack/nack,
+// batch, dedup, cancel, reschedule, redrive, lease extension, and leases across a SIGKILL.
 
 #include <gtest/gtest.h>
 
@@ -154,22 +154,93 @@ TEST_F(V1Api, UnackedTaskReturnsAfterItsLeaseWithAttemptTwo) {
   EXPECT_TRUE(Pull(*client_, "lease", 1, 700, 300).empty());
 }
 
+TEST_F(V1Api, ExtendedLeaseKeepsTheTaskPastItsFirstDeadline) {
+  std::string id = AddTask("extend", R"("payload":"long job")");
+  json::array taken = Pull(*client_, "extend", 1, 1000, 400);
+  ASSERT_EQ(taken.size(), 1u);
+  std::string lease = Str(taken[0], "lease");
+  std::string extend_body = R"({"lease":")" + lease + R"(","lease_ms":400})";
+  // A handler that runs ~4 leases long, extending every 150 ms; meanwhile a second consumer
+  // long-polls the topic and would get the task as soon as the lease ran out.
+  std::atomic<bool> done{false};
+  std::atomic<int> extend_failures{0};
+  std::atomic<int64_t> last_until{0};
+  std::thread handler([&] {
+    HttpClient client(server_->address(), std::chrono::seconds(10));
+    int64_t end = WallClockMs() + 1600;
+    while (WallClockMs() < end) {
+      Reply r = Call(client, "POST", "/v1/tasks/" + id + "/extend", extend_body);
+      if (r.status != 200) {
+        extend_failures++;
+      } else {
+        EXPECT_EQ(Str(r.body, "id"), id);
+        EXPECT_EQ(Str(r.body, "lease"), lease);
+        EXPECT_GT(r.body.at("lease_until_ms").as_int64(), WallClockMs());
+        last_until = r.body.at("lease_until_ms").as_int64();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+    done = true;
+  });
+  HttpClient other(server_->address(), std::chrono::seconds(10));
+  json::array stolen = Pull(other, "extend", 1, 1500, 30000);
+  handler.join();
+  EXPECT_TRUE(stolen.empty()) << "the task was handed out again while its lease was extended";
+  EXPECT_EQ(extend_failures.load(), 0);
+  json::value task = Get(id);
+  EXPECT_EQ(Str(task, "state"), "leased");
+  EXPECT_EQ(task.at("attempts").as_int64(), 1);
+  EXPECT_EQ(task.at("lease_until_ms").as_int64(), last_until.load());
+  EXPECT_EQ(Ack(*client_, taken[0]), 200);
+  // A finished task's lease cannot be extended.
+  Reply after = Call(*client_, "POST", "/v1/tasks/" + id + "/extend", extend_body);
+  EXPECT_EQ(after.status, 409) << json::serialize(after.body);
+}
+
+TEST_F(V1Api, ExtendOfAnExpiredOrUnknownLeaseIsRefused) {
+  std::string id = AddTask("extend2", R"("payload":"x")");
+  json::array first = Pull(*client_, "extend2", 1, 1000, 200);
+  ASSERT_EQ(first.size(), 1u);
+  json::array second = Pull(*client_, "extend2", 1, 5000, 30000);  // after the expiry
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].at("attempt").as_int64(), 2);
+  Reply stale = Call(*client_, "POST", "/v1/tasks/" + id + "/extend",
+                     R"({"lease":")" + Str(first[0], "lease") + R"(","lease_ms":5000})");
+  EXPECT_EQ(stale.status, 409) << json::serialize(stale.body);
+  EXPECT_EQ(stale.body.at("dm_error").as_int64(), 1);
+  Reply unknown = Call(*client_, "POST", "/v1/tasks/999999/extend",
+                       R"({"lease":")" + Str(first[0], "lease") + R"("})");
+  EXPECT_EQ(unknown.status, 404);
+  Reply bad = Call(*client_, "POST", "/v1/tasks/" + id + "/extend",
+                   R"({"lease":")" + Str(second[0], "lease") + R"(","lease_ms":50})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(Str(bad.body, "error_msg"), "lease_ms must be between 100 and 43200000");
+  Reply fine = Call(*client_, "POST", "/v1/tasks/" + id + "/extend",
+                    R"({"lease":")" + Str(second[0], "lease") + R"("})");
+  ASSERT_EQ(fine.status, 200) << json::serialize(fine.body);
+  EXPECT_GE(fine.body.at("lease_until_ms").as_int64(), WallClockMs() + 25'000);  // default 30 s
+}
+
 TEST_F(V1Api, LongPollWakesWhenATaskFallsDue) {
+  std::atomic<int64_t> sent_at{0};
   std::atomic<int64_t> received_at{0};
   std::string got;
   std::thread consumer([&] {
     HttpClient client(server_->address(), std::chrono::seconds(20));
+    sent_at = WallClockMs();
     json::array tasks = Pull(client, "poll", 1, 10000, 30000);
     received_at = WallClockMs();
     if (!tasks.empty()) got = Str(tasks[0], "id");
   });
-  // Let the pull register first (it waits up to 10 s, so an early add only shortens it).
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The task is due 500 ms after the add; the pull, sent before, waits for it.
+  EXPECT_TRUE(testing::WaitFor([&] { return sent_at.load() != 0; }, std::chrono::seconds(10)));
   Reply r = Call(*client_, "POST", "/v1/topics/poll/tasks", R"({"payload":"p","delay_ms":500})");
+  if (r.status != 201) consumer.join();  // it returns empty after its 10 s
   ASSERT_EQ(r.status, 201);
   int64_t due = r.body.at("due_at_ms").as_int64();
   consumer.join();
   EXPECT_EQ(got, Str(r.body, "id"));
+  EXPECT_LT(sent_at.load(), due) << "the pull was sent after the task fell due: no wake-up tested";
   EXPECT_GE(received_at.load(), due);
   // Loose bound for a loaded CI machine; the measured figure is in BENCHMARKS.md.
   EXPECT_LE(received_at.load() - due, 300);

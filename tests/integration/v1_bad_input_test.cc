@@ -1,4 +1,4 @@
-// What a careless or hostile client sends to the native v1 API (SPEC.md §3 and §6), against
+// What a careless or hostile client sends to the native v1 API, against
 // the real binary: every malformed request to every v1 endpoint gets a clear 4xx with a
 // dm_error and an error_msg that names the offending field (or the task id or topic in the
 // path), transport garbage never takes the server down, and nothing already stored is touched.
@@ -31,14 +31,20 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/raw_http.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
 namespace delayq {
 namespace {
 
+using testing::ExchangeUntilClosed;
+using testing::ExpectTransportError;
 using testing::HttpClient;
 using testing::HttpResponse;
+using testing::ProcessAlive;
+using testing::RequestHead;
+using testing::RequestWithJsonBody;
 using testing::ServerProcess;
 using testing::TempDir;
 namespace json = boost::json;
@@ -68,13 +74,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// True while the process has not exited (does not reap it: ServerProcess still owns it).
-bool Alive(pid_t pid) {
-  siginfo_t info{};
-  if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
-  return info.si_pid == 0;
 }
 
 std::string Quoted(const std::string& text) { return json::serialize(json::string(text)); }
@@ -490,53 +489,6 @@ void ExpectAnswer(HttpClient& client, const BadRequest& request,
   }
 }
 
-// Checks a transport-level error answer: status, dm_error 1 and a message with `mentions`.
-void ExpectTransportError(const HttpResponse& response, int status, const std::string& mentions) {
-  ASSERT_TRUE(response.ok()) << "no answer";
-  EXPECT_EQ(response.status, status) << response.body;
-  boost::system::error_code ec;
-  json::value parsed = json::parse(response.body, ec);
-  ASSERT_FALSE(ec) << response.body;
-  ASSERT_TRUE(parsed.is_object()) << response.body;
-  EXPECT_EQ(parsed.at("dm_error").to_number<int64_t>(), 1) << response.body;
-  std::string message(parsed.at("error_msg").as_string());
-  EXPECT_NE(message.find(mentions), std::string::npos) << message;
-}
-
-std::string Head(const std::string& method, const std::string& target) {
-  return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-}
-
-std::string WithBody(const std::string& method, const std::string& target,
-                     const std::string& body) {
-  return Head(method, target) +
-         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n" + body;
-}
-
-// Sends `bytes` on a fresh connection and returns every byte the server sends until it closes
-// the connection (or stays silent for 10 s). For checks on the exact bytes on the wire.
-std::string ExchangeUntilClosed(const std::string& address, const std::string& bytes) {
-  size_t colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string received;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
-    char chunk[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0) received.append(chunk, n);
-  }
-  ::close(fd);
-  return received;
-}
-
 // The responses in `wire`, in order (each framed by its Content-Length).
 std::vector<HttpResponse> SplitResponses(const std::string& wire) {
   std::vector<HttpResponse> out;
@@ -581,8 +533,9 @@ void HeaderFlood(const std::string& address) {
   }
   ASSERT_GT(headers.size(), kMaxHeaderBytes);
   std::string body = R"({"payload":"flooded"})";
-  ASSERT_TRUE(raw.SendRaw(Head("POST", "/v1/topics/" + std::string(kTopic) + "/tasks") + headers +
-                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  ASSERT_TRUE(raw.SendRaw(RequestHead("POST", "/v1/topics/" + std::string(kTopic) + "/tasks") +
+                          headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                          body));
   ExpectTransportError(raw.ReadResponse(), 431, "request headers are larger than the limit");
   EXPECT_TRUE(raw.WaitClosed());
 }
@@ -595,8 +548,9 @@ std::string PipelinedGarbageAfterAValidRequest(const std::string& address,
   std::string add = R"({"payload":"pipelined"})";
   std::string after = R"({"payload":"after the garbage"})";
   std::string target = "/v1/topics/" + std::string(kOtherTopic) + "/tasks";
-  std::string wire = ExchangeUntilClosed(
-      address, WithBody("POST", target, add) + garbage + WithBody("POST", target, after));
+  std::string wire =
+      ExchangeUntilClosed(address, RequestWithJsonBody("POST", target, add) + garbage +
+                                       RequestWithJsonBody("POST", target, after));
   std::vector<HttpResponse> responses = SplitResponses(wire);
   EXPECT_EQ(responses.size(), 2u) << wire;
   if (responses.size() < 2) return "";
@@ -615,9 +569,11 @@ const std::string kBinaryGarbage = std::string("\x16\x03\x01\x02\x00\x01\x00\x01
 
 // ---------------------------------------------------------------------------------------------
 
-class BadV1Input : public ::testing::Test {
- protected:
-  void SetUp() override {
+// A delayq started with ServerArgs() and seeded with the tasks every bad request aims at.
+class SeededServer {
+ public:
+  // Starts the server and seeds it; records a test failure (and returns) if that fails.
+  void Start() {
     server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), ServerArgs());
     ASSERT_TRUE(server_->Start()) << server_->last_error();
     client_ = std::make_unique<HttpClient>(server_->address());
@@ -646,7 +602,8 @@ class BadV1Input : public ::testing::Test {
     Reply ack = Call(*client_, "POST", "/v1/tasks/" + done_ + "/ack",
                      R"({"lease":")" + done_lease_ + R"("})");
     ASSERT_EQ(ack.status, 200) << json::serialize(ack.body);
-    ASSERT_FALSE(HasFailure());
+    ASSERT_FALSE(::testing::Test::HasFailure());
+    seeded_ = true;
   }
 
   // Adds a task to `topic` and pulls it under a 10-minute lease.
@@ -680,7 +637,7 @@ class BadV1Input : public ::testing::Test {
 
   // The server process is alive and answers /healthz on a fresh connection.
   void ExpectStillServing() {
-    ASSERT_TRUE(Alive(server_->pid())) << "server died; log:\n" << server_->Log();
+    ASSERT_TRUE(ProcessAlive(server_->pid())) << "server died; log:\n" << server_->Log();
     HttpClient fresh(server_->address());
     HttpResponse health = fresh.Get("/healthz");
     EXPECT_EQ(health.status, 200) << server_->Log();
@@ -708,16 +665,37 @@ class BadV1Input : public ::testing::Test {
   std::string due_first_, due_second_, scheduled_;  // kTopic
   std::string leased_, lease_;                      // kHeldTopic
   std::string done_, done_lease_;                   // kDoneTopic
+  bool seeded_ = false;
+};
+
+// A server of its own for each test: these tests add tasks or change the seeded ones.
+class BadV1Input : public ::testing::Test, protected SeededServer {
+ protected:
+  void SetUp() override { Start(); }
 };
 
 // ---------------------------------------------------------------------------------------------
-// The table, one case per test, on one server per test.
+// The table, one case per test, all on one server: a refused request changes nothing, which
+// StoredTasksSurviveEveryBadInputUntouched checks by sending the whole table to one server.
 
-class BadV1Request : public BadV1Input, public ::testing::WithParamInterface<BadRequest> {};
+class BadV1Request : public ::testing::TestWithParam<BadRequest> {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new SeededServer;
+    shared_->Start();
+  }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+  static SeededServer* shared_;
+};
+SeededServer* BadV1Request::shared_ = nullptr;
 
 TEST_P(BadV1Request, GetsItsStatusDmErrorAndAMessageNamingTheField) {
-  ExpectAnswer(*client_, GetParam(), Vars());
-  ExpectStillServing();
+  ASSERT_TRUE(shared_->seeded_) << "the shared server did not start or was not seeded";
+  ExpectAnswer(*shared_->client_, GetParam(), shared_->Vars());
+  shared_->ExpectStillServing();
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, BadV1Request, ::testing::ValuesIn(BadRequests()),
@@ -818,9 +796,9 @@ TEST_F(BadV1Input, AKeptAliveConnectionStillWorksAfterRefusedV1Requests) {
   }
   HttpClient raw(server_->address());
   ASSERT_TRUE(raw.Connect());
-  ASSERT_TRUE(
-      raw.SendRaw(WithBody("POST", "/v1/topics/" + std::string(kTopic) + "/pull", R"({"max":0})") +
-                  Head("GET", "/v1/tasks/" + scheduled_) + "\r\n"));
+  ASSERT_TRUE(raw.SendRaw(
+      RequestWithJsonBody("POST", "/v1/topics/" + std::string(kTopic) + "/pull", R"({"max":0})") +
+      RequestHead("GET", "/v1/tasks/" + scheduled_) + "\r\n"));
   HttpResponse refused = raw.ReadResponse();
   EXPECT_EQ(refused.status, 400) << refused.body;
   HttpResponse task = raw.ReadResponse();
@@ -904,14 +882,11 @@ TEST_F(BadV1Input, StoredTasksSurviveEveryBadInputUntouched) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Known defects: each test states the correct behaviour and fails against this version (src/
-// is not changed by this suite). Run with --gtest_also_run_disabled_tests.
+// Answers that were once wrong; each test pins the fixed behaviour.
 
-// A callback.timeout_ms over callbacks.timeout in the second item of a batch is reported as
-//   {"dm_error":1,"error_msg":"callback.timeout_ms 20000 exceeds callbacks.timeout (10000 ms)"}
-// without the item's index (delivery/registry.cc Registry::Check builds the message from the
-// literal "callback.timeout_ms" instead of its `field` argument); every other item error says
-// tasks[i].field. docs/API.md mentions the quirk, SPEC.md §6 wants the field named.
+// A callback.timeout_ms over callbacks.timeout in the second item of a batch is named with the
+// item's index, tasks[1].callback.timeout_ms, as every other item error is (it once said only
+// "callback.timeout_ms", which does not say which item to fix).
 TEST_F(BadV1Input, BatchItemCallbackTimeoutOverTheLimitIsNamedWithItsIndex) {
   BadRequest request{
       "BatchItemCallbackTimeoutOverCallbacksTimeout",
@@ -926,11 +901,8 @@ TEST_F(BadV1Input, BatchItemCallbackTimeoutOverTheLimitIsNamedWithItsIndex) {
 }
 
 // An integer too large for int64 written without a fraction is "out of range" (as 2^64-1 is),
-// not "not a whole number":
-//   {"payload":"x","delay_ms":123456789012345678901234567890}
-//   -> 400 "delay_ms must be a whole number"          (also for 1e999)
-//   {"payload":"x","delay_ms":18446744073709551615}
-//   -> 400 "delay_ms is out of range (18446744073709551615)"
+// not "must be a whole number" (which it once was, for 123456789012345678901234567890 and
+// 1e999, while 18446744073709551615 was already "out of range").
 TEST_F(BadV1Input, HugeIntegersAreReportedOutOfRangeNotAsFractions) {
   for (const char* value : {"123456789012345678901234567890", "1e999"}) {
     SCOPED_TRACE(value);
@@ -945,10 +917,8 @@ TEST_F(BadV1Input, HugeIntegersAreReportedOutOfRangeNotAsFractions) {
   }
 }
 
-// An unknown task action is an unknown path: POST /v1/tasks/{id}/frob answers 404 "no action
-// 'frob'", but GET (or DELETE, PUT) /v1/tasks/{id}/frob answers
-//   405 "method GET is not allowed on /v1/tasks/1/frob; use POST"
-// advertising a method that then answers 404.
+// An unknown task action is an unknown path whatever the method: 404 "no action 'frob'" (a 405
+// "use POST" would advertise a method that then answers 404).
 TEST_F(BadV1Input, UnknownTaskActionIs404WhateverTheMethod) {
   for (const char* method : {"GET", "DELETE", "PUT"}) {
     BadRequest request{std::string("UnknownTaskActionWith") + method,
@@ -963,8 +933,7 @@ TEST_F(BadV1Input, UnknownTaskActionIs404WhateverTheMethod) {
 }
 
 // RFC 9110 §15.5.6: "The origin server MUST generate an Allow header field in a 405 response
-// containing a list of the target resource's currently supported methods." No 405 of delayq
-// has one (http::Response carries no extra headers), e.g. PUT /v1/tasks/{id}.
+// containing a list of the target resource's currently supported methods."
 TEST_F(BadV1Input, MethodNotAllowedAnswersCarryAnAllowHeader) {
   for (const auto& [method, target, allow] :
        std::vector<std::tuple<std::string, std::string, std::string>>{

@@ -48,6 +48,11 @@ class FailingStore final : public store::Store {
     if (failing) return Down();
     return real_->Nack(id, token, retry_at_ms, reason, now_ms);
   }
+  Result<Task> ExtendLease(TaskId id, uint64_t token, int64_t lease_until_ms,
+                           int64_t now_ms) override {
+    if (failing) return Down();
+    return real_->ExtendLease(id, token, lease_until_ms, now_ms);
+  }
   Result<size_t> ExpireLeases(int64_t now_ms, size_t limit) override {
     if (failing) return Down();
     return real_->ExpireLeases(now_ms, limit);

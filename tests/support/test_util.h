@@ -12,7 +12,7 @@ namespace delayq::testing {
 // Wall-clock unix milliseconds: the same clock delayq stamps due times with.
 int64_t WallClockMs();
 
-// Runs a shell command (e.g. the curl examples of SPEC.md) and returns its stdout.
+// Runs a shell command (e.g. the curl examples of docs/API.md) and returns its stdout.
 std::string RunCommand(const std::string& command);
 
 struct ProcessResult {

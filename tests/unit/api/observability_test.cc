@@ -1,5 +1,5 @@
 // Route patterns, per-topic metric series with their cap, request ids, and the log lines
-// of failed requests (issue 8).
+// of failed requests.
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -130,9 +130,9 @@ TEST(RouterLogging, ServerFailuresAreLoggedWithTheRequestIdWhenTheAccessLogIsOff
   testing::FailingStore store(std::move(*real));
   engine::Engine engine(store, SystemClock::Instance(), engine::EngineConfig{});
   ASSERT_TRUE(engine.Start());
-  ApiConfig limits;
-  limits.access_log = false;
-  Router router(engine, limits);
+  ApiConfig api_config;
+  api_config.access_log = false;
+  Router router(engine, api_config);
 
   std::ostringstream captured;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);

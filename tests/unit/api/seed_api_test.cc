@@ -89,9 +89,9 @@ struct BadAdd {
 class DecodeSeedAddRejects : public ::testing::TestWithParam<BadAdd> {};
 
 TEST_P(DecodeSeedAddRejects, WithTheFieldNamed) {
-  ApiConfig limits;
-  limits.max_payload_bytes = 16;
-  auto add = DecodeSeedAdd(GetParam().body, limits, kNow);
+  ApiConfig api_config;
+  api_config.max_payload_bytes = 16;
+  auto add = DecodeSeedAdd(GetParam().body, api_config, kNow);
   ASSERT_FALSE(add);
   EXPECT_EQ(add.error().code, GetParam().code);
   EXPECT_NE(add.error().message.find(GetParam().mentions), std::string::npos)

@@ -1,4 +1,4 @@
-// Storage faults (SPEC.md §6): a store that cannot write gets 503 / dm_error 5 and no
+// Storage faults: a store that cannot write gets 503 / dm_error 5 and no
 // acknowledgement; nothing is stored; service resumes when the store does.
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
-// The Store contract: every backend must pass this suite (DESIGN.md §1). A backend joins
-// by adding a factory to INSTANTIATE_TEST_SUITE_P below.
+// The Store contract: every backend must pass this suite, so that the engine above it cannot
+// tell them apart. A backend joins with an INSTANTIATE_TEST_SUITE_P of its own below.
 
 #include <gtest/gtest.h>
 
@@ -435,6 +435,57 @@ TEST_P(StoreContract, ExpiredLeaseIsDeliveredAgainWithANewToken) {
   EXPECT_TRUE(store_->Ack(id, again->front().lease_token, kNow + 1001));
 }
 
+TEST_P(StoreContract, ExtendedLeaseIsNotExpiredAtItsOldDeadline) {
+  TaskId id = AddOne("jobs", kNow - 5);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow, kNow + 1000);
+  ASSERT_EQ(first->size(), 1u);
+  uint64_t token = first->front().lease_token;
+  EXPECT_EQ(store_->ExtendLease(id, token + 1, kNow + 5000, kNow + 10).error().code,
+            Errc::kConflict);
+  EXPECT_EQ(store_->ExtendLease(id + 999, token, kNow + 5000, kNow + 10).error().code,
+            Errc::kNotFound);
+  auto extended = store_->ExtendLease(id, token, kNow + 5000, kNow + 500);
+  ASSERT_TRUE(extended) << extended.error().message;
+  EXPECT_EQ(extended->lease_until_ms, kNow + 5000);
+  EXPECT_EQ(extended->lease_token, token);
+  EXPECT_EQ(extended->attempts, 1u);
+  EXPECT_EQ(store_->Get(id)->lease_until_ms, kNow + 5000);
+
+  // Past the old deadline the task stays leased: no second delivery.
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 1000, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 1000));
+  EXPECT_TRUE(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 1000, kNow + 9000)->empty());
+  EXPECT_EQ(store_->Get(id)->state, TaskState::kLeased);
+
+  // Past the new one, an extension is refused and the task is delivered again.
+  EXPECT_EQ(store_->ExtendLease(id, token, kNow + 9000, kNow + 5000).error().code, Errc::kConflict);
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 5000, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 5000));
+  auto again = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 5000, kNow + 9000);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->front().attempts, 2u);
+  EXPECT_EQ(store_->ExtendLease(id, token, kNow + 9500, kNow + 5001).error().code, Errc::kConflict);
+  EXPECT_TRUE(store_->Ack(id, again->front().lease_token, kNow + 5002));
+  EXPECT_EQ(
+      store_->ExtendLease(id, again->front().lease_token, kNow + 9500, kNow + 5003).error().code,
+      Errc::kConflict);
+}
+
+TEST_P(StoreContract, ExtendedLeaseSurvivesReopen) {
+  TaskId id = AddOne("jobs", kNow - 5);
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow, kNow + 1000);
+  ASSERT_EQ(first->size(), 1u);
+  ASSERT_TRUE(store_->ExtendLease(id, first->front().lease_token, kNow + 5000, kNow + 10));
+  Reopen();
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 2000, 100));
+  ASSERT_TRUE(store_->Promote(kNow + 2000));
+  EXPECT_TRUE(store_->ClaimDue("jobs", DeliveryKind::kPull, 1, kNow + 2000, kNow + 9000)->empty());
+  EXPECT_TRUE(store_->Ack(id, first->front().lease_token, kNow + 2001));
+}
+
 TEST_P(StoreContract, CancelAndRescheduleOnlyScheduledTasks) {
   TaskId cancelled = AddOne("t", kNow + 1000);
   TaskId moved = AddOne("t", kNow + 1000);
@@ -520,17 +571,25 @@ TEST_P(StoreContract, TopicStatsCountEachState) {
 
 TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 0u); }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, StoreContract,
-    ::testing::Values(Backend{"rocksdb",
-                              [](const std::string& dir, StoreConfig config) {
-                                config.backend = "rocksdb";
-                                config.data_dir = dir + "/data";
-                                return OpenStore(config);
-                              }},
-                      Backend{"redis", OpenRedis, ResetRedis, false},
-                      Backend{"redis_cluster", OpenRedisCluster, ResetRedisCluster, false}),
-    [](const ::testing::TestParamInfo<Backend>& info) { return info.param.name; });
+// One instantiation per backend, so that each is its own suite (and CTest test, one process
+// with one server or cluster for all of its cases).
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) { return info.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(Rocksdb, StoreContract,
+                         ::testing::Values(Backend{"rocksdb",
+                                                   [](const std::string& dir, StoreConfig config) {
+                                                     config.backend = "rocksdb";
+                                                     config.data_dir = dir + "/data";
+                                                     return OpenStore(config);
+                                                   }}),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(Redis, StoreContract,
+                         ::testing::Values(Backend{"redis", OpenRedis, ResetRedis, false}),
+                         BackendName);
+INSTANTIATE_TEST_SUITE_P(RedisCluster, StoreContract,
+                         ::testing::Values(Backend{"redis_cluster", OpenRedisCluster,
+                                                   ResetRedisCluster, false}),
+                         BackendName);
 
 }  // namespace
 }  // namespace delayq::store
