@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -10,6 +9,7 @@
 #include <string_view>
 
 #include "common/result.h"
+#include "common/snapshot.h"
 
 namespace delayq::delivery {
 class Registry;
@@ -33,17 +33,15 @@ class TopicDefaultsTable {
   using Map = std::map<std::string, TopicDefaults>;
   explicit TopicDefaultsTable(Map topics = {}) : topics_(std::make_shared<const Map>(topics)) {}
   std::optional<TopicDefaults> Find(const std::string& topic) const {
-    auto snapshot = topics_.load(std::memory_order_acquire);
+    auto snapshot = topics_.Load();
     auto it = snapshot->find(topic);
     if (it == snapshot->end()) return std::nullopt;
     return it->second;
   }
-  void Replace(Map topics) {
-    topics_.store(std::make_shared<const Map>(std::move(topics)), std::memory_order_release);
-  }
+  void Replace(Map topics) { topics_.Store(std::make_shared<const Map>(std::move(topics))); }
 
  private:
-  std::atomic<std::shared_ptr<const Map>> topics_;
+  Snapshot<Map> topics_;
 };
 
 // What the API needs besides the engine: limits it enforces on every add (configurable:

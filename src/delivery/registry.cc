@@ -51,7 +51,7 @@ std::shared_ptr<const Registry::Services> Registry::MakeServices(
 }
 
 void Registry::ReplaceServices(std::map<std::string, std::vector<std::string>> services) {
-  services_.store(MakeServices(std::move(services)), std::memory_order_release);
+  services_.Store(MakeServices(std::move(services)));
 }
 
 bool Registry::HostAllowed(const std::string& host) const {
@@ -78,7 +78,7 @@ Result<void> Registry::Check(const CallbackSpec& spec, std::string_view field) c
                                             std::to_string(default_timeout_ms_) + " ms)");
   }
   if (!spec.service.empty()) {
-    if (!services_.load(std::memory_order_acquire)->contains(spec.service)) {
+    if (!services_.Load()->contains(spec.service)) {
       return Fail(Errc::kInvalidArgument, name + ": '" + spec.service +
                                               "' is not a known service (configure it under "
                                               "services)");
@@ -103,7 +103,7 @@ Result<CallbackTarget> Registry::Resolve(const CallbackSpec& spec) {
     target.url = spec.url;
     return target;
   }
-  std::shared_ptr<const Services> services = services_.load(std::memory_order_acquire);
+  std::shared_ptr<const Services> services = services_.Load();
   auto it = services->find(spec.service);
   if (it == services->end() || it->second.base_urls.empty()) {
     return Fail(Errc::kNotFound, "service '" + spec.service + "' is no longer configured");

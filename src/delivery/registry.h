@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/snapshot.h"
 #include "delivery/callback_spec.h"
 
 namespace delayq::delivery {
@@ -52,7 +53,7 @@ class Registry {
   static std::shared_ptr<const Services> MakeServices(
       std::map<std::string, std::vector<std::string>> services);
   // Immutable snapshots: a reader keeps the one it loaded for the whole call.
-  std::atomic<std::shared_ptr<const Services>> services_;
+  Snapshot<Services> services_;
   std::vector<std::string> allow_hosts_;
   const int64_t default_timeout_ms_;
 };

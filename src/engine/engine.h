@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "common/snapshot.h"
 #include "engine/callback_sink.h"
 #include "engine/lateness_window.h"
 #include "engine/metrics.h"
@@ -194,8 +195,7 @@ class Engine final : private SchedulerListener {
   Metrics metrics_;
   LatenessWindow lateness_;
   // config_.topic_limits, replaceable (SetTopicLimits); immutable snapshots.
-  std::atomic<std::shared_ptr<const std::map<std::string, EngineConfig::TopicLimits>>>
-      topic_limits_;
+  Snapshot<std::map<std::string, EngineConfig::TopicLimits>> topic_limits_;
   IdGenerator ids_;
   std::unique_ptr<StoreWorker> worker_;
   std::unique_ptr<Scheduler> scheduler_;

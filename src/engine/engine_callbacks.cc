@@ -29,15 +29,14 @@ constexpr int64_t kClaimRetryMs = 100;
 // calls timed out in its queue and most were never made (BENCHMARKS.md, many topics).
 
 EngineConfig::TopicLimits Engine::LimitsFor(const std::string& topic) const {
-  auto limits = topic_limits_.load(std::memory_order_acquire);
+  auto limits = topic_limits_.Load();
   auto it = limits->find(topic);
   return it == limits->end() ? config_.default_topic_limits : it->second;
 }
 
 void Engine::SetTopicLimits(std::map<std::string, EngineConfig::TopicLimits> limits) {
-  topic_limits_.store(
-      std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(std::move(limits)),
-      std::memory_order_release);
+  topic_limits_.Store(
+      std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(std::move(limits)));
 }
 
 // A lane is in at most one of these places at a time, which is what keeps every topic's

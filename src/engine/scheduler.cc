@@ -36,8 +36,8 @@ void Scheduler::Kick(int64_t at_ms) {
     std::lock_guard lock(mu_);
     if (at_ms >= planned_wake_ms_) return;
     kicked_ = true;
+    wake_.notify_one();  // under the lock, as in StoreWorker: the kicker is done with us after it
   }
-  wake_.notify_one();
 }
 
 void Scheduler::Run() {

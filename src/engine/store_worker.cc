@@ -18,6 +18,11 @@ void StoreWorker::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
+// Submitters signal the condition variable before they release the mutex, so that a
+// submitter has stopped touching the worker by the time its work can have run. Signalled
+// after the unlock, a settlement from the delivery thread could be done (its callback slot
+// released, WaitForCallbacks satisfied, the engine stopped and this worker destroyed) while
+// the delivery thread was still to call notify_one on a destroyed condition variable.
 void StoreWorker::Stop() {
   {
     std::lock_guard lock(mu_);
@@ -33,8 +38,8 @@ bool StoreWorker::SubmitAdd(std::vector<Task>&& tasks, AddDone&& done) {
     if (stopping_ || queued_ + tasks.size() > max_queued_) return false;
     queued_ += tasks.size();
     adds_.push_back(AddRequest{std::move(tasks), std::move(done)});
+    wake_.notify_one();  // under the lock: see Stop
   }
-  wake_.notify_one();
   return true;
 }
 
@@ -44,8 +49,8 @@ bool StoreWorker::Submit(Job&& job) {
     if (stopping_ || queued_ + 1 > max_queued_) return false;
     ++queued_;
     jobs_.push_back(std::move(job));
+    wake_.notify_one();
   }
-  wake_.notify_one();
   return true;
 }
 
@@ -56,8 +61,8 @@ bool StoreWorker::SubmitSettle(store::Settlement&& settlement, SettleDone&& done
     ++queued_;
     settles_.push_back(std::move(settlement));
     settle_done_.push_back(std::move(done));
+    wake_.notify_one();
   }
-  wake_.notify_one();
   return true;
 }
 

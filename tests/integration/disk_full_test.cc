@@ -20,21 +20,12 @@
 #include <string>
 #include <vector>
 
-#include "support/callback_receiver.h"
-#include "support/http_client.h"
-#include "support/server_process.h"
-#include "support/temp_dir.h"
-#include "support/test_util.h"
+#include "support/integration.h"
 
 namespace delayq {
 namespace {
 
-using testing::CallbackReceiver;
-using testing::HttpClient;
-using testing::HttpResponse;
-using testing::ServerProcess;
-using testing::TempDir;
-using testing::WaitFor;
+using namespace integration;
 namespace json = boost::json;
 
 constexpr uint64_t kFilesystemBytes = 48ULL << 20;

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "support/callback_receiver.h"
@@ -398,22 +399,21 @@ TEST_F(DistributedMode, HungRedisAnswersWithinTheTimeoutAndResumes) {
 }
 
 // A 3-master + 3-replica cluster (cluster-node-timeout 2 s, AOF appendfsync always), two
-// instances, adds and seed pulls on topics over all masters. Three rounds: a master is
-// SIGKILLed mid-load (first the one holding delayq's global keys), its replica is promoted,
-// and the killed node comes back as a replica. Each round: /readyz 503 during the outage,
-// adds to every topic succeed again within the bound, and at the end every acknowledged task
-// is delivered and no add answered with a plain error is.
-// Disabled: it fails now — after the master holding the global keys is killed, adds do not
-// resume on every topic within 20 s (round 0). Run it with --gtest_also_run_disabled_tests
-// while fixing the follow-up of that failover.
-TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) {
+// instances with redis.wait_replicas 1, adds and v1 pulls + acks on topics over all masters.
+// Three rounds: a master is SIGKILLed mid-load (first the one holding delayq's global keys),
+// its replica is promoted, and the killed node is restarted and rejoins as a replica. Each
+// round: /readyz 503 during the outage and 200 after, adds to every topic succeed again
+// within the bound, and at the end every acknowledged task is delivered and no add answered
+// with a plain error is. Without wait_replicas an add the old master acknowledged but had
+// not yet replicated can be lost (asynchronous replication): that is what WAIT is for.
+TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
   testing::TempDir dir;
   RedisCluster cluster(dir.Sub("cluster"), /*replicas=*/1, /*node_timeout_ms=*/2000);
   ASSERT_TRUE(cluster.Start()) << cluster.last_error();
   std::vector<std::unique_ptr<ServerProcess>> instances;
   for (int i = 0; i < 2; ++i) {
     std::vector<std::string> flags = RedisFlags(cluster.url());
-    flags.insert(flags.end(), {"--redis-command-timeout", "1s"});
+    flags.insert(flags.end(), {"--redis-command-timeout", "1s", "--redis-wait-replicas", "1"});
     instances.push_back(std::make_unique<ServerProcess>(dir.Sub("i" + std::to_string(i)), flags));
     ASSERT_TRUE(instances.back()->Start()) << instances.back()->last_error();
   }
@@ -423,6 +423,27 @@ TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) 
   std::set<std::string> acknowledged, refused, unknown, delivered;
   std::vector<int64_t> last_ok_ms(kTopics, 0);
   std::atomic<int> other{0}, twice{0};
+  // At-least-once consumption (pull under a short lease, then ack): a claim or an ack lost
+  // in the outage means a redelivery after the lease, never a loss.
+  std::atomic<int> failed_acks{0};
+  auto consume = [&](HttpClient& client, int topic) {
+    auto response = client.Post("/v1/topics/f" + std::to_string(topic) + "/pull",
+                                R"({"max":20,"lease_ms":2000})");
+    json::value body = Parse(response.body);
+    if (response.status != 200 || !body.is_object()) return 0;
+    int taken = 0;
+    for (const json::value& task : body.at("tasks").as_array()) {
+      ++taken;
+      {
+        std::lock_guard lock(mu);
+        if (!delivered.insert(std::string(task.at("payload").as_string())).second) ++twice;
+      }
+      auto ack = client.Post("/v1/tasks/" + std::string(task.at("id").as_string()) + "/ack",
+                             R"({"lease":")" + std::string(task.at("lease").as_string()) + "\"}");
+      if (ack.status != 200) ++failed_acks;
+    }
+    return taken;
+  };
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
@@ -449,15 +470,8 @@ TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) 
     threads.emplace_back([&, i] {
       HttpClient client(instances[i]->address(), std::chrono::seconds(30));
       for (int n = 0; !stop; ++n) {
-        auto response =
-            client.Post("/delay/task/pull", R"({"topic":"f)" + std::to_string(n % kTopics) + "\"}");
-        json::value body = Parse(response.body);
-        if (response.status != 200 || !body.is_object() || body.at("task_id").as_int64() == 0) {
+        if (consume(client, n % kTopics) == 0)
           std::this_thread::sleep_for(std::chrono::milliseconds(2));
-          continue;
-        }
-        std::lock_guard lock(mu);
-        if (!delivered.insert(std::string(body.at("content").as_string())).second) ++twice;
       }
     });
   }
@@ -466,16 +480,17 @@ TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) 
     return acknowledged.size();
   };
   HttpClient probe(instances[0]->address(), std::chrono::seconds(10));
-  std::vector<int64_t> recovery_ms;
+  std::vector<int64_t> recovery_ms, promotion_ms;
   int previous = -1;
   for (int round = 0; round < 3; ++round) {
     ASSERT_TRUE(WaitFor([&] { return acked() >= 300u * (round + 1); }, std::chrono::seconds(30)));
     // Round 0: the master of the global keys; then masters of topics elsewhere.
-    int victim =
-        cluster.MasterOf(round == 0 ? "dq:{dq}:gen" : "dq:{f" + std::to_string(round) + "}:n");
+    std::string victim_key = round == 0 ? "dq:{dq}:gen" : "dq:{f" + std::to_string(round) + "}:n";
+    int victim = cluster.MasterOf(victim_key);
     for (int t = 0; victim == previous || victim < 0; ++t) {
       ASSERT_LT(t, kTopics) << "no other master found";
-      victim = cluster.MasterOf("dq:{f" + std::to_string(t) + "}:n");
+      victim_key = "dq:{f" + std::to_string(t) + "}:n";
+      victim = cluster.MasterOf(victim_key);
     }
     previous = victim;
     int64_t killed_at = WallClockMs();
@@ -483,6 +498,14 @@ TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) 
     EXPECT_TRUE(
         WaitFor([&] { return probe.Get("/readyz").status == 503; }, std::chrono::seconds(10)))
         << "round " << round << ": /readyz never said not ready";
+    // As a supervisor would, the killed node is restarted once its replica has taken over;
+    // it rejoins as that one's replica, which is what lets WAIT 1 confirm adds again.
+    ASSERT_TRUE(
+        WaitFor([&] { return cluster.MasterOf(victim_key) >= 0; }, std::chrono::seconds(15)))
+        << "round " << round << ": no replica was promoted";
+    promotion_ms.push_back(WallClockMs() - killed_at);
+    EXPECT_LT(promotion_ms.back(), 8000) << "round " << round;
+    ASSERT_TRUE(cluster.node(victim).Start());
     // Recovered: every topic took an add after the kill, and /readyz is 200 again.
     bool back = WaitFor(
         [&] {
@@ -494,14 +517,35 @@ TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) 
         },
         std::chrono::seconds(20));
     int64_t recovered = WallClockMs() - killed_at;
-    ASSERT_TRUE(back) << "round " << round << ": adds did not resume on every topic";
+    if (!back) {
+      std::lock_guard lock(mu);
+      std::string late;
+      for (int t = 0; t < kTopics; ++t) {
+        if (last_ok_ms[t] < killed_at) late += " f" + std::to_string(t);
+      }
+      std::string nodes;
+      for (size_t n = 0; n < cluster.size(); ++n) {
+        if (static_cast<int>(n) != victim)
+          nodes += "node " + std::to_string(n) + ":\n" + cluster.node(n).Cli("CLUSTER NODES");
+      }
+      std::string metrics = probe.Get("/metrics").body;
+      std::string redis_metrics;
+      std::istringstream lines(metrics);
+      for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("delayq_redis", 0) == 0) redis_metrics += line + "\n";
+      }
+      std::string log = instances[0]->Log();
+      FAIL() << "round " << round << ": adds did not resume on topics" << late << "\n"
+             << nodes << redis_metrics << "--- instance 0 log (tail) ---\n"
+             << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+    }
     EXPECT_TRUE(
         WaitFor([&] { return probe.Get("/readyz").status == 200; }, std::chrono::seconds(10)));
     recovery_ms.push_back(recovered);
-    // node timeout 2 s + election + our refresh: stated bound 2 s + 6 s.
-    EXPECT_LT(recovered, 8000) << "round " << round;
-    // The killed node returns as a replica, so that every master has one for the next round.
-    ASSERT_TRUE(cluster.node(victim).Start());
+    // Stated bound: the promotion takes node timeout (2 s) + election (~2 s); with WAIT 1 and
+    // one replica per master, adds are confirmed again once the restarted node has synced.
+    EXPECT_LT(recovered, 15000) << "round " << round;
+    // Every master has a replica again before the next round.
     ASSERT_TRUE(WaitFor(
         [&] {
           return cluster.node(victim).Cli("INFO replication").find("master_link_status:up") !=
@@ -517,15 +561,10 @@ TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) 
   WaitFor(
       [&] {
         for (int t = 0; t < kTopics; ++t) {
-          for (;;) {
-            auto response =
-                probe.Post("/delay/task/pull", R"({"topic":"f)" + std::to_string(t) + "\"}");
-            json::value body = Parse(response.body);
-            if (response.status != 200 || !body.is_object() || body.at("task_id").as_int64() == 0)
-              break;
-            if (!delivered.insert(std::string(body.at("content").as_string())).second) ++twice;
+          while (consume(probe, t) > 0) {
           }
         }
+        std::lock_guard lock(mu);
         return std::includes(delivered.begin(), delivered.end(), acknowledged.begin(),
                              acknowledged.end());
       },
@@ -537,11 +576,15 @@ TEST(RedisClusterFailover, DISABLED_MastersKilledInTurnLoseNothingAcknowledged) 
   EXPECT_EQ(lost, 0u) << "acknowledged adds lost out of " << acknowledged.size();
   EXPECT_EQ(refused_delivered, 0u) << "adds answered a plain 503 were stored and delivered";
   EXPECT_EQ(other.load(), 0);
-  // The seed pull consumes (at most once): a task handed out twice would be a claim bug.
-  EXPECT_EQ(twice.load(), 0);
+  // Redeliveries are the price of at-least-once: a claim whose answer was lost, or an ack
+  // that failed or was acknowledged by a master that died before its replica had it.
+  std::cout << "delivered twice " << twice.load() << " (acks failed " << failed_acks.load()
+            << ")\n";
   std::cout << "acknowledged " << acknowledged.size() << ", refused " << refused.size()
             << ", outcome unknown " << unknown.size() << " (delivered " << unknown_delivered
-            << "); recovery ms:";
+            << "); promotion ms:";
+  for (int64_t ms : promotion_ms) std::cout << " " << ms;
+  std::cout << "; recovery ms:";
   for (int64_t ms : recovery_ms) std::cout << " " << ms;
   std::cout << "\n";
 }

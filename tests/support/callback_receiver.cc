@@ -47,6 +47,7 @@ void CallbackReceiver::SetStatuses(const std::string& path, std::vector<int> sta
   std::lock_guard lock(mu_);
   statuses_[path] = std::move(statuses);
   answered_[path] = 0;
+  cycle_[path] = false;
 }
 
 void CallbackReceiver::SetHang(const std::string& path, bool hang) {
@@ -55,6 +56,22 @@ void CallbackReceiver::SetHang(const std::string& path, bool hang) {
     hang_[path] = hang;
   }
   changed_.notify_all();
+}
+
+void CallbackReceiver::SetStatusCycle(const std::string& path, std::vector<int> statuses) {
+  std::lock_guard lock(mu_);
+  statuses_[path] = std::move(statuses);
+  answered_[path] = 0;
+  cycle_[path] = true;
+}
+
+std::vector<ReceivedCall> CallbackReceiver::TakeAnswered() {
+  std::lock_guard lock(mu_);
+  std::vector<ReceivedCall> answered;
+  std::vector<ReceivedCall> waiting;
+  for (auto& call : calls_) (call.status != 0 ? answered : waiting).push_back(std::move(call));
+  calls_.swap(waiting);
+  return answered;
 }
 
 std::vector<ReceivedCall> CallbackReceiver::Calls(const std::string& path) const {
@@ -80,6 +97,7 @@ int CallbackReceiver::NextStatus(const std::string& path) {
   auto it = statuses_.find(path);
   if (it == statuses_.end() || it->second.empty()) return 200;
   size_t n = answered_[path]++;
+  if (cycle_[path]) return it->second[n % it->second.size()];
   return it->second[std::min(n, it->second.size() - 1)];
 }
 
@@ -132,12 +150,20 @@ void CallbackReceiver::Serve(int fd) {
     int status;
     {
       std::unique_lock lock(mu_);
+      call.seq = next_seq_++;
       calls_.push_back(call);
       changed_.notify_all();
       // Hang: keep the request unanswered until released or shut down.
       changed_.wait(lock, [&] { return stopping_ || !hang_[call.path]; });
       if (stopping_) return;
       status = NextStatus(call.path);
+      // Recent calls are at the back; TakeAnswered may have moved earlier ones out.
+      for (auto it = calls_.rbegin(); it != calls_.rend(); ++it) {
+        if (it->seq == call.seq) {
+          it->status = status;
+          break;
+        }
+      }
     }
     std::string body = status >= 200 && status < 300 ? "ok" : "busy";
     std::string response = "HTTP/1.1 " + std::to_string(status) +

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -57,6 +58,18 @@ RedisServer::RedisServer(std::string dir, std::vector<std::string> extra_args)
   std::filesystem::create_directories(dir_);
 }
 
+std::unique_ptr<RedisServer> RedisServer::Sentinel(const std::string& dir,
+                                                   const std::string& master_name,
+                                                   int master_port) {
+  auto sentinel = std::make_unique<RedisServer>(dir);
+  sentinel->sentinel_config_ = dir + "/sentinel.conf";
+  std::ofstream config(sentinel->sentinel_config_);
+  config << "sentinel monitor " << master_name << " 127.0.0.1 " << master_port << " 2\n"
+         << "sentinel down-after-milliseconds " << master_name << " 1000\n"
+         << "sentinel failover-timeout " << master_name << " 5000\n";
+  return sentinel;
+}
+
 RedisServer::~RedisServer() { Stop(); }
 
 bool RedisServer::Start() {
@@ -84,6 +97,10 @@ bool RedisServer::Start() {
                                   dir_ + "/redis.log",
                                   "--protected-mode",
                                   "no"};
+    if (!sentinel_config_.empty()) {
+      // A sentinel rewrites its config file, which must come first.
+      args.insert(args.begin() + 1, {sentinel_config_, "--sentinel"});
+    }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     pid_ = fork();
     if (pid_ == 0) {
@@ -142,7 +159,12 @@ RedisCluster::RedisCluster(const std::string& dir, int replicas, int node_timeou
     nodes_.push_back(std::make_unique<RedisServer>(
         node_dir, std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
                                            node_dir + "/nodes.conf", "--cluster-node-timeout",
-                                           std::to_string(node_timeout_ms)}));
+                                           std::to_string(node_timeout_ms),
+                                           // Redis 7.0.15 (Debian 12) replicas otherwise refuse
+                                           // the election: "Disconnected from master for longer
+                                           // than allowed", seen here with a live link until the
+                                           // kill. 0: a replica always stands.
+                                           "--cluster-replica-validity-factor", "0"}));
   }
 }
 

@@ -13,6 +13,10 @@ namespace delayq::testing {
 class RedisServer {
  public:
   explicit RedisServer(std::string dir, std::vector<std::string> extra_args = {});
+  // A redis-sentinel watching the master on `master_port` as `master_name`, with quorum 2,
+  // down-after 1 s and failover-timeout 5 s (its config file is written in `dir`).
+  static std::unique_ptr<RedisServer> Sentinel(const std::string& dir,
+                                               const std::string& master_name, int master_port);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -36,6 +40,7 @@ class RedisServer {
 
   std::string dir_;
   std::vector<std::string> extra_args_;
+  std::string sentinel_config_;  // set: started as a sentinel with this config file
   int port_ = 0;
   pid_t pid_ = -1;
 };

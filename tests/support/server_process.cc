@@ -24,6 +24,10 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0) Kill();
 }
 
+void ServerProcess::SetEnv(std::string name, std::string value) {
+  env_.emplace_back(std::move(name), std::move(value));
+}
+
 bool ServerProcess::Start(std::chrono::milliseconds timeout) {
   int out[2];
   if (pipe(out) != 0) return false;
@@ -39,6 +43,13 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
     if (log >= 0) dup2(log, STDERR_FILENO);
     close(out[0]);
     close(out[1]);
+    for (const auto& [name, value] : env_) {
+      if (value.empty()) {
+        unsetenv(name.c_str());
+      } else {
+        setenv(name.c_str(), value.c_str(), 1);
+      }
+    }
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace delayq::testing {
@@ -17,6 +18,10 @@ class ServerProcess {
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Sets `name` in the server's environment at the next Start (an empty value unsets it),
+  // e.g. LD_PRELOAD of a fault library.
+  void SetEnv(std::string name, std::string value);
 
   // False (with the server's stderr in last_error()) if it did not come up in `timeout`.
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(20));
@@ -37,6 +42,7 @@ class ServerProcess {
  private:
   std::string data_dir_;
   std::vector<std::string> extra_args_;
+  std::vector<std::pair<std::string, std::string>> env_;
   std::string log_path_;
   std::string address_;
   std::string last_error_;
