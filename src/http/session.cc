@@ -18,6 +18,9 @@ constexpr std::chrono::seconds kWriteTimeout{30};
 // Bounds on reading what a client still sends after we decided to close (LingerClose).
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr size_t kLingerMaxBytes = 64 << 20;
+// How long a connection over the limit may take to send its first request before it is
+// answered anyway (see Reject).
+constexpr std::chrono::seconds kRejectReadTimeout{2};
 // Pipelined requests of one connection handed to the handler and not yet answered; more
 // wait in the socket. Bounds what one connection can queue (a v1 pull answers at most
 // 1,000 tasks, whose acks a consumer may pipeline; 128 keeps most of a round together).
@@ -91,10 +94,16 @@ void Session::Start() {
   asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
 }
 
+// The refusal answers the connection's first request rather than being written as soon as
+// the connection is accepted: an HTTP client treats bytes that arrive before it has sent a
+// request as an unsolicited response on an idle connection and fails the request it then
+// sends with a transport error instead of the 503 (Go's net/http does), so it could never
+// retry it as overloaded. A client that sends nothing is answered after kRejectReadTimeout.
 void Session::Reject(int status, std::string_view message) {
   asio::dispatch(stream_.get_executor(),
                  [self = shared_from_this(), status, text = std::string(message)] {
-                   self->AnswerAndClose(self->context_.handler.ErrorResponse(status, text));
+                   self->rejection_ = self->context_.handler.ErrorResponse(status, text);
+                   self->ReadHeader();
                  });
 }
 
@@ -105,13 +114,22 @@ void Session::ReadHeader() {
   parser_->header_limit(static_cast<uint32_t>(context_.config.max_header_bytes));
   // Sets only the read deadline when an answer is being written (basic_stream keeps one
   // timer per direction and leaves a pending operation's alone).
-  stream_.expires_after(context_.config.idle_timeout);
+  stream_.expires_after(rejection_ ? kRejectReadTimeout : context_.config.idle_timeout);
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
 void Session::OnHeader(beast::error_code ec) {
+  if (rejection_) {
+    bool gone = ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                ec == asio::error::connection_reset || ec == asio::error::operation_aborted;
+    if (gone) return Close();
+    if (!ec) version_ = parser_->get().version();
+    Response refusal = std::move(*rejection_);
+    rejection_.reset();
+    return AnswerAndClose(std::move(refusal));
+  }
   if (ec) return FailRead(ec);
   auto& request = parser_->get();
   version_ = request.version();

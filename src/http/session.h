@@ -52,7 +52,8 @@ class Session : public std::enable_shared_from_this<Session> {
   ~Session();
 
   void Start();
-  // Answers with `status` and closes: used for connections over the limit.
+  // Answers the first request with `status` and closes: used for connections over the
+  // limit.
   void Reject(int status, std::string_view message);
 
  private:
@@ -102,6 +103,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;   // an answer is being written
   bool closing_ = false;   // nothing more is read; close once the pending answers are out
   std::string remote_;     // the peer's "IP:PORT", read once per connection (for logs)
+  std::optional<Response> rejection_;  // set by Reject: the answer to the first request
 };
 
 }  // namespace delayq::http
