@@ -19,6 +19,9 @@ packages=(
   # test starts Debian's etcd (binary: etcd).
   chromium etcd-server
   prometheus  # promtool: tests/integration/metrics_test.cc checks /metrics with it
+  # The Kafka sink (librdkafka; its mock cluster runs the sink tests) and kcat, the
+  # independent consumer those tests read back with.
+  librdkafka-dev kcat
   # The client libraries' suites (tests/clients): Go 1.19 and pytest for Debian's python3.
   golang-go python3-pytest
 )

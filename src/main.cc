@@ -22,6 +22,7 @@
 #include "delivery/dispatcher.h"
 #include "delivery/http_client.h"
 #include "delivery/registry.h"
+#include "delivery/sink.h"
 #include "engine/engine.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -112,7 +113,9 @@ int Serve(const config::Config& cfg) {
   delivery::Registry registry(dynamic->services, cfg.allow_hosts, cfg.callback_timeout_ms);
   api::Authenticator authenticator(wiring::ToTokenGrants(cfg));
   engine::EngineConfig engine_config = wiring::ToEngineConfig(cfg, *node_id);
-  auto topics = wiring::BuildTopics(dynamic->topics, registry, engine_config.default_topic_limits);
+  delivery::SinkAvailability sink_availability = wiring::ToSinkAvailability(cfg);
+  auto topics = wiring::BuildTopics(dynamic->topics, registry, engine_config.default_topic_limits,
+                                    sink_availability);
   if (!topics) {
     std::fprintf(stderr, "delayq: configuration error: %s\n", topics.error().message.c_str());
     return 2;
@@ -124,9 +127,33 @@ int Serve(const config::Config& cfg) {
   api_config.auth = &authenticator;
   api_config.live_topics = &topic_defaults;
 
+  // A broker or a Redis that cannot be reached does not stop the start: the sink says so in
+  // /readyz and /metrics, and due tasks wait in their retry policy (docs/OPERATIONS.md).
+  std::unique_ptr<delivery::KafkaSink> kafka_sink;
+  std::unique_ptr<delivery::RedisStreamSink> redis_stream_sink;
+  if (sink_availability.kafka) {
+    auto sink = delivery::KafkaSink::Create(wiring::ToKafkaSinkConfig(cfg));
+    if (!sink) {
+      std::fprintf(stderr, "delayq: configuration error: %s\n", sink.error().message.c_str());
+      return 2;
+    }
+    kafka_sink = std::move(*sink);
+  }
+  if (sink_availability.redis_stream) {
+    auto sink = delivery::RedisStreamSink::Create(wiring::ToRedisStreamSinkConfig(cfg));
+    if (!sink) {
+      std::fprintf(stderr, "delayq: configuration error: %s\n", sink.error().message.c_str());
+      return 2;
+    }
+    redis_stream_sink = std::move(*sink);
+  }
+  delivery::Sinks sinks(kafka_sink.get(), redis_stream_sink.get());
+  api_config.sinks = &sinks;
+  api_config.sink_availability = sink_availability;
+
   delivery::HttpClient http_client(static_cast<size_t>(cfg.callback_max_per_host),
                                    static_cast<size_t>(cfg.callback_max_connections));
-  delivery::Dispatcher dispatcher(registry, http_client, cfg.signing_key);
+  delivery::Dispatcher dispatcher(registry, http_client, cfg.signing_key, &sinks);
   http_client.Start();
   engine::Engine engine(**store, SystemClock::Instance(), engine_config, &dispatcher);
   if (auto started = engine.Start(); !started) {
@@ -146,8 +173,8 @@ int Serve(const config::Config& cfg) {
     // checked in full (against a registry holding its services) before any table changes.
     centre->Start([&](const config::Dynamic& change) -> Result<void> {
       delivery::Registry candidate(change.services, cfg.allow_hosts, cfg.callback_timeout_ms);
-      auto tables =
-          wiring::BuildTopics(change.topics, candidate, engine_config.default_topic_limits);
+      auto tables = wiring::BuildTopics(change.topics, candidate,
+                                        engine_config.default_topic_limits, sink_availability);
       if (!tables) return std::unexpected(tables.error());
       registry.ReplaceServices(change.services);
       topic_defaults.Replace(std::move(tables->defaults));
@@ -167,6 +194,9 @@ int Serve(const config::Config& cfg) {
   spdlog::info("msg=\"stopping\" signal={}", signal_number);
   if (centre) centre->Stop();
   StopGracefully(cfg, server, engine, http_client);
+  // Before the engine goes: a sink reports what it still holds as failed, into the engine.
+  kafka_sink.reset();
+  redis_stream_sink.reset();
   spdlog::info("msg=\"stopped\"");
   return 0;
 }

@@ -1,10 +1,31 @@
 #include "wiring.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 
 #include "delivery/callback_spec.h"
 
 namespace delayq::wiring {
+
+namespace {
+
+// How long librdkafka may keep retrying one message: sinks.kafka.properties'
+// message.timeout.ms (or delivery.timeout.ms, its alias) when given, else callbacks.timeout,
+// the time any pushed delivery may take.
+int64_t KafkaMessageTimeoutMs(const config::Config& cfg) {
+  int64_t ms = cfg.callback_timeout_ms;
+  for (const char* name : {"message.timeout.ms", "delivery.timeout.ms"}) {
+    auto it = cfg.kafka_properties.find(name);
+    if (it == cfg.kafka_properties.end()) continue;
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec == std::errc() && v > 0) ms = v;
+  }
+  return ms;
+}
+
+}  // namespace
 
 store::StoreConfig ToStoreConfig(const config::Config& cfg) {
   store::StoreConfig out;
@@ -39,7 +60,11 @@ engine::EngineConfig ToEngineConfig(const config::Config& cfg, uint32_t node_id)
   out.retry = RetryPolicy{cfg.retry_initial_ms, cfg.retry_max_ms, cfg.retry_multiplier};
   // A delivering task is due again if no answer was recorded within the longest allowed
   // callback plus a margin (a crash while callbacks were in flight).
-  out.callback_lease_ms = cfg.callback_timeout_ms + 5'000;
+  // A Kafka message is retried inside librdkafka for up to its message timeout; its task must
+  // not be handed out again meanwhile.
+  int64_t longest = cfg.callback_timeout_ms;
+  if (!cfg.kafka_brokers.empty()) longest = std::max(longest, KafkaMessageTimeoutMs(cfg));
+  out.callback_lease_ms = longest + 5'000;
   out.max_callbacks_in_flight = static_cast<size_t>(cfg.callback_max_in_flight);
   out.default_topic_limits.max_in_flight =
       static_cast<size_t>(cfg.callback_max_in_flight_per_topic);
@@ -74,9 +99,37 @@ std::vector<api::TokenGrant> ToTokenGrants(const config::Config& cfg) {
   return grants;
 }
 
+delivery::SinkAvailability ToSinkAvailability(const config::Config& cfg) {
+  delivery::SinkAvailability out;
+  out.kafka = !cfg.kafka_brokers.empty();
+  out.redis_stream = !cfg.redis_stream_url.empty();
+  out.kafka_default_topic = cfg.kafka_default_topic;
+  return out;
+}
+
+delivery::KafkaSinkConfig ToKafkaSinkConfig(const config::Config& cfg) {
+  delivery::KafkaSinkConfig out;
+  for (const auto& broker : cfg.kafka_brokers) {
+    out.brokers += (out.brokers.empty() ? "" : ",") + broker;
+  }
+  out.properties = cfg.kafka_properties;
+  out.message_timeout_ms = KafkaMessageTimeoutMs(cfg);
+  return out;
+}
+
+delivery::RedisStreamSinkConfig ToRedisStreamSinkConfig(const config::Config& cfg) {
+  delivery::RedisStreamSinkConfig out;
+  out.url = cfg.redis_stream_url;
+  out.maxlen = cfg.redis_stream_maxlen;
+  out.connect_timeout_ms = static_cast<int>(cfg.redis_connect_timeout_ms);
+  out.command_timeout_ms = static_cast<int>(cfg.redis_command_timeout_ms);
+  return out;
+}
+
 Result<TopicTables> BuildTopics(const std::map<std::string, config::Config::Topic>& topics,
                                 const delivery::Registry& registry,
-                                const engine::EngineConfig::TopicLimits& base) {
+                                const engine::EngineConfig::TopicLimits& base,
+                                const delivery::SinkAvailability& sinks) {
   TopicTables tables;
   for (const auto& [name, topic] : topics) {
     engine::EngineConfig::TopicLimits topic_limits = base;
@@ -92,6 +145,11 @@ Result<TopicTables> BuildTopics(const std::map<std::string, config::Config::Topi
       if (!spec) return std::unexpected(spec.error());
       if (auto ok = registry.Check(*spec, field); !ok) return std::unexpected(ok.error());
       defaults.callback_json = delivery::EncodeCallbackSpec(*spec);
+    }
+    if (!topic.sink_json.empty()) {
+      auto spec = delivery::ParseSinkObject(topic.sink_json, "topics." + name + ".sink", sinks);
+      if (!spec) return std::unexpected(spec.error());
+      defaults.sink_json = delivery::EncodeSinkSpec(*spec);
     }
     tables.defaults[name] = std::move(defaults);
   }

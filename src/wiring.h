@@ -13,7 +13,10 @@
 #include "api/validate.h"
 #include "common/result.h"
 #include "config/config.h"
+#include "delivery/kafka_sink.h"
+#include "delivery/redis_stream_sink.h"
 #include "delivery/registry.h"
+#include "delivery/sink_spec.h"
 #include "engine/engine.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -28,14 +31,21 @@ api::ApiConfig ToApiConfig(const config::Config& cfg);
 http::ServerConfig ToServerConfig(const config::Config& cfg);
 std::vector<api::TokenGrant> ToTokenGrants(const config::Config& cfg);
 
+// The sinks: configured when sinks.kafka.brokers / sinks.redis_stream.url are set.
+delivery::SinkAvailability ToSinkAvailability(const config::Config& cfg);
+delivery::KafkaSinkConfig ToKafkaSinkConfig(const config::Config& cfg);
+delivery::RedisStreamSinkConfig ToRedisStreamSinkConfig(const config::Config& cfg);
+
 // Per-topic settings (file `topics` or the config centre) as the API and the engine use
-// them. Default callbacks are checked against `registry` like a callback given on an add.
+// them. Default callbacks are checked against `registry` like a callback given on an add,
+// default sinks against the configured sinks.
 struct TopicTables {
   api::TopicDefaultsTable::Map defaults;
   std::map<std::string, engine::EngineConfig::TopicLimits> limits;
 };
 Result<TopicTables> BuildTopics(const std::map<std::string, config::Config::Topic>& topics,
                                 const delivery::Registry& registry,
-                                const engine::EngineConfig::TopicLimits& base);
+                                const engine::EngineConfig::TopicLimits& base,
+                                const delivery::SinkAvailability& sinks);
 
 }  // namespace delayq::wiring

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <vector>
 
+#include "delivery/sink.h"
+
 namespace delayq::api {
 
 namespace {
@@ -147,9 +149,46 @@ void BackendSeries(std::string* out, const store::StoreStats& stats) {
   }
 }
 
+// Per configured sink: messages stored, failed sends, in flight, send latency, reachable.
+void SinkSeries(std::string* out, const delivery::Sinks& sinks) {
+  using delivery::SinkKind;
+  std::vector<SinkKind> kinds;
+  for (SinkKind kind : {SinkKind::kKafka, SinkKind::kRedisStream}) {
+    if (sinks.Find(kind) != nullptr) kinds.push_back(kind);
+  }
+  if (kinds.empty()) return;
+  auto each = [&](const char* name, const char* type, const char* help, auto value) {
+    *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (SinkKind kind : kinds) {
+      *out += fmt::format("{}{{sink=\"{}\"}} {}\n", name, delivery::SinkKindName(kind),
+                          value(kind));
+    }
+  };
+  each("delayq_sink_produced_total", "counter",
+       "Messages a sink stored (Kafka: acknowledged by the in-sync replicas; Redis: XADD answered).",
+       [&](SinkKind k) { return sinks.metrics(k).produced.load(std::memory_order_relaxed); });
+  each("delayq_sink_failed_total", "counter",
+       "Sends that failed (the task goes to its retry policy, or dead).",
+       [&](SinkKind k) { return sinks.metrics(k).failed.load(std::memory_order_relaxed); });
+  each("delayq_sink_in_flight", "gauge", "Messages sent whose outcome is not known yet.",
+       [&](SinkKind k) { return sinks.metrics(k).in_flight.load(std::memory_order_relaxed); });
+  each("delayq_sink_up", "gauge",
+       "1 while the sink reaches its brokers (or Redis), 0 while not (/readyz says why).",
+       [&](SinkKind k) { return sinks.Find(k)->Problem().empty() ? 1 : 0; });
+  *out +=
+      "# HELP delayq_sink_produce_seconds Time from a sink's send to its outcome.\n"
+      "# TYPE delayq_sink_produce_seconds histogram\n";
+  for (SinkKind kind : kinds) {
+    sinks.metrics(kind).latency.Render(
+        "delayq_sink_produce_seconds",
+        fmt::format("sink=\"{}\"", delivery::SinkKindName(kind)), out);
+  }
+}
+
 }  // namespace
 
-std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http) {
+std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http,
+                          const delivery::Sinks* sinks) {
   const engine::Metrics& m = engine.metrics();
   store::StoreStats stats = engine.StoreStats();
   std::string out;
@@ -190,6 +229,7 @@ std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http) {
   Gauge(&out, "delayq_window_ready_tasks", "Due tasks in memory waiting for a consumer.",
         stats.window_ready);
   Histograms(&out, m);
+  if (sinks != nullptr) SinkSeries(&out, *sinks);
   BackendSeries(&out, stats);
   StateGauges(&out, engine);
   TopicSeries(&out, m);

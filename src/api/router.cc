@@ -14,6 +14,7 @@
 #include "api/seed_api.h"
 #include "api/v1_api.h"
 #include "common/logfmt.h"
+#include "delivery/sink.h"
 
 namespace delayq::api {
 
@@ -109,10 +110,29 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
     if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
       return respond(MakeErrorResponse(ok.error()));
     }
-    if (engine_.Ready()) return respond(Json(200, R"({"status":"ready"})"));
+    // A sink that cannot reach its servers leaves the server ready (adds are stored; due
+    // tasks of that sink wait in retry) but is named here (docs/OPERATIONS.md, "Sinks").
+    boost::json::object sinks;
+    if (api_config_.sinks != nullptr) {
+      for (delivery::SinkKind kind :
+           {delivery::SinkKind::kKafka, delivery::SinkKind::kRedisStream}) {
+        const delivery::Sink* sink = api_config_.sinks->Find(kind);
+        if (sink == nullptr) continue;
+        std::string problem = sink->Problem();
+        boost::json::object state{{"status", problem.empty() ? "available" : "unavailable"}};
+        if (!problem.empty()) state["reason"] = problem;
+        sinks[delivery::SinkKindName(kind)] = std::move(state);
+      }
+    }
+    if (engine_.Ready()) {
+      boost::json::object body{{"status", "ready"}};
+      if (!sinks.empty()) body["sinks"] = std::move(sinks);
+      return respond(Json(200, boost::json::serialize(body)));
+    }
     std::string problem = engine_.StoreProblem();
     boost::json::object body{{"status", "unavailable"},
                              {"reason", problem.empty() ? "storage is not writable" : problem}};
+    if (!sinks.empty()) body["sinks"] = std::move(sinks);
     return respond(Json(503, boost::json::serialize(body)));
   }
   if (path == "/metrics") {
@@ -121,7 +141,7 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
       return respond(MakeErrorResponse(ok.error()));
     }
     return respond(
-        http::Response{200, "text/plain; version=0.0.4", RenderMetrics(engine_, *http_metrics_)});
+        http::Response{200, "text/plain; version=0.0.4", RenderMetrics(engine_, *http_metrics_, api_config_.sinks)});
   }
   respond(MakeErrorResponse({Errc::kNotFound, "no route for " + method + " " + std::string(path) +
                                                   " (see docs/API.md)"}));

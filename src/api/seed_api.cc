@@ -168,6 +168,12 @@ void HandleSeedAdd(engine::Engine& engine, const ApiConfig& api_config, const Pr
   tasks[0].callback = std::move(add->callback_json);
   if (auto defaults = FindTopicDefaults(api_config, tasks[0].topic)) {
     tasks[0].max_attempts = defaults->max_attempts;
+    // Seed v1 content (no url) on a topic with a default sink is produced there, content
+    // byte for byte as the message value (the seed's Kafka push).
+    if (tasks[0].kind == DeliveryKind::kPull && !defaults->sink_json.empty()) {
+      tasks[0].kind = DeliveryKind::kCallback;
+      tasks[0].callback = std::move(defaults->sink_json);
+    }
   }
   engine.Add(std::move(tasks),
              [respond = std::move(respond)](Result<std::vector<engine::AddedTask>> ids) {

@@ -9,6 +9,7 @@
 #include "api/json_fields.h"
 #include "api/time_format.h"
 #include "delivery/callback_spec.h"
+#include "delivery/sink_spec.h"
 #include "delivery/registry.h"
 
 namespace delayq::api {
@@ -60,7 +61,16 @@ json::object TaskJson(const Task& task, int64_t now_ms) {
   out["id"] = std::to_string(task.id);
   out["topic"] = task.topic;
   out["state"] = VisibleState(task, now_ms);
-  out["kind"] = task.kind == DeliveryKind::kPull ? "pull" : "callback";
+  bool sink = task.kind == DeliveryKind::kCallback && delivery::IsSinkSpec(task.callback);
+  out["kind"] = task.kind == DeliveryKind::kPull ? "pull" : sink ? "sink" : "callback";
+  if (sink) {
+    // The stored spec is {"sink": <the v1 field, with the Kafka topic filled in>}.
+    boost::system::error_code ec;
+    json::value spec = json::parse(task.callback, ec);
+    if (!ec && spec.is_object() && spec.get_object().contains("sink")) {
+      out["sink"] = spec.get_object().at("sink");
+    }
+  }
   out["due_at_ms"] = task.due_at_ms;
   out["created_at_ms"] = task.created_at_ms;
   out["attempts"] = task.attempts;
@@ -479,8 +489,20 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
   std::optional<TopicDefaults> defaults = FindTopicDefaults(api_config, task.topic);
   if (task.max_attempts == 0 && defaults) task.max_attempts = defaults->max_attempts;
   const json::value* callback = body.if_contains("callback");
+  const json::value* sink = body.if_contains("sink");
   std::string field = FieldName(prefix, "callback");
-  if (callback != nullptr && !callback->is_null()) {
+  if (sink != nullptr && !sink->is_null()) {
+    std::string sink_field = FieldName(prefix, "sink");
+    if (callback != nullptr && !callback->is_null()) {
+      return Fail(Errc::kInvalidArgument,
+                  sink_field + ": a task has a callback or a sink, not both");
+    }
+    auto spec = delivery::ParseSinkObject(json::serialize(*sink), sink_field,
+                                          api_config.sink_availability);
+    if (!spec) return std::unexpected(spec.error());
+    task.kind = DeliveryKind::kCallback;  // pushed by the engine like a callback
+    task.callback = delivery::EncodeSinkSpec(*spec);
+  } else if (callback != nullptr && !callback->is_null()) {
     if (api_config.registry == nullptr) {
       return Fail(Errc::kInvalidArgument, field + ": callback delivery is disabled");
     }
@@ -493,6 +515,9 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
     }
     task.kind = DeliveryKind::kCallback;
     task.callback = delivery::EncodeCallbackSpec(*spec);
+  } else if (defaults && !defaults->sink_json.empty()) {
+    task.kind = DeliveryKind::kCallback;  // the topic's default sink (config topics)
+    task.callback = std::move(defaults->sink_json);
   } else if (defaults && !defaults->callback_json.empty()) {
     task.kind = DeliveryKind::kCallback;  // the topic's default callback (config topics)
     task.callback = std::move(defaults->callback_json);

@@ -10,9 +10,11 @@
 
 #include "common/result.h"
 #include "common/snapshot.h"
+#include "delivery/sink_spec.h"
 
 namespace delayq::delivery {
 class Registry;
+class Sinks;
 }
 
 namespace delayq::api {
@@ -24,6 +26,7 @@ struct Principal;
 struct TopicDefaults {
   uint32_t max_attempts = 0;  // 0: the engine's default
   std::string callback_json;  // canonical callback spec for tasks that give none; "" none
+  std::string sink_json;      // canonical sink spec (delivery/sink_spec.h) for them; "" none
 };
 
 // Per-topic defaults that can be replaced while requests read them (the config centre).
@@ -49,6 +52,10 @@ class TopicDefaultsTable {
 struct ApiConfig {
   // Resolves services and checks callback hosts; null refuses callback tasks.
   const delivery::Registry* registry = nullptr;
+  // The configured sinks, for /readyz and /metrics; null: none.
+  const delivery::Sinks* sinks = nullptr;
+  // Which sinks a task's `sink` may name.
+  delivery::SinkAvailability sink_availability;
   // Bearer tokens; null or without tokens: the API is open.
   const Authenticator* auth = nullptr;
   std::map<std::string, TopicDefaults> topics;

@@ -129,7 +129,8 @@ void Flatten(const YAML::Node& node, const std::string& prefix,
              std::map<std::string, YAML::Node>* out) {
   for (const auto& item : node) {
     std::string key = prefix + item.first.as<std::string>();
-    if (item.second.IsMap() && key != "services" && key != "topics") {
+    if (item.second.IsMap() && key != "services" && key != "topics" &&
+        key != "sinks.kafka.properties") {
       Flatten(item.second, key + ".", out);
     } else {
       (*out)[key] = item.second;
@@ -212,6 +213,16 @@ Result<void> ApplyTopics(Config& config, const YAML::Node& node, std::string_vie
         topic.callback_json = YamlToJson(field.second);
         continue;
       }
+      if (key == "sink") {
+        // Checked against the configured sinks when the server starts (wiring.cc).
+        if (!field.second.IsMap()) {
+          return Fail(Errc::kInvalidArgument,
+                      prefix + ".sink must be a mapping (kafka: {topic, key} or "
+                               "redis_stream: {stream})");
+        }
+        topic.sink_json = YamlToJson(field.second);
+        continue;
+      }
       std::string value = field.second.as<std::string>();
       char* end = nullptr;
       double number = std::strtod(value.c_str(), &end);
@@ -228,8 +239,11 @@ Result<void> ApplyTopics(Config& config, const YAML::Node& node, std::string_vie
         return Fail(Errc::kInvalidArgument,
                     prefix + "." + key +
                         ": unknown or out of range (max_attempts 1-1000, rate_limit >= 0, "
-                        "max_in_flight 1-100000, callback)");
+                        "max_in_flight 1-100000, callback, sink)");
       }
+    }
+    if (!topic.callback_json.empty() && !topic.sink_json.empty()) {
+      return Fail(Errc::kInvalidArgument, prefix + ": give callback or sink, not both");
     }
     config.topics[name] = std::move(topic);
   }
@@ -317,6 +331,30 @@ Result<void> ApplyFile(Config& config, const std::string& path) {
       if (key == "etcd.endpoints" && node.IsSequence()) {
         config.etcd_endpoints.clear();
         for (const auto& url : node) config.etcd_endpoints.push_back(url.as<std::string>());
+        continue;
+      }
+      if (key == "sinks.kafka.brokers" && node.IsSequence()) {
+        config.kafka_brokers.clear();
+        for (const auto& broker : node) config.kafka_brokers.push_back(broker.as<std::string>());
+        continue;
+      }
+      if (key == "sinks.kafka.properties") {
+        // librdkafka's names have dots ("sasl.mechanism"), so the mapping is flat; each
+        // value is checked by librdkafka when the sink is created, naming the key.
+        if (!node.IsMap()) {
+          return Fail(Errc::kInvalidArgument,
+                      path + ": sinks.kafka.properties must map librdkafka property names to "
+                             "values");
+        }
+        for (const auto& property : node) {
+          if (!property.second.IsScalar()) {
+            return Fail(Errc::kInvalidArgument, path + ": sinks.kafka.properties." +
+                                                    property.first.as<std::string>() +
+                                                    " must be a single value");
+          }
+          config.kafka_properties[property.first.as<std::string>()] =
+              property.second.as<std::string>();
+        }
         continue;
       }
       if (key == "auth.tokens") {
@@ -456,6 +494,17 @@ const std::vector<Setting>& Settings() {
       {"metrics.max_topics",
        "topics with their own series in /metrics; tasks of later topics count as topic=\"_other\"",
        Integer(&Config::metrics_max_topics, 0, 100'000)},
+      {"sinks.kafka.brokers",
+       "Kafka bootstrap brokers (host:port, comma-separated); empty: no Kafka sink",
+       List(&Config::kafka_brokers)},
+      {"sinks.kafka.default_topic", "Kafka topic of a Kafka sink that names none",
+       String(&Config::kafka_default_topic)},
+      {"sinks.redis_stream.url",
+       "Redis of the Redis Streams sink (may be the store's); empty: no Redis Streams sink",
+       String(&Config::redis_stream_url)},
+      {"sinks.redis_stream.maxlen",
+       "XADD MAXLEN ~ of the Redis Streams sink (approximate trim); 0: streams are not trimmed",
+       Integer(&Config::redis_stream_maxlen, 0, 1'000'000'000'000)},
       {"callbacks.signing_key", "HMAC-SHA256 key for callback signatures",
        String(&Config::signing_key)},
       {"max_attempts", "deliveries of a task before it is dead, unless the task says",
@@ -577,6 +626,19 @@ Result<Config> LoadConfig(const std::optional<std::string>& file,
     }
     if (config.etcd_prefix.empty()) {
       return Fail(Errc::kInvalidArgument, "etcd.prefix must not be empty");
+    }
+  }
+  if (!config.kafka_brokers.empty()) {
+    std::string_view topic = config.kafka_default_topic;
+    bool ok = !topic.empty() && topic.size() <= 249 && topic != "." && topic != "..";
+    for (char c : topic) {
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-');
+    }
+    if (!ok) {
+      return Fail(Errc::kInvalidArgument,
+                  "sinks.kafka.default_topic: '" + config.kafka_default_topic +
+                      "' is not a Kafka topic name (1-249 of A-Z, a-z, 0-9, '.', '_', '-')");
     }
   }
   if (config.max_payload_bytes > config.max_body_bytes) {

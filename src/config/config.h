@@ -73,12 +73,20 @@ struct Config {
   int64_t callback_max_connections = 1024;
   std::vector<std::string> allow_hosts;  // callbacks.allow_hosts; empty: any host
 
+  // Sinks (docs/CONFIG.md, "Sinks"): Kafka when brokers are given, Redis Streams when a URL is.
+  std::vector<std::string> kafka_brokers;  // sinks.kafka.brokers (host:port each)
+  std::string kafka_default_topic = "delay_base_push";
+  std::map<std::string, std::string> kafka_properties;  // sinks.kafka.properties (librdkafka)
+  std::string redis_stream_url;                          // sinks.redis_stream.url
+  int64_t redis_stream_maxlen = 0;                       // XADD MAXLEN ~; 0: no trim
+
   // Per-topic settings (YAML `topics:` only).
   struct Topic {
     int64_t max_attempts = 0;   // 0: the global max_attempts
     double rate_limit = 0;      // callbacks started per second; 0: unlimited
     int64_t max_in_flight = 0;  // 0: callbacks.max_in_flight_per_topic
     std::string callback_json;  // default callback for tasks that name none ("" none)
+    std::string sink_json;      // default sink, as the v1 `sink` object ("" none)
     bool operator==(const Topic&) const = default;
   };
   std::map<std::string, Topic> topics;

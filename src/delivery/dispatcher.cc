@@ -20,10 +20,22 @@ bool LooksLikeJson(const Task& task) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(Registry& registry, HttpClient& client, std::string signing_key)
-    : registry_(registry), client_(client), signing_key_(std::move(signing_key)) {}
+Dispatcher::Dispatcher(Registry& registry, HttpClient& client, std::string signing_key,
+                       const Sinks* sinks)
+    : registry_(registry), client_(client), signing_key_(std::move(signing_key)), sinks_(sinks) {}
 
 void Dispatcher::Deliver(const Task& task, std::function<void(engine::CallbackOutcome)> done) {
+  if (IsSinkSpec(task.callback)) {
+    auto sink = DecodeSinkSpec(task.callback);
+    if (!sink) return done(engine::CallbackOutcome{0, "bad sink spec: " + sink.error().message});
+    if (sinks_ == nullptr) {
+      return done(engine::CallbackOutcome{0, "no sink is configured on this server"});
+    }
+    // The engine's outcome speaks HTTP: a stored message counts as a 2xx answer.
+    return sinks_->Send(task, *sink, [done = std::move(done)](SinkOutcome outcome) {
+      done(engine::CallbackOutcome{outcome.ok() ? 200 : 0, std::move(outcome.error)});
+    });
+  }
   auto spec = DecodeCallbackSpec(task.callback);
   if (!spec) return done(engine::CallbackOutcome{0, "bad callback spec: " + spec.error().message});
   auto target = registry_.Resolve(*spec);
