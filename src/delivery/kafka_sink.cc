@@ -115,13 +115,14 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkConfig& conf
       self->SetProblem(std::string(rd_kafka_err2str(code)) + ": " + reason);
     }
   });
-  // librdkafka's own log lines go through spdlog, at its levels.
+  // librdkafka's own log lines go through spdlog. Its connection errors (level 3) are
+  // reported again, once per kind, through the error callback above: debug here.
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* fac,
                                     const char* buf) {
-    if (level <= 3) {
+    if (level <= 2) {
       spdlog::error("msg=\"librdkafka\" facility={} text=\"{}\"", fac, buf);
     } else if (level <= 5) {
-      spdlog::info("msg=\"librdkafka\" facility={} text=\"{}\"", fac, buf);
+      spdlog::debug("msg=\"librdkafka\" facility={} text=\"{}\"", fac, buf);
     }
   });
   sink->handle_ = std::make_unique<Handle>();
