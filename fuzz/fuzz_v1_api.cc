@@ -38,7 +38,7 @@ const api::ApiConfig& CallbackConfig() {
   static const api::ApiConfig config = [] {
     api::ApiConfig c;
     c.registry = &TheRegistry();
-    c.topics[std::string(kTopic)] = {5, R"({"service":"other.server","path":"/default"})"};
+    c.topics[std::string(kTopic)] = {5, R"({"service":"other.server","path":"/default"})", ""};
     return c;
   }();
   return config;
