@@ -5,6 +5,7 @@
 
 #include "api/embedded_files.h"
 #include "api/errors.h"
+#include "delivery/sink.h"
 
 namespace delayq::api {
 
@@ -90,6 +91,27 @@ http::Response LatenessResponse(const engine::Engine& engine, std::string_view t
   json::object out;
   out["now_ms"] = now;
   out["seconds"] = std::move(rows);
+  return http::Response{200, "application/json", json::serialize(out)};
+}
+
+http::Response SinksResponse(const delivery::Sinks* sinks) {
+  json::array rows;
+  for (delivery::SinkKind kind : {delivery::SinkKind::kKafka, delivery::SinkKind::kRedisStream}) {
+    const delivery::Sink* sink = sinks == nullptr ? nullptr : sinks->Find(kind);
+    if (sink == nullptr) continue;
+    const delivery::SinkMetrics& m = sinks->metrics(kind);
+    std::string problem = sink->Problem();
+    json::object row;
+    row["sink"] = delivery::SinkKindName(kind);
+    row["status"] = problem.empty() ? "available" : "unavailable";
+    row["reason"] = problem.empty() ? json::value(nullptr) : json::value(problem);
+    row["produced"] = m.produced.load(std::memory_order_relaxed);
+    row["failed"] = m.failed.load(std::memory_order_relaxed);
+    row["in_flight"] = m.in_flight.load(std::memory_order_relaxed);
+    rows.push_back(std::move(row));
+  }
+  json::object out;
+  out["sinks"] = std::move(rows);
   return http::Response{200, "application/json", json::serialize(out)};
 }
 

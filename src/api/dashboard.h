@@ -6,6 +6,10 @@
 #include "engine/engine.h"
 #include "http/handler.h"
 
+namespace delayq::delivery {
+class Sinks;
+}
+
 namespace delayq::api {
 
 // The web dashboard (docs/API.md, "Dashboard"): GET / is the page, GET /ui/<file> its
@@ -17,5 +21,9 @@ std::optional<http::Response> DashboardResponse(std::string_view method, std::st
 // GET /v1/stats/lateness?seconds=N: firing lateness per second over the last N seconds
 // (default 300, at most engine::LatenessWindow::kSeconds), for the dashboard's chart.
 http::Response LatenessResponse(const engine::Engine& engine, std::string_view target);
+
+// GET /v1/stats/sinks: per configured sink its state and counters, for the dashboard's
+// Sinks panel; `sinks` may be null (an empty list).
+http::Response SinksResponse(const delivery::Sinks* sinks);
 
 }  // namespace delayq::api

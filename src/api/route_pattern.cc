@@ -44,6 +44,7 @@ std::string_view RoutePattern(std::string_view path) {
   // The dashboard's static files (index at "/", assets under /ui/) and its lateness series.
   if (path.starts_with("/ui/")) return "/ui/{file}";
   if (path == "/v1/stats/lateness") return "/v1/stats/lateness";
+  if (path == "/v1/stats/sinks") return "/v1/stats/sinks";
   if (!path.starts_with("/v1/")) return kUnmatchedRoute;
   Segments s = Split(path.substr(4));
   if (s.too_many || s.count == 0) return kUnmatchedRoute;

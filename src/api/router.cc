@@ -98,6 +98,13 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
     }
     return respond(LatenessResponse(engine_, request.target));
   }
+  if (path == "/v1/stats/sinks") {
+    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
+    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
+      return respond(MakeErrorResponse(ok.error()));
+    }
+    return respond(SinksResponse(api_config_.sinks));
+  }
   if (path.starts_with("/v1/")) {
     return HandleV1(engine_, api_config_, who, request, std::move(respond));
   }

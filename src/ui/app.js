@@ -83,6 +83,26 @@ function renderTopics(topics) {
   $('topics-empty').hidden = topics.length > 0;
 }
 
+// --- Sinks ------------------------------------------------------------------------------
+
+function renderSinks(sinks) {
+  const body = $('sinks').tBodies[0];
+  body.replaceChildren();
+  for (const s of sinks) {
+    const row = document.createElement('tr');
+    row.dataset.sink = s.sink;
+    cell(row, s.sink);
+    const status = cell(row, s.reason ? `${s.status}: ${s.reason}` : s.status,
+                        s.status === 'available' ? '' : 'dead-count');
+    status.dataset.field = 'status';
+    cell(row, String(s.produced));
+    cell(row, String(s.failed), s.failed > 0 ? 'dead-count' : '');
+    cell(row, String(s.in_flight));
+    body.appendChild(row);
+  }
+  $('sinks-panel').hidden = sinks.length === 0;
+}
+
 // --- Lateness chart ---------------------------------------------------------------------
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -207,12 +227,14 @@ function handleError(e) {
 
 async function refresh() {
   try {
-    const [topics, lateness] = await Promise.all([
+    const [topics, lateness, sinks] = await Promise.all([
       api('GET', '/v1/topics'),
       api('GET', `/v1/stats/lateness?seconds=${LATENESS_SECONDS}`),
+      api('GET', '/v1/stats/sinks'),
     ]);
     renderTopics(topics.topics);
     renderLateness(lateness);
+    renderSinks(sinks.sinks);
     await loadDead(topics.topics);
     setStatus(`updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {

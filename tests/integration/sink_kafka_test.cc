@@ -431,6 +431,11 @@ TEST_F(KafkaSink, BrokerDownAtStartStartsAndDeliversOnceItIsUp) {
       std::chrono::seconds(10)))
       << client_->Get("/readyz").body;
   EXPECT_EQ(Metric("delayq_sink_up{sink=\"kafka\"}"), 0);
+  // The dashboard's view of the same.
+  json::value stats = Call("GET", "/v1/stats/sinks", "");
+  ASSERT_EQ(stats.at("sinks").as_array().size(), 1u) << json::serialize(stats);
+  EXPECT_EQ(stats.at("sinks").at(0).at("sink"), "kafka");
+  EXPECT_EQ(stats.at("sinks").at(0).at("status"), "unavailable");
   std::vector<Added> added = AddBatch("sink_late", "k_late", 3, WallClockMs(), 0);
   ASSERT_EQ(added.size(), 3u);
   ASSERT_TRUE(mock_.BrokersUp());
@@ -438,6 +443,13 @@ TEST_F(KafkaSink, BrokerDownAtStartStartsAndDeliversOnceItIsUp) {
   ASSERT_TRUE(WaitAllProduced(added, {"k_late"}, std::chrono::seconds(30), &read));
   EXPECT_TRUE(WaitFor([&] { return Metric("delayq_sink_up{sink=\"kafka\"}") == 1; },
                       std::chrono::seconds(10)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        json::value now = Call("GET", "/v1/stats/sinks", "");
+        return now.at("sinks").at(0).at("status") == "available" &&
+               now.at("sinks").at(0).at("produced").to_number<int64_t>() == 3;
+      },
+      std::chrono::seconds(10)));
 }
 
 // store: redis, two instances sharing one Redis, both with the Kafka sink: each due task is
