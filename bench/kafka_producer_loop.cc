@@ -66,8 +66,7 @@ int main(int argc, char** argv) {
     rd_kafka_poll(rk, 0);
   }
   rd_kafka_flush(rk, 60'000);
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("{\"messages\": %ld, \"failed\": %ld, \"seconds\": %.3f, \"per_second\": %.0f}\n",
               ok.load(), failed.load(), seconds, static_cast<double>(ok.load()) / seconds);
   rd_kafka_destroy(rk);

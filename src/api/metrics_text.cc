@@ -160,13 +160,14 @@ void SinkSeries(std::string* out, const delivery::Sinks& sinks) {
   auto each = [&](const char* name, const char* type, const char* help, auto value) {
     *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
     for (SinkKind kind : kinds) {
-      *out += fmt::format("{}{{sink=\"{}\"}} {}\n", name, delivery::SinkKindName(kind),
-                          value(kind));
+      *out +=
+          fmt::format("{}{{sink=\"{}\"}} {}\n", name, delivery::SinkKindName(kind), value(kind));
     }
   };
-  each("delayq_sink_produced_total", "counter",
-       "Messages a sink stored (Kafka: acknowledged by the in-sync replicas; Redis: XADD answered).",
-       [&](SinkKind k) { return sinks.metrics(k).produced.load(std::memory_order_relaxed); });
+  each(
+      "delayq_sink_produced_total", "counter",
+      "Messages a sink stored (Kafka: acknowledged by the in-sync replicas; Redis: XADD answered).",
+      [&](SinkKind k) { return sinks.metrics(k).produced.load(std::memory_order_relaxed); });
   each("delayq_sink_failed_total", "counter",
        "Sends that failed (the task goes to its retry policy, or dead).",
        [&](SinkKind k) { return sinks.metrics(k).failed.load(std::memory_order_relaxed); });
@@ -179,9 +180,9 @@ void SinkSeries(std::string* out, const delivery::Sinks& sinks) {
       "# HELP delayq_sink_produce_seconds Time from a sink's send to its outcome.\n"
       "# TYPE delayq_sink_produce_seconds histogram\n";
   for (SinkKind kind : kinds) {
-    sinks.metrics(kind).latency.Render(
-        "delayq_sink_produce_seconds",
-        fmt::format("sink=\"{}\"", delivery::SinkKindName(kind)), out);
+    sinks.metrics(kind).latency.Render("delayq_sink_produce_seconds",
+                                       fmt::format("sink=\"{}\"", delivery::SinkKindName(kind)),
+                                       out);
   }
 }
 

@@ -147,8 +147,8 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
     if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
       return respond(MakeErrorResponse(ok.error()));
     }
-    return respond(
-        http::Response{200, "text/plain; version=0.0.4", RenderMetrics(engine_, *http_metrics_, api_config_.sinks)});
+    return respond(http::Response{200, "text/plain; version=0.0.4",
+                                  RenderMetrics(engine_, *http_metrics_, api_config_.sinks)});
   }
   respond(MakeErrorResponse({Errc::kNotFound, "no route for " + method + " " + std::string(path) +
                                                   " (see docs/API.md)"}));

@@ -9,8 +9,8 @@
 #include "api/json_fields.h"
 #include "api/time_format.h"
 #include "delivery/callback_spec.h"
-#include "delivery/sink_spec.h"
 #include "delivery/registry.h"
+#include "delivery/sink_spec.h"
 
 namespace delayq::api {
 
@@ -497,8 +497,8 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
       return Fail(Errc::kInvalidArgument,
                   sink_field + ": a task has a callback or a sink, not both");
     }
-    auto spec = delivery::ParseSinkObject(json::serialize(*sink), sink_field,
-                                          api_config.sink_availability);
+    auto spec =
+        delivery::ParseSinkObject(json::serialize(*sink), sink_field, api_config.sink_availability);
     if (!spec) return std::unexpected(spec.error());
     task.kind = DeliveryKind::kCallback;  // pushed by the engine like a callback
     task.callback = delivery::EncodeSinkSpec(*spec);

@@ -15,7 +15,7 @@
 namespace delayq::delivery {
 class Registry;
 class Sinks;
-}
+}  // namespace delayq::delivery
 
 namespace delayq::api {
 

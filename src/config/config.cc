@@ -216,9 +216,9 @@ Result<void> ApplyTopics(Config& config, const YAML::Node& node, std::string_vie
       if (key == "sink") {
         // Checked against the configured sinks when the server starts (wiring.cc).
         if (!field.second.IsMap()) {
-          return Fail(Errc::kInvalidArgument,
-                      prefix + ".sink must be a mapping (kafka: {topic, key} or "
-                               "redis_stream: {stream})");
+          return Fail(Errc::kInvalidArgument, prefix +
+                                                  ".sink must be a mapping (kafka: {topic, key} or "
+                                                  "redis_stream: {stream})");
         }
         topic.sink_json = YamlToJson(field.second);
         continue;
@@ -343,8 +343,9 @@ Result<void> ApplyFile(Config& config, const std::string& path) {
         // value is checked by librdkafka when the sink is created, naming the key.
         if (!node.IsMap()) {
           return Fail(Errc::kInvalidArgument,
-                      path + ": sinks.kafka.properties must map librdkafka property names to "
-                             "values");
+                      path +
+                          ": sinks.kafka.properties must map librdkafka property names to "
+                          "values");
         }
         for (const auto& property : node) {
           if (!property.second.IsScalar()) {

@@ -77,8 +77,8 @@ struct Config {
   std::vector<std::string> kafka_brokers;  // sinks.kafka.brokers (host:port each)
   std::string kafka_default_topic = "delay_base_push";
   std::map<std::string, std::string> kafka_properties;  // sinks.kafka.properties (librdkafka)
-  std::string redis_stream_url;                          // sinks.redis_stream.url
-  int64_t redis_stream_maxlen = 0;                       // XADD MAXLEN ~; 0: no trim
+  std::string redis_stream_url;                         // sinks.redis_stream.url
+  int64_t redis_stream_maxlen = 0;                      // XADD MAXLEN ~; 0: no trim
 
   // Per-topic settings (YAML `topics:` only).
   struct Topic {

@@ -88,7 +88,8 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkConfig& conf
   if (auto ok = set("bootstrap.servers", config.brokers, "sinks.kafka.brokers"); !ok) {
     return fail(ok.error());
   }
-  if (auto ok = set("message.timeout.ms", std::to_string(timeout_ms), "sinks.kafka.properties."
+  if (auto ok = set("message.timeout.ms", std::to_string(timeout_ms),
+                    "sinks.kafka.properties."
                     "message.timeout.ms");
       !ok) {
     return fail(ok.error());
@@ -117,14 +118,14 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkConfig& conf
   });
   // librdkafka's own log lines go through spdlog. Its connection errors (level 3) are
   // reported again, once per kind, through the error callback above: debug here.
-  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* fac,
-                                    const char* buf) {
-    if (level <= 2) {
-      spdlog::error("msg=\"librdkafka\" facility={} text=\"{}\"", fac, buf);
-    } else if (level <= 5) {
-      spdlog::debug("msg=\"librdkafka\" facility={} text=\"{}\"", fac, buf);
-    }
-  });
+  rd_kafka_conf_set_log_cb(
+      conf, [](const rd_kafka_t*, int level, const char* fac, const char* buf) {
+        if (level <= 2) {
+          spdlog::error("msg=\"librdkafka\" facility={} text=\"{}\"", fac, buf);
+        } else if (level <= 5) {
+          spdlog::debug("msg=\"librdkafka\" facility={} text=\"{}\"", fac, buf);
+        }
+      });
   sink->handle_ = std::make_unique<Handle>();
   sink->handle_->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
   if (sink->handle_->rk == nullptr) {
@@ -156,8 +157,8 @@ void KafkaSink::ProbeLoop() {
   while (!stop_) {
     if (!Problem().empty()) {
       const rd_kafka_metadata_t* metadata = nullptr;
-      rd_kafka_resp_err_t err = rd_kafka_metadata(handle_->rk, 0, nullptr, &metadata,
-                                                  kProbeTimeoutMs);
+      rd_kafka_resp_err_t err =
+          rd_kafka_metadata(handle_->rk, 0, nullptr, &metadata, kProbeTimeoutMs);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         bool any = metadata->broker_cnt > 0;
         rd_kafka_metadata_destroy(metadata);

@@ -146,8 +146,8 @@ void RedisStreamSink::Run() {
         std::string last_failure;
         for (size_t i = 0; i < batch.size(); ++i) {
           if (!replies[i]) {
-            outcomes[i].error = "redis stream " + commands[i].args[1] + ": " +
-                                replies[i].error().message;
+            outcomes[i].error =
+                "redis stream " + commands[i].args[1] + ": " + replies[i].error().message;
             last_failure = replies[i].error().message;
           } else if (replies[i]->IsError()) {
             outcomes[i].error = "redis stream " + commands[i].args[1] + ": " + replies[i]->str;

@@ -17,7 +17,7 @@ class RedisClient;
 namespace delayq::delivery {
 
 struct RedisStreamSinkConfig {
-  std::string url;  // redis://[[user]:password@]host[:port][/db]; may be the store's Redis
+  std::string url;     // redis://[[user]:password@]host[:port][/db]; may be the store's Redis
   int64_t maxlen = 0;  // XADD MAXLEN ~ this; 0: streams are not trimmed
   int connect_timeout_ms = 500;
   int command_timeout_ms = 2'000;

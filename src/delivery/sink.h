@@ -26,7 +26,8 @@ class Sink {
   // Produces one message for `task` to `spec.destination`. `done` runs exactly once, on any
   // thread, and must not block; success means the message is stored, so that the task can
   // be done. Never blocks on the network.
-  virtual void Send(const Task& task, const SinkSpec& spec, std::function<void(SinkOutcome)> done) = 0;
+  virtual void Send(const Task& task, const SinkSpec& spec,
+                    std::function<void(SinkOutcome)> done) = 0;
   // Empty while the sink can reach its servers; otherwise why not ("all brokers down: ...").
   virtual std::string Problem() const = 0;
   // Waits up to `timeout_ms` for messages in flight to be reported (shutdown).
@@ -39,10 +40,10 @@ std::vector<std::pair<std::string, std::string>> SinkHeaders(const Task& task);
 
 // One sink's counters, for /metrics and the dashboard. Any thread.
 struct SinkMetrics {
-  std::atomic<uint64_t> produced{0};   // messages stored
-  std::atomic<uint64_t> failed{0};     // sends that failed (the task goes to its retry policy)
-  std::atomic<int64_t> in_flight{0};   // sent, outcome not known yet
-  metrics::LatencyHistogram latency;   // from Send to its outcome
+  std::atomic<uint64_t> produced{0};  // messages stored
+  std::atomic<uint64_t> failed{0};    // sends that failed (the task goes to its retry policy)
+  std::atomic<int64_t> in_flight{0};  // sent, outcome not known yet
+  metrics::LatencyHistogram latency;  // from Send to its outcome
   SinkMetrics();
 };
 

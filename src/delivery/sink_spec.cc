@@ -18,7 +18,8 @@ Result<std::string> StringMember(const json::object& object, std::string_view ke
                                  const std::string& name, bool required) {
   const json::value* v = object.if_contains(json::string_view(key.data(), key.size()));
   if (v == nullptr || v->is_null()) {
-    if (required) return Fail(Errc::kInvalidArgument, name + "." + std::string(key) + " is required");
+    if (required)
+      return Fail(Errc::kInvalidArgument, name + "." + std::string(key) + " is required");
     return std::string();
   }
   if (!v->is_string()) {
@@ -132,8 +133,8 @@ Result<SinkSpec> ParseSinkObject(std::string_view text, std::string_view field,
     auto topic = StringMember(object, "topic", inner, false);
     if (!topic) return std::unexpected(topic.error());
     const json::value* given = object.if_contains("topic");
-    spec.destination = given == nullptr || given->is_null() ? available.kafka_default_topic
-                                                            : std::move(*topic);
+    spec.destination =
+        given == nullptr || given->is_null() ? available.kafka_default_topic : std::move(*topic);
     if (auto ok = CheckKafkaTopicName(spec.destination, inner + ".topic"); !ok) {
       return std::unexpected(ok.error());
     }

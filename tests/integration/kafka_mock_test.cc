@@ -1,9 +1,10 @@
 // The Kafka test harness itself: the mock cluster process speaks real Kafka to a client that
 // is not delayq's code (kcat), and its fault commands take effect.
 
+#include "support/kafka_mock.h"
+
 #include <gtest/gtest.h>
 
-#include "support/kafka_mock.h"
 #include "support/test_util.h"
 
 namespace delayq::testing {
@@ -13,9 +14,9 @@ TEST(KafkaMock, KcatProducesAndReadsBackKeysValuesAndHeaders) {
   KafkaMock mock;
   ASSERT_TRUE(mock.Start()) << mock.last_error();
   ASSERT_TRUE(mock.CreateTopic("harness", 2));
-  std::string produced = RunCommand("printf 'v1\\nv2\\n' | /usr/bin/kcat -P -b " +
-                                    mock.bootstrap() +
-                                    " -t harness -k same-key -H h1=one -H h2=two 2>&1; echo rc=$?");
+  std::string produced =
+      RunCommand("printf 'v1\\nv2\\n' | /usr/bin/kcat -P -b " + mock.bootstrap() +
+                 " -t harness -k same-key -H h1=one -H h2=two 2>&1; echo rc=$?");
   ASSERT_NE(produced.find("rc=0"), std::string::npos) << produced;
   std::string error;
   std::vector<KafkaMessage> messages = ReadTopicWithKcat(mock.bootstrap(), "harness", &error);
@@ -36,9 +37,9 @@ TEST(KafkaMock, BrokersDownRefuseClientsUntilUp) {
   ASSERT_TRUE(mock.CreateTopic("downs", 1));
   ASSERT_TRUE(mock.BrokersDown());
   // -m 2: kcat gives up on metadata after 2 s; with every broker down it cannot produce.
-  std::string down = RunCommand("printf 'x\\n' | timeout 20 /usr/bin/kcat -P -b " +
-                                mock.bootstrap() + " -t downs -m 2 -X message.timeout.ms=2000 " +
-                                ">/dev/null 2>&1; echo rc=$?");
+  std::string down =
+      RunCommand("printf 'x\\n' | timeout 20 /usr/bin/kcat -P -b " + mock.bootstrap() +
+                 " -t downs -m 2 -X message.timeout.ms=2000 " + ">/dev/null 2>&1; echo rc=$?");
   EXPECT_EQ(down.find("rc=0"), std::string::npos) << down;
   ASSERT_TRUE(mock.BrokersUp());
   std::string up = RunCommand("printf 'y\\n' | /usr/bin/kcat -P -b " + mock.bootstrap() +

@@ -61,8 +61,8 @@ class KafkaSink : public ::testing::Test {
 
   // Adds `count` string-payload tasks to `topic` in one batch, due from `first_due_ms` on,
   // spread over `spread_ms`; every other task names a key (the rest default to their id).
-  std::vector<Added> AddBatch(const std::string& topic, const std::string& kafka_topic,
-                              int count, int64_t first_due_ms, int64_t spread_ms,
+  std::vector<Added> AddBatch(const std::string& topic, const std::string& kafka_topic, int count,
+                              int64_t first_due_ms, int64_t spread_ms,
                               const std::string& extra = "") {
     json::array tasks;
     std::vector<Added> added;
@@ -76,8 +76,8 @@ class KafkaSink : public ::testing::Test {
         a.key = "key-" + std::to_string(i % 7);
         kafka["key"] = a.key;
       }
-      json::object task{{"payload", a.payload}, {"at_ms", a.due_at_ms},
-                        {"sink", json::object{{"kafka", kafka}}}};
+      json::object task{
+          {"payload", a.payload}, {"at_ms", a.due_at_ms}, {"sink", json::object{{"kafka", kafka}}}};
       if (!extra.empty()) {
         json::value more = json::parse(extra);
         for (const auto& item : more.as_object()) task[item.key()] = item.value();
@@ -219,8 +219,8 @@ TEST_F(KafkaSink, BrokersDownForThreeSecondsDelayButLoseNothing) {
   EXPECT_TRUE(WaitFor(
       [&] {
         auto r = client_->Get("/readyz");
-        return r.status == 200 && r.body.find("\"kafka\":{\"status\":\"unavailable\"") !=
-                                      std::string::npos;
+        return r.status == 200 &&
+               r.body.find("\"kafka\":{\"status\":\"unavailable\"") != std::string::npos;
       },
       std::chrono::seconds(5)))
       << client_->Get("/readyz").body;
@@ -240,9 +240,9 @@ TEST_F(KafkaSink, BrokersDownForThreeSecondsDelayButLoseNothing) {
       std::chrono::seconds(10)));
   EXPECT_EQ(Metric("delayq_callbacks_dead_total"), 0);
   std::cout << "after the outage: " << read.size() << " messages for 100 tasks\n";
-  EXPECT_TRUE(WaitFor(
-      [&] { return client_->Get("/readyz").body.find("unavailable") == std::string::npos; },
-      std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return client_->Get("/readyz").body.find("unavailable") == std::string::npos; },
+              std::chrono::seconds(10)));
 }
 
 TEST_F(KafkaSink, PermanentBrokerErrorRetriesThenDeadWithItsTextAndRedriveDelivers) {
@@ -260,8 +260,8 @@ TEST_F(KafkaSink, PermanentBrokerErrorRetriesThenDeadWithItsTextAndRedriveDelive
       AddBatch("sink_perm", "k_perm", 1, WallClockMs(), 0, R"({"max_attempts":4})");
   ASSERT_EQ(added.size(), 1u);
   json::value task;
-  ASSERT_TRUE(WaitFor([&] { return State(added[0].id, &task) == "dead"; },
-                      std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      WaitFor([&] { return State(added[0].id, &task) == "dead"; }, std::chrono::seconds(20)))
       << json::serialize(task);
   EXPECT_EQ(task.at("attempts").as_int64(), 4);
   std::string last_error(task.at("last_error").as_string());
@@ -306,7 +306,8 @@ TEST_F(KafkaSink, SigkillWithProducesInFlightLosesNoAcknowledgedTask) {
       << read.size() << " messages; not every acknowledged task is in Kafka";
   // Duplicates are known once every task is done: a task whose message was stored but whose
   // outcome died with the server is produced again when its delivering lease runs out.
-  ASSERT_TRUE(WaitFor([&] { return Count("sink_crash", "done") == 500; }, std::chrono::seconds(60)));
+  ASSERT_TRUE(
+      WaitFor([&] { return Count("sink_crash", "done") == 500; }, std::chrono::seconds(60)));
   read = ReadAll({"k_crash"});
   size_t duplicates = read.size() - added.size();
   std::cout << "SIGKILL with " << in_flight << " produces in flight (" << produced
@@ -375,15 +376,16 @@ TEST_F(KafkaSink, BadSinkFieldsAre400NamingTheFieldAndStoreNothing) {
     EXPECT_NE(message.find(c.names), std::string::npos) << c.sink << " -> " << message;
   }
   int status = 0;
-  json::value r = Call("POST", "/v1/topics/sink_bad/tasks",
-                       R"({"payload":"p","sink":{"kafka":{}},"callback":{"url":"http://x/"}})",
-                       &status);
+  json::value r =
+      Call("POST", "/v1/topics/sink_bad/tasks",
+           R"({"payload":"p","sink":{"kafka":{}},"callback":{"url":"http://x/"}})", &status);
   EXPECT_EQ(status, 400);
   EXPECT_NE(json::serialize(r).find("a callback or a sink, not both"), std::string::npos);
   // A batch with one bad sink stores none of its tasks.
-  r = Call("POST", "/v1/topics/sink_bad/tasks:batch",
-           R"({"tasks":[{"payload":"a","sink":{"kafka":{}}},{"payload":"b","sink":{"kafka":{"topic":"a b"}}}]})",
-           &status);
+  r = Call(
+      "POST", "/v1/topics/sink_bad/tasks:batch",
+      R"({"tasks":[{"payload":"a","sink":{"kafka":{}}},{"payload":"b","sink":{"kafka":{"topic":"a b"}}}]})",
+      &status);
   EXPECT_EQ(status, 400);
   EXPECT_NE(json::serialize(r).find("tasks[1].sink.kafka.topic"), std::string::npos)
       << json::serialize(r);
@@ -460,8 +462,8 @@ TEST_F(KafkaSink, TwoInstancesOnRedisProduceEachTaskOnce) {
   ASSERT_TRUE(redis.Start());
   std::string path = dir_.Sub("shared.yaml");
   std::ofstream(path) << Yaml();
-  std::vector<std::string> flags = {"--config", path, "--store", "redis", "--redis-url",
-                                    redis.url()};
+  std::vector<std::string> flags = {"--config", path,          "--store",
+                                    "redis",    "--redis-url", redis.url()};
   ServerProcess a(dir_.Sub("a"), flags), b(dir_.Sub("b"), flags);
   ASSERT_TRUE(a.Start()) << a.last_error();
   ASSERT_TRUE(b.Start()) << b.last_error();

@@ -72,10 +72,10 @@ class RedisStreamSink : public ::testing::Test {
     for (int i = 0; i < count; ++i) {
       Added a{"", topic, topic + " payload " + std::to_string(i) + " \"q\" ünï",
               first_due_ms + spread_ms * i / std::max(1, count)};
-      tasks.push_back(json::object{
-          {"payload", a.payload},
-          {"at_ms", a.due_at_ms},
-          {"sink", json::object{{"redis_stream", json::object{{"stream", stream}}}}}});
+      tasks.push_back(
+          json::object{{"payload", a.payload},
+                       {"at_ms", a.due_at_ms},
+                       {"sink", json::object{{"redis_stream", json::object{{"stream", stream}}}}}});
       added.push_back(std::move(a));
     }
     auto r = client_->Post("/v1/topics/" + topic + "/tasks:batch",
@@ -170,9 +170,9 @@ TEST_F(RedisStreamSink, ThousandTasksOnFourTopicsAreAppendedOnceEach) {
     max_lateness = std::max(max_lateness, appended_ms - a.due_at_ms);
   }
   std::cout << "1000 tasks in 4 streams; largest append lateness " << max_lateness << " ms\n";
-  EXPECT_TRUE(WaitFor(
-      [&] { return Metric("delayq_sink_produced_total{sink=\"redis_stream\"}") == 1000; },
-      std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      WaitFor([&] { return Metric("delayq_sink_produced_total{sink=\"redis_stream\"}") == 1000; },
+              std::chrono::seconds(5)));
 }
 
 TEST_F(RedisStreamSink, SigkillWithAppendsInFlightLosesNoAcknowledgedTask) {
@@ -185,8 +185,8 @@ TEST_F(RedisStreamSink, SigkillWithAppendsInFlightLosesNoAcknowledgedTask) {
   }
   // Once the first entries are in, Redis is stopped (SIGSTOP) so that the XADDs sent next
   // stay in flight, and delayq is killed with them unanswered.
-  ASSERT_TRUE(WaitFor([&] { return !ReadStream(redis_, "s_crash").empty(); },
-                      std::chrono::seconds(10)));
+  ASSERT_TRUE(
+      WaitFor([&] { return !ReadStream(redis_, "s_crash").empty(); }, std::chrono::seconds(10)));
   redis_.Pause();
   ASSERT_TRUE(WaitFor([&] { return Metric("delayq_sink_in_flight{sink=\"redis_stream\"}") > 0; },
                       std::chrono::seconds(10)));
@@ -224,9 +224,9 @@ TEST_F(RedisStreamSink, MaxlenTrimsApproximatelyAndRedisDownIsRetried) {
   client_ = std::make_unique<HttpClient>(server_->address());
   auto added = AddBatch("stream_trim", "s_trim", 1000, WallClockMs(), 0);
   ASSERT_EQ(added.size(), 1000u);
-  ASSERT_TRUE(WaitFor(
-      [&] { return Metric("delayq_sink_produced_total{sink=\"redis_stream\"}") == 1000; },
-      std::chrono::seconds(30)));
+  ASSERT_TRUE(
+      WaitFor([&] { return Metric("delayq_sink_produced_total{sink=\"redis_stream\"}") == 1000; },
+              std::chrono::seconds(30)));
   size_t length = std::stoul(redis_.Cli("XLEN s_trim"));
   std::cout << "1000 appends with maxlen ~100: XLEN " << length << "\n";
   EXPECT_LT(length, 1000u);

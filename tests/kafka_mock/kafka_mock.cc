@@ -33,7 +33,7 @@ std::string Run(rd_kafka_mock_cluster_t* cluster, const std::string& line) {
   in >> verb;
   auto check = [](rd_kafka_resp_err_t err) {
     return err == RD_KAFKA_RESP_ERR_NO_ERROR ? std::string("ok")
-                                              : std::string("error ") + rd_kafka_err2str(err);
+                                             : std::string("error ") + rd_kafka_err2str(err);
   };
   if (verb == "down" || verb == "up" || verb == "rtt") {
     int32_t broker = 0;

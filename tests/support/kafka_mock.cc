@@ -96,7 +96,8 @@ std::vector<KafkaMessage> ReadTopicWithKcat(const std::string& bootstrap, const 
                                   "beginning", "-e", "-J", "-q", "-m", "20"});
   std::vector<KafkaMessage> messages;
   if (run.exit_code != 0) {
-    if (error != nullptr) *error = "kcat failed (" + std::to_string(run.exit_code) + "): " + run.err;
+    if (error != nullptr)
+      *error = "kcat failed (" + std::to_string(run.exit_code) + "): " + run.err;
     return messages;
   }
   std::istringstream lines(run.out);

@@ -26,9 +26,9 @@ TEST(SinkSpec, KafkaTopicDefaultsAndKeyIsKept) {
 }
 
 TEST(SinkSpec, StoredFormRoundTripsAndIsTellableFromACallback) {
-  for (const SinkSpec& spec : {SinkSpec{SinkKind::kKafka, "t", "k"},
-                               SinkSpec{SinkKind::kKafka, "t", ""},
-                               SinkSpec{SinkKind::kRedisStream, "s:1", ""}}) {
+  for (const SinkSpec& spec :
+       {SinkSpec{SinkKind::kKafka, "t", "k"}, SinkSpec{SinkKind::kKafka, "t", ""},
+        SinkSpec{SinkKind::kRedisStream, "s:1", ""}}) {
     std::string stored = EncodeSinkSpec(spec);
     EXPECT_TRUE(IsSinkSpec(stored)) << stored;
     auto back = DecodeSinkSpec(stored);
