@@ -80,10 +80,16 @@ test-tsan-quick: build-tsan
 	  -R '$(TSAN_THREADED)'
 	@$(TSAN_CHECK)
 
-# Crash soak: the crash driver (tests/crash) for ROUNDS rounds (default 50) of mixed load, each
-# ended by a SIGKILL, on one data directory; `make test` runs it for 5 rounds.
+# Soaks: the crash driver (tests/crash) for ROUNDS rounds (default 50) of mixed load, each
+# ended by a SIGKILL, on one data directory (`make test` runs 5 rounds); then the resource soak
+# (tests/soak) for SOAK_SECONDS (default 1800) of mixed load on one server, sampling RSS, open
+# files, threads and disk every 10 s (`make test` runs 30 s). SOAK_ONLY=crash|resources runs one.
+SOAK_ONLY ?=
 soak: build
-	DELAYQ_CRASH_ROUNDS=$${ROUNDS:-50} ./$(BUILD)/tests/crash/crash_driver
+	@if [ "$(SOAK_ONLY)" != resources ]; then \
+	  DELAYQ_CRASH_ROUNDS=$${ROUNDS:-50} ./$(BUILD)/tests/crash/crash_driver || exit 1; fi
+	@if [ "$(SOAK_ONLY)" != crash ]; then \
+	  DELAYQ_SOAK_SECONDS=$${SOAK_SECONDS:-1800} ./$(BUILD)/tests/soak/soak_driver || exit 1; fi
 
 # Benchmarks (not tests): installs the references, runs every scenario, prints a table.
 bench: build

@@ -52,6 +52,11 @@ std::optional<DueRef> NearWindow::PopReady(uint32_t topic) {
   return ref;
 }
 
+std::optional<DueRef> NearWindow::PopReady(uint32_t topic, int64_t now_ms) {
+  if (!HasReady(topic, now_ms)) return std::nullopt;
+  return PopReady(topic);
+}
+
 const DueRef* NearWindow::PeekReady(uint32_t topic) const {
   if (topic >= ready_.size() || ready_[topic].empty()) return nullptr;
   return &ready_[topic].front();

@@ -44,6 +44,14 @@ class NearWindow {
 
   // The oldest due entry of a topic, if any.
   std::optional<DueRef> PopReady(uint32_t topic);
+  // The same, but only if it is due at `now_ms`: a ready entry can lie after the taker's now
+  // when another thread promoted it with a later reading of the clock, or when the wall clock
+  // stepped back after it was promoted. Nothing is handed out before its due time.
+  std::optional<DueRef> PopReady(uint32_t topic, int64_t now_ms);
+  bool HasReady(uint32_t topic, int64_t now_ms) const {
+    const DueRef* oldest = PeekReady(topic);
+    return oldest != nullptr && oldest->key.due_at_ms <= now_ms;
+  }
   const DueRef* PeekReady(uint32_t topic) const;
   void PushReady(const DueRef& ref);
   size_t ReadyCount(uint32_t topic) const;

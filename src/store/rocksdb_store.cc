@@ -197,7 +197,7 @@ class RocksStore final : public Store {
     std::lock_guard lock(mu_);
     window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
     auto index = window_.FindTopic(LaneName(kind, topic));
-    return index && window_.ReadyCount(*index) > 0;
+    return index && window_.HasReady(*index, now_ms);
   }
 
   // --- Taking due tasks -------------------------------------------------------------------------
@@ -613,7 +613,7 @@ class RocksStore final : public Store {
       std::optional<DueRef> ref;
       {
         std::lock_guard lock(mu_);
-        ref = window_.PopReady(*topic_index);
+        ref = window_.PopReady(*topic_index, now_ms);
       }
       if (!ref) break;
       popped.push_back(*ref);

@@ -2,16 +2,12 @@
 // redis.wait_replicas holding an add until a replica has it.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <atomic>
-#include <boost/json.hpp>
+#include <iostream>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "support/delivery_ledger.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
 #include "support/server_process.h"
@@ -21,143 +17,14 @@
 namespace delayq {
 namespace {
 
-namespace json = boost::json;
+using testing::DeliveryLedger;
 using testing::HttpClient;
 using testing::RedisServer;
 using testing::ServerProcess;
 using testing::WaitFor;
 using testing::WallClockMs;
 
-json::value Parse(const std::string& text) {
-  boost::system::error_code ec;
-  json::value value = json::parse(text, ec);
-  return ec ? json::value() : value;
-}
-
 std::string Port(int port) { return "127.0.0.1:" + std::to_string(port); }
-
-// What one instance's clients saw: adds by their answer, deliveries by payload. Adds answer
-// 2xx (acknowledged), a plain 503 (refused: must never be delivered) or a 503 that says
-// "outcome unknown" (may or may not be delivered).
-class Ledger {
- public:
-  explicit Ledger(std::string address) : address_(std::move(address)) {}
-  ~Ledger() { Stop(); }
-
-  void Start(const std::string& topic) {
-    topic_ = topic;
-    threads_.emplace_back([this] {
-      HttpClient client(address_, std::chrono::seconds(30));
-      for (int n = 0; !stop_ && n < 500'000; ++n) Add(client, "t" + std::to_string(n));
-    });
-    threads_.emplace_back([this] {
-      HttpClient client(address_, std::chrono::seconds(30));
-      while (!stop_) {
-        if (Consume(client) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-    });
-  }
-  void Stop() {
-    stop_ = true;
-    for (auto& thread : threads_) thread.join();
-    threads_.clear();
-  }
-
-  void Add(HttpClient& client, const std::string& content) {
-    auto response =
-        client.Post("/delay/task/add", R"({"topic":")" + topic_ +
-                                           R"(","timing_moment":1,"content":")" + content + "\"}");
-    json::value body = Parse(response.body);
-    std::lock_guard lock(mu_);
-    if (response.status == 200 && body.is_object() && body.at("dm_error").as_int64() == 0) {
-      acknowledged_.insert(content);
-      last_ok_ms_ = WallClockMs();
-    } else if (response.status == 503 && body.is_object()) {
-      std::string message(body.at("error_msg").as_string());
-      (message.rfind("outcome unknown", 0) == 0 ? unknown_ : refused_).insert(content);
-      last_message_ = message;
-    } else {
-      ++other_;
-    }
-  }
-
-  // Pull under a short lease, then ack: a claim or an ack lost in the outage is a
-  // redelivery after the lease, never a loss.
-  int Consume(HttpClient& client) {
-    auto response = client.Post("/v1/topics/" + topic_ + "/pull", R"({"max":20,"lease_ms":2000})");
-    json::value body = Parse(response.body);
-    if (response.status != 200 || !body.is_object()) return 0;
-    int taken = 0;
-    for (const json::value& task : body.at("tasks").as_array()) {
-      ++taken;
-      {
-        std::lock_guard lock(mu_);
-        if (!delivered_.insert(std::string(task.at("payload").as_string())).second) ++twice_;
-      }
-      client.Post("/v1/tasks/" + std::string(task.at("id").as_string()) + "/ack",
-                  R"({"lease":")" + std::string(task.at("lease").as_string()) + "\"}");
-    }
-    return taken;
-  }
-
-  // Pulls until every acknowledged add is delivered (or 30 s pass).
-  void Drain() {
-    HttpClient client(address_, std::chrono::seconds(30));
-    WaitFor(
-        [&] {
-          while (Consume(client) > 0) {
-          }
-          std::lock_guard lock(mu_);
-          return std::includes(delivered_.begin(), delivered_.end(), acknowledged_.begin(),
-                               acknowledged_.end());
-        },
-        std::chrono::seconds(30));
-  }
-
-  size_t acknowledged() {
-    std::lock_guard lock(mu_);
-    return acknowledged_.size();
-  }
-  int64_t last_ok_ms() {
-    std::lock_guard lock(mu_);
-    return last_ok_ms_;
-  }
-  size_t Lost() {
-    std::lock_guard lock(mu_);
-    size_t lost = 0;
-    for (const auto& c : acknowledged_) lost += delivered_.count(c) == 0;
-    return lost;
-  }
-  size_t RefusedDelivered() {
-    std::lock_guard lock(mu_);
-    size_t n = 0;
-    for (const auto& c : refused_) n += delivered_.count(c);
-    return n;
-  }
-  std::string Summary() {
-    std::lock_guard lock(mu_);
-    return "acknowledged " + std::to_string(acknowledged_.size()) + ", refused " +
-           std::to_string(refused_.size()) + ", outcome unknown " +
-           std::to_string(unknown_.size()) + ", delivered twice " + std::to_string(twice_);
-  }
-  int other() { return other_.load(); }
-  std::string last_message() {
-    std::lock_guard lock(mu_);
-    return last_message_;
-  }
-
- private:
-  std::string address_;
-  std::string topic_;
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::set<std::string> acknowledged_, refused_, unknown_, delivered_;
-  std::string last_message_;
-  int64_t last_ok_ms_ = 0;
-  int twice_ = 0;
-  std::atomic<int> other_{0};
-};
 
 std::vector<std::string> StoreFlags(const std::string& url) {
   return {"--store",
@@ -203,8 +70,8 @@ TEST(RedisSentinelMode, MasterKilledFollowsTheNewMasterLosingNothingAcknowledged
   ServerProcess server(dir.Sub("delayq"), flags);
   ASSERT_TRUE(server.Start()) << server.last_error();
 
-  Ledger ledger(server.address());
-  ledger.Start("s");
+  DeliveryLedger ledger;
+  ledger.StartLoad(server.address(), {"s"}, "t");
   ASSERT_TRUE(WaitFor([&] { return ledger.acknowledged() >= 300; }, std::chrono::seconds(30)));
   int64_t killed_at = WallClockMs();
   master.Kill();
@@ -233,8 +100,8 @@ TEST(RedisSentinelMode, MasterKilledFollowsTheNewMasterLosingNothingAcknowledged
   size_t before = ledger.acknowledged();
   ASSERT_TRUE(
       WaitFor([&] { return ledger.acknowledged() >= before + 300; }, std::chrono::seconds(30)));
-  ledger.Stop();
-  ledger.Drain();
+  ledger.StopLoad();
+  ledger.Drain(probe, {"s"}, std::chrono::seconds(30));
   EXPECT_EQ(ledger.Lost(), 0u) << ledger.Summary();
   EXPECT_EQ(ledger.RefusedDelivered(), 0u) << "adds answered a plain 503 were delivered";
   EXPECT_EQ(ledger.other(), 0);

@@ -1,4 +1,4 @@
-// Distributed mode (issue 6): delayq instances sharing a real redis-server (or a real
+// Distributed mode: delayq instances sharing a real redis-server (or a real
 // 3-master Redis Cluster), each started by the test on loopback with AOF on.
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "support/callback_receiver.h"
+#include "support/delivery_ledger.h"
 #include "support/http_client.h"
 #include "support/redis_server.h"
 #include "support/server_process.h"
@@ -24,6 +25,7 @@ namespace {
 
 namespace json = boost::json;
 using testing::CallbackReceiver;
+using testing::DeliveryLedger;
 using testing::HttpClient;
 using testing::RedisCluster;
 using testing::RedisServer;
@@ -418,67 +420,13 @@ TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
     ASSERT_TRUE(instances.back()->Start()) << instances.back()->last_error();
   }
   const int kTopics = 12;  // their slots land on all three masters
-  std::atomic<bool> stop{false};
-  std::mutex mu;
-  std::set<std::string> acknowledged, refused, unknown, delivered;
-  std::vector<int64_t> last_ok_ms(kTopics, 0);
-  std::atomic<int> other{0}, twice{0};
-  // At-least-once consumption (pull under a short lease, then ack): a claim or an ack lost
-  // in the outage means a redelivery after the lease, never a loss.
-  std::atomic<int> failed_acks{0};
-  auto consume = [&](HttpClient& client, int topic) {
-    auto response = client.Post("/v1/topics/f" + std::to_string(topic) + "/pull",
-                                R"({"max":20,"lease_ms":2000})");
-    json::value body = Parse(response.body);
-    if (response.status != 200 || !body.is_object()) return 0;
-    int taken = 0;
-    for (const json::value& task : body.at("tasks").as_array()) {
-      ++taken;
-      {
-        std::lock_guard lock(mu);
-        if (!delivered.insert(std::string(task.at("payload").as_string())).second) ++twice;
-      }
-      auto ack = client.Post("/v1/tasks/" + std::string(task.at("id").as_string()) + "/ack",
-                             R"({"lease":")" + std::string(task.at("lease").as_string()) + "\"}");
-      if (ack.status != 200) ++failed_acks;
-    }
-    return taken;
-  };
-  std::vector<std::thread> threads;
+  std::vector<std::string> topics;
+  for (int t = 0; t < kTopics; ++t) topics.push_back("f" + std::to_string(t));
+  DeliveryLedger ledger;
   for (int i = 0; i < 2; ++i) {
-    threads.emplace_back([&, i] {
-      HttpClient client(instances[i]->address(), std::chrono::seconds(30));
-      for (int n = 0; !stop && n < 500'000; ++n) {
-        int topic = n % kTopics;
-        std::string content = "a" + std::to_string(i) + "-" + std::to_string(n);
-        auto response = client.Post("/delay/task/add", R"({"topic":"f)" + std::to_string(topic) +
-                                                           R"(","timing_moment":1,"content":")" +
-                                                           content + "\"}");
-        json::value body = Parse(response.body);
-        std::lock_guard lock(mu);
-        if (response.status == 200 && body.is_object() && body.at("dm_error").as_int64() == 0) {
-          acknowledged.insert(content);
-          last_ok_ms[topic] = WallClockMs();
-        } else if (response.status == 503 && body.is_object()) {
-          std::string message(body.at("error_msg").as_string());
-          (message.rfind("outcome unknown", 0) == 0 ? unknown : refused).insert(content);
-        } else {
-          ++other;
-        }
-      }
-    });
-    threads.emplace_back([&, i] {
-      HttpClient client(instances[i]->address(), std::chrono::seconds(30));
-      for (int n = 0; !stop; ++n) {
-        if (consume(client, n % kTopics) == 0)
-          std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-    });
+    ledger.StartLoad(instances[i]->address(), topics, "a" + std::to_string(i) + "-");
   }
-  auto acked = [&] {
-    std::lock_guard lock(mu);
-    return acknowledged.size();
-  };
+  auto acked = [&] { return ledger.acknowledged(); };
   HttpClient probe(instances[0]->address(), std::chrono::seconds(10));
   std::vector<int64_t> recovery_ms, promotion_ms;
   int previous = -1;
@@ -509,19 +457,17 @@ TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
     // Recovered: every topic took an add after the kill, and /readyz is 200 again.
     bool back = WaitFor(
         [&] {
-          std::lock_guard lock(mu);
-          for (int64_t ok : last_ok_ms) {
-            if (ok < killed_at) return false;
+          for (const std::string& topic : topics) {
+            if (ledger.last_ok_ms(topic) < killed_at) return false;
           }
           return true;
         },
         std::chrono::seconds(20));
     int64_t recovered = WallClockMs() - killed_at;
     if (!back) {
-      std::lock_guard lock(mu);
       std::string late;
-      for (int t = 0; t < kTopics; ++t) {
-        if (last_ok_ms[t] < killed_at) late += " f" + std::to_string(t);
+      for (const std::string& topic : topics) {
+        if (ledger.last_ok_ms(topic) < killed_at) late += " " + topic;
       }
       std::string nodes;
       for (size_t n = 0; n < cluster.size(); ++n) {
@@ -555,34 +501,14 @@ TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
         << "round " << round << ": the killed node did not rejoin as a replica";
   }
   ASSERT_TRUE(WaitFor([&] { return acked() >= 1200u; }, std::chrono::seconds(30)));
-  stop = true;
-  for (auto& thread : threads) thread.join();
-  // Drain what is left.
-  WaitFor(
-      [&] {
-        for (int t = 0; t < kTopics; ++t) {
-          while (consume(probe, t) > 0) {
-          }
-        }
-        std::lock_guard lock(mu);
-        return std::includes(delivered.begin(), delivered.end(), acknowledged.begin(),
-                             acknowledged.end());
-      },
-      std::chrono::seconds(30));
-  size_t lost = 0, refused_delivered = 0, unknown_delivered = 0;
-  for (const auto& c : acknowledged) lost += delivered.count(c) == 0;
-  for (const auto& c : refused) refused_delivered += delivered.count(c);
-  for (const auto& c : unknown) unknown_delivered += delivered.count(c);
-  EXPECT_EQ(lost, 0u) << "acknowledged adds lost out of " << acknowledged.size();
-  EXPECT_EQ(refused_delivered, 0u) << "adds answered a plain 503 were stored and delivered";
-  EXPECT_EQ(other.load(), 0);
+  ledger.StopLoad();
+  ledger.Drain(probe, topics, std::chrono::seconds(30));
+  EXPECT_EQ(ledger.Lost(), 0u) << "acknowledged adds lost: " << ledger.Summary();
+  EXPECT_EQ(ledger.RefusedDelivered(), 0u) << "adds answered a plain 503 were delivered";
+  EXPECT_EQ(ledger.other(), 0);
   // Redeliveries are the price of at-least-once: a claim whose answer was lost, or an ack
   // that failed or was acknowledged by a master that died before its replica had it.
-  std::cout << "delivered twice " << twice.load() << " (acks failed " << failed_acks.load()
-            << ")\n";
-  std::cout << "acknowledged " << acknowledged.size() << ", refused " << refused.size()
-            << ", outcome unknown " << unknown.size() << " (delivered " << unknown_delivered
-            << "); promotion ms:";
+  std::cout << ledger.Summary() << "; promotion ms:";
   for (int64_t ms : promotion_ms) std::cout << " " << ms;
   std::cout << "; recovery ms:";
   for (int64_t ms : recovery_ms) std::cout << " " << ms;

@@ -31,8 +31,12 @@ void ServerProcess::SetEnv(std::string name, std::string value) {
 bool ServerProcess::Start(std::chrono::milliseconds timeout) {
   int out[2];
   if (pipe(out) != 0) return false;
-  std::vector<std::string> args = {BinaryPath(),  "serve",      "--listen",
-                                   "127.0.0.1:0", "--data-dir", data_dir_};
+  std::vector<std::string> args = {binary_.empty() ? BinaryPath() : binary_,
+                                   "serve",
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--data-dir",
+                                   data_dir_};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {

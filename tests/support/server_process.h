@@ -23,6 +23,10 @@ class ServerProcess {
   // e.g. LD_PRELOAD of a fault library.
   void SetEnv(std::string name, std::string value);
 
+  // Runs `path` instead of the delayq binary at the next Start (a build of the same server,
+  // e.g. on another allocator).
+  void SetBinary(std::string path) { binary_ = std::move(path); }
+
   // False (with the server's stderr in last_error()) if it did not come up in `timeout`.
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(20));
   const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
@@ -41,6 +45,7 @@ class ServerProcess {
 
  private:
   std::string data_dir_;
+  std::string binary_;
   std::vector<std::string> extra_args_;
   std::vector<std::pair<std::string, std::string>> env_;
   std::string log_path_;

@@ -63,6 +63,24 @@ TEST(NearWindow, PushReadyRestoresATaskAfterAFailedTake) {
   EXPECT_EQ(window.PopReady(t)->key.id, 1u);
 }
 
+// The clock the taker read can be behind the one that promoted (another thread, or the wall
+// clock stepped back since): an entry due after the taker's now stays ready until then.
+TEST(NearWindow, TakingAtAnEarlierNowLeavesEntriesNotYetDue) {
+  NearWindow window;
+  uint32_t t = window.InternTopic("t");
+  std::vector<uint32_t> topics;
+  window.Schedule(DueRef{{100, 1}, t});
+  window.Schedule(DueRef{{3'600'100, 2}, t});
+  window.Promote(3'600'200, 10, &topics);
+  EXPECT_EQ(window.ReadyCount(t), 2u);
+  EXPECT_TRUE(window.HasReady(t, 150));
+  EXPECT_EQ(window.PopReady(t, 150)->key.id, 1u);
+  EXPECT_FALSE(window.HasReady(t, 150));
+  EXPECT_FALSE(window.PopReady(t, 150));
+  EXPECT_EQ(window.ReadyCount(t), 1u);
+  EXPECT_EQ(window.PopReady(t, 3'600'100)->key.id, 2u);
+}
+
 TEST(NearWindow, ManyTopicsPromoteInLinearTime) {
   NearWindow window;
   std::vector<uint32_t> topics;
