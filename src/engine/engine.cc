@@ -47,6 +47,7 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
       worker_(std::make_unique<StoreWorker>(store, clock, metrics_, config.max_queued)),
       scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
       callbacks_(callbacks),
+      lanes_(config.max_callbacks_in_flight),
       jitter_(std::random_device{}()) {}
 
 Engine::~Engine() { Stop(); }
@@ -391,20 +392,12 @@ int64_t Engine::OnTick(int64_t now_ms) {
     if (!deadlines_.empty()) next = std::min(next, deadlines_.begin()->first);
   }
   for (auto& waiter : expired) waiter->Answer(std::vector<Task>());
-  // Lanes whose block (rate-limit token, claim retry) has ended. Only the heap's top is
-  // looked at, so a tick costs the same with 10 topics or 100,000.
+  // Lanes whose block (rate-limit token, claim retry) has ended.
   std::vector<std::string> unblocked;
   {
     std::lock_guard lock(lanes_mu_);
-    while (!blocked_lanes_.empty() && blocked_lanes_.top().first <= now_ms) {
-      BlockedEntry entry = blocked_lanes_.top();
-      blocked_lanes_.pop();
-      auto it = lanes_.find(entry.second);
-      if (it == lanes_.end() || it->second.blocked_until_ms != entry.first) continue;  // stale
-      it->second.blocked_until_ms = 0;
-      unblocked.push_back(std::move(entry.second));
-    }
-    if (!blocked_lanes_.empty()) next = std::min(next, blocked_lanes_.top().first);
+    unblocked = lanes_.Unblock(now_ms);
+    if (auto at = lanes_.NextUnblockMs()) next = std::min(next, *at);
   }
   for (const std::string& topic : unblocked) PumpCallbacks(topic);
   return next;

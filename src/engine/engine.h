@@ -3,13 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -18,6 +16,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "common/snapshot.h"
+#include "engine/callback_lanes.h"
 #include "engine/callback_sink.h"
 #include "engine/lateness_window.h"
 #include "engine/metrics.h"
@@ -46,10 +45,7 @@ struct EngineConfig {
   // A delivering task whose answer has not come back within this is due again (covers a
   // crash while callbacks were in flight); must exceed the longest callback timeout.
   int64_t callback_lease_ms = 70'000;
-  struct TopicLimits {
-    size_t max_in_flight = 64;  // callbacks of the topic in flight at once
-    double rate_limit = 0;      // callbacks started per second; 0: unlimited
-  };
+  using TopicLimits = engine::TopicLimits;
   TopicLimits default_topic_limits;
   std::map<std::string, TopicLimits> topic_limits;  // overrides by topic name
   // Callbacks in flight over all topics (claimed and handed to the sink, plus claim jobs
@@ -148,18 +144,6 @@ class Engine final : private SchedulerListener {
 
  private:
   struct Waiter;
-  // Per topic with callback work; erased when idle, so an idle topic costs nothing here.
-  struct CallbackLane {
-    size_t in_flight = 0;          // handed to the sink, not yet answered
-    bool claim_queued = false;     // a claim job of this lane is queued (at most one)
-    bool repump = false;           // pumped while its claim job was queued: look again after
-    bool waiting = false;          // in waiting_lanes_, for global capacity
-    double tokens = 0;             // rate limit bucket
-    int64_t refilled_at_ms = 0;    // 0: bucket never used (starts full)
-    int64_t blocked_until_ms = 0;  // in blocked_lanes_, waiting for a token or a retry
-  };
-  using BlockedEntry = std::pair<int64_t, std::string>;  // (blocked_until_ms, topic)
-
   // SchedulerListener, on the scheduler thread.
   void OnPromoted(const store::PromoteResult& result, int64_t now_ms) override;
   int64_t OnTick(int64_t now_ms) override;
@@ -173,11 +157,6 @@ class Engine final : private SchedulerListener {
   void PumpCallbacks(const std::string& topic);
   void RunClaim(const std::string& topic);
   void SubmitClaims(std::vector<std::string> topics);
-  std::vector<std::string> TakeWaitingLocked();
-  void RefillLocked(CallbackLane& lane, const EngineConfig::TopicLimits& limits, int64_t now);
-  void EraseIfIdleLocked(const std::string& topic, const EngineConfig::TopicLimits& limits,
-                         int64_t now);
-  void BlockLocked(const std::string& topic, CallbackLane& lane, int64_t until_ms);
   void RetryPumpLater(const std::string& topic);
   void ReleaseCallbackSlot(const std::string& topic, bool more_due);
   void OnCallbackDone(const Task& task, const CallbackOutcome& outcome);
@@ -206,19 +185,9 @@ class Engine final : private SchedulerListener {
   int64_t next_recover_ms_ = 0;  // scheduler thread only
 
   CallbackSink* callbacks_;
-  // Guards the lanes and the global counts below. Any thread; never held across a store
-  // call or a Submit.
+  // Guards lanes_. Any thread; never held across a store call or a Submit.
   std::mutex lanes_mu_;
-  std::unordered_map<std::string, CallbackLane> lanes_;
-  size_t callbacks_in_flight_ = 0;  // sum of lanes' in_flight
-  size_t claims_queued_ = 0;        // lanes with claim_queued; each holds one global slot
-  // Lanes with due tasks waiting for global capacity, oldest first (round-robin over
-  // topics: a lane claims what it may, and waits at the back again if more is due).
-  std::deque<std::string> waiting_lanes_;
-  // Lanes blocked until a time (rate limit, failed claim), earliest first; an entry whose
-  // time no longer matches its lane's blocked_until_ms is stale and skipped. OnTick looks
-  // only at the top, so its cost does not depend on the number of topics.
-  std::priority_queue<BlockedEntry, std::vector<BlockedEntry>, std::greater<>> blocked_lanes_;
+  CallbackLanes lanes_;
   std::mutex jitter_mu_;
   std::mt19937_64 jitter_;
 

@@ -1,6 +1,6 @@
-// The callback flow control of the Engine: per-topic lanes (in flight, rate limit), the
-// global cap, the FIFO of lanes waiting for it, the heap of blocked lanes, the claim jobs and
-// the outcomes. The facade (adds, pulls, reads, scheduler hooks) is in engine.cc.
+// Callback delivery in the Engine: the claim jobs, the hand-over to the sink and the
+// outcomes, under the flow control of callback_lanes.h (per-topic lanes, rate limits, the
+// global cap). The facade (adds, pulls, reads, scheduler hooks) is in engine.cc.
 
 #include <spdlog/spdlog.h>
 
@@ -39,101 +39,19 @@ void Engine::SetTopicLimits(std::map<std::string, EngineConfig::TopicLimits> lim
       std::make_shared<const std::map<std::string, EngineConfig::TopicLimits>>(std::move(limits)));
 }
 
-// A lane is in at most one of these places at a time, which is what keeps every topic's
-// due tasks moving without any walk over all topics:
-//   claim_queued   its claim job is queued to the store worker (and holds a global slot);
-//   waiting        in waiting_lanes_, for a global slot;
-//   blocked        in blocked_lanes_, for a rate-limit token or a claim retry;
-//   full           in_flight == max_in_flight: the next completion pumps it;
-//   idle           none of these: the next Promote reporting the topic pumps it.
+// The lanes (callback_lanes.h) decide; this file runs what they decide: claim jobs on the
+// store worker, scheduler wake-ups at the times a lane is blocked until, and the sink.
 void Engine::PumpCallbacks(const std::string& topic) {
   if (callbacks_ == nullptr || quiescing_) return;
   const EngineConfig::TopicLimits limits = LimitsFor(topic);
   int64_t now = clock_.NowMs();
   {
     std::lock_guard lock(lanes_mu_);
-    CallbackLane& lane = lanes_[topic];
-    if (lane.claim_queued) {
-      lane.repump = true;  // the job looks again when it is done
-      return;
-    }
-    if (lane.waiting || lane.blocked_until_ms != 0) return;  // their queue pumps them
-    if (lane.in_flight >= limits.max_in_flight) return;      // a completion pumps it
-    if (limits.rate_limit > 0) {
-      RefillLocked(lane, limits, now);
-      if (lane.tokens < 1) {
-        int64_t wait_ms = static_cast<int64_t>((1 - lane.tokens) * 1000.0 / limits.rate_limit);
-        BlockLocked(topic, lane, now + std::max<int64_t>(1, wait_ms));
-        return;
-      }
-    }
-    if (callbacks_in_flight_ + claims_queued_ >= config_.max_callbacks_in_flight) {
-      lane.waiting = true;
-      waiting_lanes_.push_back(topic);
-      return;
-    }
-    lane.claim_queued = true;
-    ++claims_queued_;
+    CallbackLanes::PumpResult pumped = lanes_.Pump(topic, limits, now);
+    if (pumped.blocked_until_ms != 0) scheduler_->Kick(pumped.blocked_until_ms);
+    if (!pumped.claim) return;
   }
   SubmitClaims({topic});
-}
-
-// Token bucket holding one second's worth (at least one token, so that rates below one per
-// second still send); starts full.
-void Engine::RefillLocked(CallbackLane& lane, const EngineConfig::TopicLimits& limits,
-                          int64_t now) {
-  double capacity = std::max(1.0, limits.rate_limit);
-  if (lane.refilled_at_ms == 0) {
-    lane.tokens = capacity;
-  } else {
-    // A wall clock stepped back refills nothing (and takes nothing).
-    double elapsed_s =
-        static_cast<double>(std::max<int64_t>(0, now - lane.refilled_at_ms)) / 1000.0;
-    lane.tokens = std::min(capacity, lane.tokens + elapsed_s * limits.rate_limit);
-  }
-  lane.refilled_at_ms = now;
-}
-
-void Engine::BlockLocked(const std::string& topic, CallbackLane& lane, int64_t until_ms) {
-  lane.blocked_until_ms = until_ms;
-  blocked_lanes_.emplace(until_ms, topic);
-  scheduler_->Kick(until_ms);
-}
-
-// An idle lane is forgotten, so that a topic with nothing in flight costs no memory here.
-// A rate-limited lane is kept until its bucket is full again: forgetting it refills it.
-void Engine::EraseIfIdleLocked(const std::string& topic, const EngineConfig::TopicLimits& limits,
-                               int64_t now) {
-  auto it = lanes_.find(topic);
-  if (it == lanes_.end()) return;
-  CallbackLane& lane = it->second;
-  if (lane.in_flight != 0 || lane.claim_queued || lane.waiting || lane.blocked_until_ms != 0) {
-    return;
-  }
-  if (limits.rate_limit > 0) {
-    RefillLocked(lane, limits, now);
-    if (lane.tokens < std::max(1.0, limits.rate_limit)) return;
-  }
-  lanes_.erase(it);
-}
-
-// Hands free global slots to waiting lanes, oldest first. A waiting lane is known to be
-// claimable: it was when it started waiting, and its in-flight count and tokens can only
-// have improved since.
-std::vector<std::string> Engine::TakeWaitingLocked() {
-  std::vector<std::string> start;
-  while (!waiting_lanes_.empty() && !quiescing_ &&
-         callbacks_in_flight_ + claims_queued_ < config_.max_callbacks_in_flight) {
-    std::string topic = std::move(waiting_lanes_.front());
-    waiting_lanes_.pop_front();
-    auto it = lanes_.find(topic);
-    if (it == lanes_.end() || !it->second.waiting) continue;
-    it->second.waiting = false;
-    it->second.claim_queued = true;
-    ++claims_queued_;
-    start.push_back(std::move(topic));
-  }
-  return start;
 }
 
 void Engine::SubmitClaims(std::vector<std::string> topics) {
@@ -141,65 +59,34 @@ void Engine::SubmitClaims(std::vector<std::string> topics) {
     if (worker_->Submit([this, topic] { RunClaim(topic); })) continue;
     {
       std::lock_guard lock(lanes_mu_);
-      CallbackLane& lane = lanes_[topic];
-      lane.claim_queued = false;
-      lane.repump = false;
-      --claims_queued_;
+      lanes_.ClaimNotQueued(topic);
     }
     RetryPumpLater(topic);
   }
 }
 
-// On the store worker. The slots are reserved (lane and global counts) before the claim
-// and the unused ones given back after it, so that a pump on another thread meanwhile
-// never sees more room than there is.
+// On the store worker: the lanes reserve the slots before the claim and take the unused
+// ones back after it.
 void Engine::RunClaim(const std::string& topic) {
   const EngineConfig::TopicLimits& limits = LimitsFor(topic);
   int64_t now = clock_.NowMs();
   size_t slots = 0;
   {
     std::lock_guard lock(lanes_mu_);
-    CallbackLane& lane = lanes_[topic];
-    --claims_queued_;  // this job's own global slot becomes part of the reservation
-    size_t global_free =
-        config_.max_callbacks_in_flight -
-        std::min(config_.max_callbacks_in_flight, callbacks_in_flight_ + claims_queued_);
-    size_t topic_free = limits.max_in_flight - std::min(limits.max_in_flight, lane.in_flight);
-    slots = std::min(global_free, topic_free);
-    if (limits.rate_limit > 0) {
-      RefillLocked(lane, limits, now);
-      slots = std::min(slots, static_cast<size_t>(std::max(0.0, lane.tokens)));
-    }
-    if (quiescing_) slots = 0;
-    lane.in_flight += slots;
-    callbacks_in_flight_ += slots;
+    slots = lanes_.BeginClaim(topic, limits, now, quiescing_);
   }
   Result<std::vector<Task>> claimed = std::vector<Task>();
   if (slots > 0) {
     claimed = store_.ClaimDue(topic, DeliveryKind::kCallback, slots, now,
                               now + config_.callback_lease_ms);
   }
-  size_t taken = claimed ? claimed->size() : 0;
-  bool again = false;
-  std::vector<std::string> start;
+  std::optional<size_t> taken;
+  if (claimed) taken = claimed->size();
+  CallbackLanes::ClaimEnd end;
   {
     std::lock_guard lock(lanes_mu_);
-    CallbackLane& lane = lanes_[topic];
-    lane.claim_queued = false;
-    lane.in_flight -= slots - taken;
-    callbacks_in_flight_ -= slots - taken;
-    if (limits.rate_limit > 0) lane.tokens -= static_cast<double>(taken);
-    // A full claim may have left more due; a pump during the claim may have seen more.
-    again = claimed && !quiescing_ && ((slots > 0 && taken == slots) || lane.repump);
-    lane.repump = false;
-    if (!claimed) {
-      // The due tasks are still in the lane; nothing else may wake it (no new task falls
-      // due, no call is in flight), so the scheduler's tick tries again shortly.
-      BlockLocked(topic, lane, now + kClaimRetryMs);
-    } else if (!again) {
-      EraseIfIdleLocked(topic, limits, now);
-    }
-    start = TakeWaitingLocked();
+    end = lanes_.EndClaim(topic, limits, now, slots, taken, now + kClaimRetryMs, quiescing_);
+    if (end.blocked_until_ms != 0) scheduler_->Kick(end.blocked_until_ms);
   }
   if (!claimed) {
     metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
@@ -217,16 +104,14 @@ void Engine::RunClaim(const std::string& topic) {
       });
     }
   }
-  if (again) PumpCallbacks(topic);
-  SubmitClaims(std::move(start));
+  if (end.again) PumpCallbacks(topic);
+  SubmitClaims(std::move(end.start));
 }
 
 void Engine::RetryPumpLater(const std::string& topic) {
   std::lock_guard lock(lanes_mu_);
-  CallbackLane& lane = lanes_[topic];
-  if (lane.blocked_until_ms == 0 && !lane.claim_queued && !lane.waiting) {
-    BlockLocked(topic, lane, clock_.NowMs() + kClaimRetryMs);
-  }
+  int64_t until_ms = clock_.NowMs() + kClaimRetryMs;
+  if (lanes_.BlockForRetry(topic, until_ms)) scheduler_->Kick(until_ms);
 }
 
 // A call ended (its outcome recorded or dropped): its slot goes to the next waiting lane,
@@ -235,12 +120,7 @@ void Engine::ReleaseCallbackSlot(const std::string& topic, bool more_due) {
   std::vector<std::string> start;
   {
     std::lock_guard lock(lanes_mu_);
-    if (auto it = lanes_.find(topic); it != lanes_.end() && it->second.in_flight > 0) {
-      it->second.in_flight -= 1;
-    }
-    if (callbacks_in_flight_ > 0) --callbacks_in_flight_;
-    if (!more_due) EraseIfIdleLocked(topic, LimitsFor(topic), clock_.NowMs());
-    start = TakeWaitingLocked();
+    start = lanes_.Release(topic, LimitsFor(topic), clock_.NowMs(), more_due, quiescing_);
   }
   if (more_due) PumpCallbacks(topic);
   SubmitClaims(std::move(start));
@@ -251,7 +131,7 @@ bool Engine::WaitForCallbacks(std::chrono::milliseconds grace) {
   for (;;) {
     {
       std::lock_guard lock(lanes_mu_);
-      if (callbacks_in_flight_ + claims_queued_ == 0) return true;
+      if (lanes_.Busy() == 0) return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

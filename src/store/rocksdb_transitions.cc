@@ -1,0 +1,254 @@
+// Task state changes of the embedded store: leases (ack, nack, extend, settle) and changes
+// of scheduled or dead tasks (cancel, reschedule, redrive), each one WriteBatch.
+
+#include "store/rocksdb_store_impl.h"
+
+namespace delayq::store::rocks {
+
+Result<Task> RocksStore::Ack(TaskId id, uint64_t lease_token, int64_t now_ms) {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Closed();
+  std::lock_guard write_lock(write_mu_);
+  auto task = LeasedTask(id, lease_token);
+  if (!task) return task;
+  Batch batch;
+  batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, id));
+  ClearLease(&*task);
+  Finish(&batch, &*task, TaskState::kDone, now_ms);
+  if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
+  return task;
+}
+
+Result<Task> RocksStore::Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms,
+                              std::string_view reason, int64_t now_ms) {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Closed();
+  std::lock_guard write_lock(write_mu_);
+  auto task = LeasedTask(id, lease_token);
+  if (!task) return task;
+  Batch batch;
+  Release(&batch, &*task, retry_at_ms, reason, now_ms);
+  if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
+  std::lock_guard lock(mu_);
+  if (task->state == TaskState::kScheduled) ScheduleInWindow(*task);
+  return task;
+}
+
+Result<Task> RocksStore::ExtendLease(TaskId id, uint64_t lease_token, int64_t lease_until_ms,
+                                     int64_t now_ms) {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Closed();
+  std::lock_guard write_lock(write_mu_);
+  auto task = LeasedTask(id, lease_token);
+  if (!task) return task;
+  if (auto live = RequireLive(*task, now_ms); !live) return std::unexpected(live.error());
+  Batch batch;
+  batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, id));
+  task->lease_until_ms = lease_until_ms;
+  batch.Put(tasks_cf_, TaskKey(id), EncodeTask(*task));
+  batch.Put(leases_cf_, TimeIdKey(lease_until_ms, id), rocksdb::Slice());
+  if (auto ok = Write(unsynced_options_, &batch); !ok) return std::unexpected(ok.error());
+  // The old deadline stays in the timer: ExpireLeases skips it, as the record says later.
+  std::lock_guard lock(mu_);
+  leases_.Add(DueRef{{lease_until_ms, id}, 0});
+  return task;
+}
+
+std::vector<Result<Task>> RocksStore::Settle(std::span<const Settlement> settlements,
+                                             int64_t now_ms) {
+  std::vector<Result<Task>> results;
+  results.reserve(settlements.size());
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) {
+    for (size_t i = 0; i < settlements.size(); ++i) results.push_back(Closed());
+    return results;
+  }
+  std::lock_guard write_lock(write_mu_);
+  Batch batch;
+  // A task settled earlier in this call is read from here, not from the store, which does
+  // not have the change yet.
+  std::unordered_map<TaskId, size_t> changed;
+  for (const Settlement& settlement : settlements) {
+    auto earlier = changed.find(settlement.id);
+    Result<Task> task =
+        CheckLease(earlier != changed.end() ? results[earlier->second] : Read(settlement.id),
+                   settlement.lease_token);
+    if (task) {
+      if (settlement.ok) {
+        batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, task->id));
+        ClearLease(&*task);
+        Finish(&batch, &*task, TaskState::kDone, now_ms);
+      } else {
+        Release(&batch, &*task, settlement.retry_at_ms, settlement.reason, now_ms);
+      }
+      changed[settlement.id] = results.size();
+    }
+    results.push_back(std::move(task));
+  }
+  if (changed.empty()) return results;
+  if (auto ok = Write(unsynced_options_, &batch); !ok) {
+    for (auto& result : results) {
+      if (result) result = std::unexpected(ok.error());
+    }
+    return results;
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& result : results) {
+    if (result && result->state == TaskState::kScheduled) ScheduleInWindow(*result);
+  }
+  return results;
+}
+
+Result<Task> RocksStore::Cancel(TaskId id, int64_t now_ms) {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Closed();
+  std::lock_guard write_lock(write_mu_);
+  auto task = Read(id);
+  if (!task) return task;
+  if (task->state == TaskState::kCancelled) return task;
+  if (auto ok = RequireScheduled(*task, "cancelled"); !ok) return std::unexpected(ok.error());
+  Batch batch;
+  batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
+  Finish(&batch, &*task, TaskState::kCancelled, now_ms);
+  // The user was told "cancelled": make it as durable as an add.
+  if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
+  return task;
+}
+
+Result<Task> RocksStore::Reschedule(TaskId id, int64_t due_at_ms, int64_t /*now_ms*/) {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Closed();
+  std::lock_guard write_lock(write_mu_);
+  auto task = Read(id);
+  if (!task) return task;
+  if (auto ok = RequireScheduled(*task, "rescheduled"); !ok) return std::unexpected(ok.error());
+  Batch batch;
+  batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
+  task->due_at_ms = due_at_ms;
+  batch.Put(tasks_cf_, TaskKey(id), EncodeTask(*task));
+  batch.Put(due_cf_, TimeIdKey(due_at_ms, id), DueValue(*task));
+  if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
+  std::lock_guard lock(mu_);
+  ScheduleInWindow(*task);  // the old hint no longer matches the record and is dropped
+  return task;
+}
+
+Result<Task> RocksStore::Redrive(TaskId id, int64_t now_ms) {
+  std::shared_lock db_lock(db_mu_);
+  if (!db_) return Closed();
+  std::lock_guard write_lock(write_mu_);
+  auto task = Read(id);
+  if (!task) return task;
+  if (task->state != TaskState::kDead) {
+    return Fail(Errc::kConflict, Describe(id) + " is " + std::string(StateName(task->state)) +
+                                     "; only dead tasks can be redriven");
+  }
+  Batch batch;
+  batch.Delete(dead_cf_, DeadKey(task->topic, id));
+  batch.Delete(finished_cf_, TimeIdKey(task->finished_at_ms, id));
+  task->finished_at_ms = 0;
+  task->attempts = 0;
+  Schedule(&batch, &*task, now_ms);
+  if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
+  std::lock_guard lock(mu_);
+  ScheduleInWindow(*task);
+  return task;
+}
+
+// Counter deltas are summed per batch and written as one merge per (topic, state) when
+// the batch is written: a batch of 1,000 adds to one topic is one merge, not 1,000.
+void RocksStore::Count(Batch* batch, std::string_view topic, TaskState state, int64_t delta) {
+  batch->counts[CountKey(topic, state)] += delta;
+}
+
+void RocksStore::Transition(Batch* batch, Task* task, TaskState to) {
+  Count(batch, task->topic, task->state, -1);
+  Count(batch, task->topic, to, +1);
+  task->state = to;
+}
+
+// Moves a task to a final state, indexed for retention (and as a dead letter), and
+// writes its record.
+void RocksStore::Finish(Batch* batch, Task* task, TaskState to, int64_t now_ms) {
+  Transition(batch, task, to);
+  task->finished_at_ms = now_ms;
+  batch->Put(finished_cf_, TimeIdKey(now_ms, task->id), rocksdb::Slice());
+  if (to == TaskState::kDead)
+    batch->Put(dead_cf_, DeadKey(task->topic, task->id), rocksdb::Slice());
+  batch->Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
+}
+
+// Makes a task scheduled at `due_at_ms` and writes its record and due entry.
+void RocksStore::Schedule(Batch* batch, Task* task, int64_t due_at_ms) {
+  if (task->state != TaskState::kScheduled) Transition(batch, task, TaskState::kScheduled);
+  task->due_at_ms = due_at_ms;
+  batch->Put(tasks_cf_, TaskKey(task->id), EncodeTask(*task));
+  batch->Put(due_cf_, TimeIdKey(due_at_ms, task->id), DueValue(*task));
+}
+
+// Ends a lease without success: due again at `retry_at_ms`, or dead if out of attempts.
+void RocksStore::Release(Batch* batch, Task* task, int64_t retry_at_ms, std::string_view reason,
+                         int64_t now_ms) {
+  batch->Delete(leases_cf_, TimeIdKey(task->lease_until_ms, task->id));
+  ClearLease(task);
+  task->last_error = std::string(reason);
+  if (task->max_attempts != 0 && task->attempts >= task->max_attempts) {
+    Finish(batch, task, TaskState::kDead, now_ms);
+  } else {
+    Schedule(batch, task, std::max(retry_at_ms, now_ms));
+  }
+}
+
+void RocksStore::ClearLease(Task* task) {
+  task->lease_token = 0;
+  task->lease_until_ms = 0;
+}
+
+Result<Task> RocksStore::LeasedTask(TaskId id, uint64_t lease_token) {
+  return CheckLease(Read(id), lease_token);
+}
+
+// `task` if it is held under `lease_token`, else kConflict (or the read's error).
+Result<Task> RocksStore::CheckLease(Result<Task> task, uint64_t lease_token) {
+  if (!task) return task;
+  TaskId id = task->id;
+  bool held = task->state == TaskState::kLeased || task->state == TaskState::kDelivering;
+  if (!held || task->lease_token != lease_token) {
+    return Fail(Errc::kConflict,
+                "lease is stale: " + Describe(id) + " is " + std::string(StateName(task->state)) +
+                    (held ? " under another lease" : "") +
+                    " (the lease expired, or the task was already acked or nacked)");
+  }
+  return task;
+}
+
+// Only a pull lease is extended (a callback's is never shown), and only before its
+// deadline: past it the task may be handed out again at any moment.
+Result<void> RocksStore::RequireLive(const Task& task, int64_t now_ms) {
+  if (task.state != TaskState::kLeased) {
+    return Fail(Errc::kConflict, "lease is stale: " + Describe(task.id) + " is " +
+                                     std::string(StateName(task.state)) +
+                                     " (only a pulled task's lease can be extended)");
+  }
+  if (now_ms >= task.lease_until_ms) {
+    return Fail(Errc::kConflict, "lease is stale: the lease of " + Describe(task.id) +
+                                     " expired at " + std::to_string(task.lease_until_ms) +
+                                     " (the task may be delivered again)");
+  }
+  return {};
+}
+
+Result<void> RocksStore::RequireScheduled(const Task& task, std::string_view verb) {
+  if (task.state == TaskState::kScheduled) return {};
+  return Fail(Errc::kConflict, Describe(task.id) + " cannot be " + std::string(verb) + ": it is " +
+                                   std::string(StateName(task.state)) +
+                                   (IsFinished(task.state) ? "" : " (already delivered)"));
+}
+
+uint64_t RocksStore::NewLeaseToken() {
+  uint64_t token = 0;
+  while (token == 0) token = lease_rng_();
+  return token;
+}
+
+}  // namespace delayq::store::rocks
