@@ -220,7 +220,8 @@ class Probe:
         self.errors = {t: 0 for t in topics}
         self.lock = threading.Lock()
         self.stop = False
-        self.threads = [threading.Thread(target=self.run, args=(t,)) for t in topics]
+        # Daemon threads: a failed round exits the script without waiting for them.
+        self.threads = [threading.Thread(target=self.run, args=(t,), daemon=True) for t in topics]
         for thread in self.threads:
             thread.start()
 
@@ -312,9 +313,11 @@ def sentinel_recovery():
         results.append((promoted, recovered))
         log(f"sentinel round {round_ + 1}: promoted after {promoted:.0f} ms, every topic adding "
             f"again after {recovered:.0f} ms")
-        # Back as a replica of the new master (the sentinels reconfigure it).
-        victim.start()
+        # Back as a replica of the new master, as it would be from the config file the
+        # sentinels rewrote (these nodes run on command-line options, so say it here).
         new_port = sentinel_master_port(sentinels)
+        victim.args = ["--replicaof", "127.0.0.1", str(new_port)]
+        victim.start()
         wait_until(lambda: "connected_slaves:2" in cli(new_port, "INFO", "replication"), 30,
                    "the restarted node did not rejoin as a replica")
     probe.close()
