@@ -164,7 +164,7 @@ def add_throughput():
     master.start()
     replica = Redis("replica", ["--replicaof", "127.0.0.1", str(master.port)])
     replica.start()
-    wait_until(lambda: "connected_slaves:1" in cli(master.port, "INFO", "replication"), 20,
+    wait_until(lambda: "state=online" in cli(master.port, "INFO", "replication"), 20,
                "the replica did not attach")
     sha = cli(master.port, "SCRIPT", "LOAD", "return 1").strip()
     rows = {0: [], 1: []}
@@ -177,6 +177,9 @@ def add_throughput():
             ref = float(re.findall(r"([0-9.]+) requests per second", out)[-1])
             server = Delayq(f"w{wait}-{rep}", ["--redis-url", f"redis://127.0.0.1:{master.port}/0",
                                                "--redis-wait-replicas", str(wait)])
+            # The replica acknowledges its offset once a second unless asked: the first WAIT
+            # may wait for that. One add confirmed before the clock starts.
+            wait_until(lambda: add_once(server.address, "warm"), 20, "no add was confirmed")
             result = subprocess.run([LOADGEN, "add", "--addr", server.address, "--connections", "64",
                                      "--duration-s", str(ADD_SECONDS), "--topic", "bench"],
                                     capture_output=True, text=True)
@@ -192,6 +195,21 @@ def add_throughput():
     return rows
 
 
+def add_once(address, topic):
+    host, port = address.split(":")
+    try:
+        conn = http.client.HTTPConnection(host, int(port), timeout=5)
+        conn.request("POST", "/delay/task/add",
+                     json.dumps({"topic": topic, "timing_moment": 1, "content": "x"}),
+                     {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = json.loads(response.read() or b"{}")
+        conn.close()
+        return response.status == 200 and answer.get("dm_error") == 0
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
+
+
 class Probe:
     """One thread per topic, each adding back to back on its own connection."""
 
@@ -202,7 +220,8 @@ class Probe:
         self.errors = {t: 0 for t in topics}
         self.lock = threading.Lock()
         self.stop = False
-        self.threads = [threading.Thread(target=self.run, args=(t,)) for t in topics]
+        # Daemon threads: a failed round exits the script without waiting for them.
+        self.threads = [threading.Thread(target=self.run, args=(t,), daemon=True) for t in topics]
         for thread in self.threads:
             thread.start()
 
@@ -294,9 +313,11 @@ def sentinel_recovery():
         results.append((promoted, recovered))
         log(f"sentinel round {round_ + 1}: promoted after {promoted:.0f} ms, every topic adding "
             f"again after {recovered:.0f} ms")
-        # Back as a replica of the new master (the sentinels reconfigure it).
-        victim.start()
+        # Back as a replica of the new master, as it would be from the config file the
+        # sentinels rewrote (these nodes run on command-line options, so say it here).
         new_port = sentinel_master_port(sentinels)
+        victim.args = ["--replicaof", "127.0.0.1", str(new_port)]
+        victim.start()
         wait_until(lambda: "connected_slaves:2" in cli(new_port, "INFO", "replication"), 30,
                    "the restarted node did not rejoin as a replica")
     probe.close()
