@@ -321,8 +321,8 @@ def sentinel_recovery():
         new_port = sentinel_master_port(sentinels)
         victim.args = ["--replicaof", "127.0.0.1", str(new_port)]
         victim.start()
-        wait_until(lambda: "connected_slaves:2" in cli(new_port, "INFO", "replication"), 30,
-                   "the restarted node did not rejoin as a replica")
+        wait_until(lambda: "master_link_status:up" in cli(victim.port, "INFO", "replication"),
+                   30, "the restarted node did not rejoin as a replica")
         # A sentinel starts no new failover of the same master within twice failover-timeout
         # of its last one: the next kill waits that out (failovers are rare in production).
         time.sleep(max(0.0, 5.5 - (now_ms() - killed) / 1000))
