@@ -1,5 +1,6 @@
 #include "store/redis_record.h"
 
+#include "queue/transitions.h"
 #include "store/redis_keys.h"
 
 namespace delayq::store::redis {
@@ -62,22 +63,27 @@ Result<Task> DecodeFields(std::string_view topic, const RedisReply& fields) {
   return task;
 }
 
-// A per-task script answers the task's fields, or "NF" (not found) / "CF" (conflict) / "ND".
-Result<Task> TaskFromScript(std::string_view topic, TaskId id, const RedisReply& reply) {
+// A per-task script answers the task's fields, "NF" (not found), "ND" (not due), or
+// {"CF", fields}: refused, worded by `refusal` from the task as the script saw it.
+Result<Task> TaskFromScript(std::string_view topic, TaskId id, const RedisReply& reply,
+                            const Refusal& refusal) {
   if (reply.IsError()) return std::unexpected(ReplyError(reply, "script failed"));
   if (reply.type == Type::kString) {
-    std::string what = "task " + std::to_string(id);
-    if (reply.str == "NF") return Fail(Errc::kNotFound, what + " not found");
-    if (reply.str == "ND") return Fail(Errc::kNotDue, what + " is not due yet");
-    if (reply.str == "EX") {
-      return Fail(Errc::kConflict, "lease is stale: the lease of " + what +
-                                       " expired (the task may be delivered again)");
+    if (reply.str == "NF") return std::unexpected(TaskNotFound(id));
+    if (reply.str == "ND")
+      return Fail(Errc::kNotDue, "task " + std::to_string(id) + " is not due yet");
+  }
+  if (reply.type == Type::kArray && reply.elements.size() == 2 &&
+      reply.elements[0].type == Type::kString && reply.elements[0].str == "CF") {
+    auto task = DecodeFields(topic, reply.elements[1]);
+    if (!task) return task;
+    if (refusal) {
+      if (auto allowed = refusal(*task); !allowed) return std::unexpected(allowed.error());
     }
-
-    if (reply.str == "CF") {
-      return Fail(Errc::kConflict,
-                  what + " is not in a state that allows this (or the lease is not current)");
-    }
+    // The script refused what the rules here allow: say so rather than guess the words.
+    return Fail(Errc::kConflict, "task " + std::to_string(id) + " is " +
+                                     std::string(StateName(task->state)) +
+                                     "; the store refused the change");
   }
   return DecodeFields(topic, reply);
 }

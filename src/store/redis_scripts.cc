@@ -34,6 +34,9 @@ local function due_again(kind, score, id)
     redis.call('HINCRBY', KEYS[4], kind .. ':' .. topic, 1)
   end
 end
+-- A refused call answers the code and the task as it is; the C++ side words the refusal
+-- (queue/transitions.h), so both backends say the same.
+local function refused(k) return {'CF', redis.call('HGETALL', k)} end
 local function finish(k, id, st, now)
   local f = redis.call('HMGET', k, 'st', 'kind')
   redis.call('HSET', k, 'st', st, 'fin', now, 'tok', '', 'lse', '0')
@@ -196,7 +199,7 @@ local id, token, now = ARGV[1], ARGV[2], ARGV[3]
 local k = P .. 't:' .. id
 local f = redis.call('HMGET', k, 'st', 'tok')
 if not f[1] then return 'NF' end
-if (f[1] ~= '1' and f[1] ~= '2') or f[2] ~= token then return 'CF' end
+if (f[1] ~= '1' and f[1] ~= '2') or f[2] ~= token then return refused(k) end
 finish(k, id, '3', now)
 return redis.call('HGETALL', k)
 )lua");
@@ -209,7 +212,7 @@ local id, token, retry_at, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARG
 local k = P .. 't:' .. id
 local f = redis.call('HMGET', k, 'st', 'tok', 'att', 'max', 'kind')
 if not f[1] then return 'NF' end
-if (f[1] ~= '1' and f[1] ~= '2') or f[2] ~= token then return 'CF' end
+if (f[1] ~= '1' and f[1] ~= '2') or f[2] ~= token then return refused(k) end
 redis.call('HSET', k, 'err', reason)
 if tonumber(f[4]) > 0 and tonumber(f[3] or '0') >= tonumber(f[4]) then
   finish(k, id, '4', now)
@@ -229,8 +232,8 @@ local id, token, until_, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local k = P .. 't:' .. id
 local f = redis.call('HMGET', k, 'st', 'tok', 'lse', 'kind')
 if not f[1] then return 'NF' end
-if f[1] ~= '1' or f[2] ~= token then return 'CF' end
-if tonumber(f[3] or '0') <= tonumber(now) then return 'EX' end
+if f[1] ~= '1' or f[2] ~= token then return refused(k) end
+if tonumber(f[3] or '0') <= tonumber(now) then return refused(k) end
 -- A leased task's lane score is its lease deadline (Claim takes it again once passed).
 redis.call('HSET', k, 'lse', until_)
 redis.call('ZADD', lane(f[4]), until_, id)
@@ -248,7 +251,7 @@ if not st then return 'NF' end
 if st == '0' then
   finish(k, id, '5', now)
 elseif st ~= '5' then
-  return 'CF'
+  return refused(k)
 end
 return redis.call('HGETALL', k)
 )lua");
@@ -261,7 +264,7 @@ local id, due = ARGV[1], ARGV[2]
 local k = P .. 't:' .. id
 local f = redis.call('HMGET', k, 'st', 'kind')
 if not f[1] then return 'NF' end
-if f[1] ~= '0' then return 'CF' end
+if f[1] ~= '0' then return refused(k) end
 redis.call('HSET', k, 'due', due)
 due_again(f[2], due, id)
 return redis.call('HGETALL', k)
@@ -275,7 +278,7 @@ local id, now = ARGV[1], ARGV[2]
 local k = P .. 't:' .. id
 local f = redis.call('HMGET', k, 'st', 'kind')
 if not f[1] then return 'NF' end
-if f[1] ~= '4' then return 'CF' end
+if f[1] ~= '4' then return refused(k) end
 redis.call('HSET', k, 'st', '0', 'att', '0', 'due', now, 'fin', '0')
 redis.call('ZREM', P .. 'dead', pad(id))
 redis.call('ZREM', P .. 'fin', id)

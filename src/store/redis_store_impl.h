@@ -107,7 +107,7 @@ class RedisStore final : public Store {
   void RememberTopic(TaskId id, DeliveryKind kind, const std::string& topic);
   Result<Where> TopicOf(TaskId id);
   Result<Task> RunTaskScript(const RedisScript& script, TaskId id, std::vector<std::string> args,
-                             std::optional<int64_t> due_again_at);
+                             std::optional<int64_t> due_again_at, const Refusal& refusal);
   Result<std::vector<Task>> RunClaim(std::string_view topic, DeliveryKind kind, size_t max,
                                      int64_t now_ms, int64_t lease_until_ms);
   Result<std::vector<Task>> DecodeClaimed(std::string_view topic, DeliveryKind kind,

@@ -1,6 +1,8 @@
 // Per-task scripts of the Redis store (ack, nack, extend, settle, cancel, reschedule,
-// redrive): the task's topic from the id index, then one script on the topic's keys.
+// redrive): the task's topic from the id index, then one script on the topic's keys. The
+// scripts check who may do what; a refusal is worded by queue/transitions.h, as on RocksDB.
 
+#include "queue/transitions.h"
 #include "store/redis_store_impl.h"
 
 namespace delayq::store::redis {
@@ -9,7 +11,8 @@ using Type = RedisReply::Type;
 
 Result<Task> RedisStore::Ack(TaskId id, uint64_t lease_token, int64_t now_ms) {
   return RunTaskScript(scripts::Ack(), id, {std::to_string(lease_token), std::to_string(now_ms)},
-                       std::nullopt);
+                       std::nullopt,
+                       [lease_token](const Task& task) { return CheckLease(task, lease_token); });
 }
 
 Result<Task> RedisStore::Nack(TaskId id, uint64_t lease_token, int64_t retry_at_ms,
@@ -17,7 +20,8 @@ Result<Task> RedisStore::Nack(TaskId id, uint64_t lease_token, int64_t retry_at_
   return RunTaskScript(scripts::Nack(), id,
                        {std::to_string(lease_token), std::to_string(retry_at_ms),
                         std::string(reason), std::to_string(now_ms)},
-                       retry_at_ms);
+                       retry_at_ms,
+                       [lease_token](const Task& task) { return CheckLease(task, lease_token); });
 }
 
 Result<Task> RedisStore::ExtendLease(TaskId id, uint64_t lease_token, int64_t lease_until_ms,
@@ -25,7 +29,8 @@ Result<Task> RedisStore::ExtendLease(TaskId id, uint64_t lease_token, int64_t le
   return RunTaskScript(
       scripts::Extend(), id,
       {std::to_string(lease_token), std::to_string(lease_until_ms), std::to_string(now_ms)},
-      std::nullopt);
+      std::nullopt,
+      [lease_token, now_ms](const Task& task) { return CheckExtend(task, lease_token, now_ms); });
 }
 
 // A round's acks and nacks: one pipeline (one round trip on a single server) instead of
@@ -68,7 +73,7 @@ std::vector<Result<Task>> RedisStore::Settle(std::span<const Settlement> settlem
   for (size_t i = 0; i < settlements.size(); ++i) {
     const Settlement& s = settlements[i];
     if (!where[i]) {
-      results[i] = Fail(Errc::kNotFound, "task " + std::to_string(s.id) + " not found");
+      results[i] = std::unexpected(TaskNotFound(s.id));
       continue;
     }
     std::vector<std::string> args{std::to_string(s.id), std::to_string(s.lease_token)};
@@ -91,23 +96,29 @@ std::vector<Result<Task>> RedisStore::Settle(std::span<const Settlement> settlem
   auto replies = HintedWrites(before, scripts_to_run, after);
   for (size_t k = 0; k < sent.size(); ++k) {
     size_t i = sent[k];
-    results[i] = replies[k] ? TaskFromScript(where[i]->topic, settlements[i].id, *replies[k])
-                            : Result<Task>(std::unexpected(replies[k].error()));
+    uint64_t token = settlements[i].lease_token;
+    results[i] = replies[k]
+                     ? TaskFromScript(where[i]->topic, settlements[i].id, *replies[k],
+                                      [token](const Task& task) { return CheckLease(task, token); })
+                     : Result<Task>(std::unexpected(replies[k].error()));
   }
   return results;
 }
 
 Result<Task> RedisStore::Cancel(TaskId id, int64_t now_ms) {
-  return RunTaskScript(scripts::Cancel(), id, {std::to_string(now_ms)}, std::nullopt);
+  return RunTaskScript(scripts::Cancel(), id, {std::to_string(now_ms)}, std::nullopt,
+                       [](const Task& task) { return CheckScheduled(task, "cancelled"); });
 }
 
 Result<Task> RedisStore::Reschedule(TaskId id, int64_t due_at_ms, int64_t now_ms) {
   return RunTaskScript(scripts::Reschedule(), id,
-                       {std::to_string(due_at_ms), std::to_string(now_ms)}, due_at_ms);
+                       {std::to_string(due_at_ms), std::to_string(now_ms)}, due_at_ms,
+                       [](const Task& task) { return CheckScheduled(task, "rescheduled"); });
 }
 
 Result<Task> RedisStore::Redrive(TaskId id, int64_t now_ms) {
-  return RunTaskScript(scripts::Redrive(), id, {std::to_string(now_ms)}, now_ms);
+  return RunTaskScript(scripts::Redrive(), id, {std::to_string(now_ms)}, now_ms,
+                       [](const Task& task) { return CheckDead(task); });
 }
 
 // The keys of a per-task script: the topic's prefix, and on a single server the global
@@ -141,7 +152,7 @@ Result<RedisStore::Where> RedisStore::TopicOf(TaskId id) {
   if (!reply) return std::unexpected(reply.error());
   if (reply->IsError()) return std::unexpected(ReplyError(*reply, "get"));
   std::optional<Where> where = ParseIndexValue(*reply);
-  if (!where) return Fail(Errc::kNotFound, "task " + std::to_string(id) + " not found");
+  if (!where) return std::unexpected(TaskNotFound(id));
   RememberTopic(id, where->kind, where->topic);
   return *where;
 }
@@ -150,7 +161,8 @@ Result<RedisStore::Where> RedisStore::TopicOf(TaskId id) {
 // next-due index is lowered before and after (hint protocol).
 Result<Task> RedisStore::RunTaskScript(const RedisScript& script, TaskId id,
                                        std::vector<std::string> args,
-                                       std::optional<int64_t> due_again_at) {
+                                       std::optional<int64_t> due_again_at,
+                                       const Refusal& refusal) {
   auto where = TopicOf(id);
   if (!where) return std::unexpected(where.error());
   args.insert(args.begin(), std::to_string(id));
@@ -164,7 +176,7 @@ Result<Task> RedisStore::RunTaskScript(const RedisScript& script, TaskId id,
   auto replies = HintedWrites(before, {command}, after);
   if (!replies.front()) return std::unexpected(replies.front().error());
   RedisReply reply = std::move(*replies.front());
-  return TaskFromScript(where->topic, id, reply);
+  return TaskFromScript(where->topic, id, reply, refusal);
 }
 
 }  // namespace delayq::store::redis

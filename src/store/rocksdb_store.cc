@@ -1,5 +1,6 @@
 #include "store/rocksdb_store.h"
 
+#include "queue/transitions.h"
 #include "store/rocksdb_store_impl.h"
 
 namespace delayq::store::rocks {
@@ -72,7 +73,7 @@ Result<Task> RocksStore::Get(TaskId id) {
 Result<Task> RocksStore::Read(TaskId id) {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), tasks_cf_, TaskKey(id), &value);
-  if (s.IsNotFound()) return Fail(Errc::kNotFound, Describe(id) + " not found");
+  if (s.IsNotFound()) return std::unexpected(TaskNotFound(id));
   if (!s.ok()) return ReadFailed(s);
   return DecodeTask(value);
 }

@@ -149,8 +149,6 @@ class RocksStore final : public Store {
   static void ClearLease(Task* task);
   Result<Task> LeasedTask(TaskId id, uint64_t lease_token);
   Result<Task> CheckLease(Result<Task> task, uint64_t lease_token);
-  Result<void> RequireLive(const Task& task, int64_t now_ms);
-  Result<void> RequireScheduled(const Task& task, std::string_view verb);
   uint64_t NewLeaseToken();
   Result<TaskId> FindDedup(const std::string& key);
   Result<TaskId> FindDedupEntry(const std::string& key);

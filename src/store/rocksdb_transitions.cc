@@ -1,6 +1,8 @@
 // Task state changes of the embedded store: leases (ack, nack, extend, settle) and changes
-// of scheduled or dead tasks (cancel, reschedule, redrive), each one WriteBatch.
+// of scheduled or dead tasks (cancel, reschedule, redrive), each one WriteBatch. Who may do
+// what, and what a refusal says, is queue/transitions.h.
 
+#include "queue/transitions.h"
 #include "store/rocksdb_store_impl.h"
 
 namespace delayq::store::rocks {
@@ -39,9 +41,11 @@ Result<Task> RocksStore::ExtendLease(TaskId id, uint64_t lease_token, int64_t le
   std::shared_lock db_lock(db_mu_);
   if (!db_) return Closed();
   std::lock_guard write_lock(write_mu_);
-  auto task = LeasedTask(id, lease_token);
+  auto task = Read(id);
   if (!task) return task;
-  if (auto live = RequireLive(*task, now_ms); !live) return std::unexpected(live.error());
+  if (auto live = CheckExtend(*task, lease_token, now_ms); !live) {
+    return std::unexpected(live.error());
+  }
   Batch batch;
   batch.Delete(leases_cf_, TimeIdKey(task->lease_until_ms, id));
   task->lease_until_ms = lease_until_ms;
@@ -106,7 +110,7 @@ Result<Task> RocksStore::Cancel(TaskId id, int64_t now_ms) {
   auto task = Read(id);
   if (!task) return task;
   if (task->state == TaskState::kCancelled) return task;
-  if (auto ok = RequireScheduled(*task, "cancelled"); !ok) return std::unexpected(ok.error());
+  if (auto ok = CheckScheduled(*task, "cancelled"); !ok) return std::unexpected(ok.error());
   Batch batch;
   batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
   Finish(&batch, &*task, TaskState::kCancelled, now_ms);
@@ -121,7 +125,7 @@ Result<Task> RocksStore::Reschedule(TaskId id, int64_t due_at_ms, int64_t /*now_
   std::lock_guard write_lock(write_mu_);
   auto task = Read(id);
   if (!task) return task;
-  if (auto ok = RequireScheduled(*task, "rescheduled"); !ok) return std::unexpected(ok.error());
+  if (auto ok = CheckScheduled(*task, "rescheduled"); !ok) return std::unexpected(ok.error());
   Batch batch;
   batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, id));
   task->due_at_ms = due_at_ms;
@@ -139,10 +143,7 @@ Result<Task> RocksStore::Redrive(TaskId id, int64_t now_ms) {
   std::lock_guard write_lock(write_mu_);
   auto task = Read(id);
   if (!task) return task;
-  if (task->state != TaskState::kDead) {
-    return Fail(Errc::kConflict, Describe(id) + " is " + std::string(StateName(task->state)) +
-                                     "; only dead tasks can be redriven");
-  }
+  if (auto ok = CheckDead(*task); !ok) return std::unexpected(ok.error());
   Batch batch;
   batch.Delete(dead_cf_, DeadKey(task->topic, id));
   batch.Delete(finished_cf_, TimeIdKey(task->finished_at_ms, id));
@@ -186,16 +187,17 @@ void RocksStore::Schedule(Batch* batch, Task* task, int64_t due_at_ms) {
   batch->Put(due_cf_, TimeIdKey(due_at_ms, task->id), DueValue(*task));
 }
 
-// Ends a lease without success: due again at `retry_at_ms`, or dead if out of attempts.
+// Ends a lease without success: due again at `retry_at_ms`, or dead if out of attempts
+// (queue/transitions.h).
 void RocksStore::Release(Batch* batch, Task* task, int64_t retry_at_ms, std::string_view reason,
                          int64_t now_ms) {
   batch->Delete(leases_cf_, TimeIdKey(task->lease_until_ms, task->id));
   ClearLease(task);
   task->last_error = std::string(reason);
-  if (task->max_attempts != 0 && task->attempts >= task->max_attempts) {
+  if (OutOfAttempts(*task)) {
     Finish(batch, task, TaskState::kDead, now_ms);
   } else {
-    Schedule(batch, task, std::max(retry_at_ms, now_ms));
+    Schedule(batch, task, DueAgainAt(retry_at_ms, now_ms));
   }
 }
 
@@ -211,38 +213,10 @@ Result<Task> RocksStore::LeasedTask(TaskId id, uint64_t lease_token) {
 // `task` if it is held under `lease_token`, else kConflict (or the read's error).
 Result<Task> RocksStore::CheckLease(Result<Task> task, uint64_t lease_token) {
   if (!task) return task;
-  TaskId id = task->id;
-  bool held = task->state == TaskState::kLeased || task->state == TaskState::kDelivering;
-  if (!held || task->lease_token != lease_token) {
-    return Fail(Errc::kConflict,
-                "lease is stale: " + Describe(id) + " is " + std::string(StateName(task->state)) +
-                    (held ? " under another lease" : "") +
-                    " (the lease expired, or the task was already acked or nacked)");
+  if (auto held = delayq::CheckLease(*task, lease_token); !held) {
+    return std::unexpected(held.error());
   }
   return task;
-}
-
-// Only a pull lease is extended (a callback's is never shown), and only before its
-// deadline: past it the task may be handed out again at any moment.
-Result<void> RocksStore::RequireLive(const Task& task, int64_t now_ms) {
-  if (task.state != TaskState::kLeased) {
-    return Fail(Errc::kConflict, "lease is stale: " + Describe(task.id) + " is " +
-                                     std::string(StateName(task.state)) +
-                                     " (only a pulled task's lease can be extended)");
-  }
-  if (now_ms >= task.lease_until_ms) {
-    return Fail(Errc::kConflict, "lease is stale: the lease of " + Describe(task.id) +
-                                     " expired at " + std::to_string(task.lease_until_ms) +
-                                     " (the task may be delivered again)");
-  }
-  return {};
-}
-
-Result<void> RocksStore::RequireScheduled(const Task& task, std::string_view verb) {
-  if (task.state == TaskState::kScheduled) return {};
-  return Fail(Errc::kConflict, Describe(task.id) + " cannot be " + std::string(verb) + ": it is " +
-                                   std::string(StateName(task.state)) +
-                                   (IsFinished(task.state) ? "" : " (already delivered)"));
 }
 
 uint64_t RocksStore::NewLeaseToken() {

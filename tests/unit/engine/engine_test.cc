@@ -160,12 +160,17 @@ TEST_F(EngineTest, FinishedTasksArePurgedAfterRetention) {
   engine_config_.retention_ms = 1000;
   engine_config_.purge_interval_ms = 10;
   Open();
+  // A task finished 600 ms before `id`: once a purge round has deleted it, that round has
+  // also looked at `id`.
+  TaskId older = Add("t", kNow)->front();
+  ASSERT_TRUE(Pull("t")->has_value());
+  clock_.Advance(600);
   TaskId id = Add("t", kNow)->front();
   ASSERT_TRUE(Pull("t")->has_value());
   EXPECT_TRUE(engine_->Get(id));
   clock_.Advance(500);
   // Still within retention: stays readable.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(testing::WaitFor([&] { return !engine_->Get(older); }, std::chrono::seconds(5)));
   EXPECT_TRUE(engine_->Get(id));
   clock_.Advance(1000);
   EXPECT_TRUE(testing::WaitFor([&] { return !engine_->Get(id); }, std::chrono::seconds(5)));

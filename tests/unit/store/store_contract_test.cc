@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 #include <set>
 
 #include "store/store.h"
@@ -547,6 +548,114 @@ TEST_P(StoreContract, CallbackTasksHaveTheirOwnLane) {
   EXPECT_EQ(claimed->front().state, TaskState::kDelivering);
   EXPECT_EQ(claimed->front().callback, callback.callback);
   EXPECT_FALSE(store_->HasDue("hooks", DeliveryKind::kCallback, kNow));
+}
+
+// Every backend refuses a call on a task in the wrong state with the same words: the rules
+// and the messages are queue/transitions.h, whichever backend checked them.
+TEST_P(StoreContract, RefusalsAreWordedAlikeOnEveryBackend) {
+  TaskId scheduled = AddOne("w", kNow + 60'000);
+  TaskId cancelled = AddOne("w", kNow + 60'000);
+  ASSERT_TRUE(store_->Cancel(cancelled, kNow));
+  Task dead_task = Make("w", kNow - 3);
+  dead_task.max_attempts = 1;
+  ASSERT_TRUE(store_->Add(std::span<const Task>(&dead_task, 1)));
+  TaskId done = AddOne("w", kNow - 2);
+  TaskId leased = AddOne("w", kNow - 1);
+  Task callback = Make("w", kNow - 1);
+  callback.kind = DeliveryKind::kCallback;
+  callback.callback = R"({"url":"http://127.0.0.1:1/x"})";
+  ASSERT_TRUE(store_->Add(std::span<const Task>(&callback, 1)));
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto pulled = store_->ClaimDue("w", DeliveryKind::kPull, 3, kNow, kNow + 30'000);
+  ASSERT_TRUE(pulled);
+  ASSERT_EQ(pulled->size(), 3u);
+  std::map<TaskId, uint64_t> token;
+  for (const Task& task : *pulled) token[task.id] = task.lease_token;
+  ASSERT_EQ(store_->Nack(dead_task.id, token[dead_task.id], kNow, "boom", kNow)->state,
+            TaskState::kDead);
+  ASSERT_EQ(store_->Ack(done, token[done], kNow)->state, TaskState::kDone);
+  auto delivering = store_->ClaimDue("w", DeliveryKind::kCallback, 1, kNow, kNow + 30'000);
+  ASSERT_TRUE(delivering);
+  ASSERT_EQ(delivering->size(), 1u);
+  uint64_t callback_token = delivering->front().lease_token;
+  TaskId dead = dead_task.id;
+  TaskId missing = 999'999;
+
+  auto refusal = [](const Result<Task>& result) {
+    if (result) return std::string("(allowed)");
+    return std::string(result.error().code == Errc::kConflict   ? "409 "
+                       : result.error().code == Errc::kNotFound ? "404 "
+                                                                : "other ") +
+           result.error().message;
+  };
+  auto name = [](TaskId id) { return "task " + std::to_string(id); };
+  const std::string lease_tail = " (the lease expired, or the task was already acked or nacked)";
+  struct State {
+    TaskId id;
+    std::string word;
+  };
+  const std::vector<State> not_held{
+      {scheduled, "scheduled"}, {done, "done"}, {cancelled, "cancelled"}, {dead, "dead"}};
+  for (const State& s : not_held) {
+    std::string want = "409 lease is stale: " + name(s.id) + " is " + s.word + lease_tail;
+    EXPECT_EQ(refusal(store_->Ack(s.id, 7, kNow)), want);
+    EXPECT_EQ(refusal(store_->Nack(s.id, 7, kNow + 10, "x", kNow)), want);
+    EXPECT_EQ(refusal(store_->ExtendLease(s.id, 7, kNow + 90'000, kNow)), want);
+  }
+  for (auto [id, word] : std::vector<std::pair<TaskId, std::string>>{{leased, "leased"},
+                                                                     {callback.id, "delivering"}}) {
+    std::string want =
+        "409 lease is stale: " + name(id) + " is " + word + " under another lease" + lease_tail;
+    EXPECT_EQ(refusal(store_->Ack(id, 7, kNow)), want);
+    EXPECT_EQ(refusal(store_->Nack(id, 7, kNow + 10, "x", kNow)), want);
+    EXPECT_EQ(refusal(store_->ExtendLease(id, 7, kNow + 90'000, kNow)), want);
+  }
+  EXPECT_EQ(refusal(store_->ExtendLease(callback.id, callback_token, kNow + 90'000, kNow)),
+            "409 lease is stale: " + name(callback.id) +
+                " is delivering (only a pulled task's lease can be extended)");
+  EXPECT_EQ(refusal(store_->ExtendLease(leased, token[leased], kNow + 90'000, kNow + 30'000)),
+            "409 lease is stale: the lease of " + name(leased) + " expired at " +
+                std::to_string(kNow + 30'000) + " (the task may be delivered again)");
+  {
+    std::vector<Settlement> settlements{{scheduled, 7, true, 0, {}},
+                                        {leased, 7, false, kNow + 10, "x"}};
+    auto settled = store_->Settle(settlements, kNow);
+    ASSERT_EQ(settled.size(), 2u);
+    EXPECT_EQ(refusal(settled[0]),
+              "409 lease is stale: " + name(scheduled) + " is scheduled" + lease_tail);
+    EXPECT_EQ(refusal(settled[1]), "409 lease is stale: " + name(leased) +
+                                       " is leased under another lease" + lease_tail);
+  }
+
+  const std::vector<State> not_scheduled{{leased, "leased (already delivered)"},
+                                         {callback.id, "delivering (already delivered)"},
+                                         {done, "done"},
+                                         {dead, "dead"}};
+  for (const State& s : not_scheduled) {
+    EXPECT_EQ(refusal(store_->Cancel(s.id, kNow)),
+              "409 " + name(s.id) + " cannot be cancelled: it is " + s.word);
+    EXPECT_EQ(refusal(store_->Reschedule(s.id, kNow + 5, kNow)),
+              "409 " + name(s.id) + " cannot be rescheduled: it is " + s.word);
+  }
+  EXPECT_EQ(refusal(store_->Reschedule(cancelled, kNow + 5, kNow)),
+            "409 " + name(cancelled) + " cannot be rescheduled: it is cancelled");
+
+  for (const State& s : std::vector<State>{{scheduled, "scheduled"},
+                                           {leased, "leased"},
+                                           {callback.id, "delivering"},
+                                           {done, "done"},
+                                           {cancelled, "cancelled"}}) {
+    EXPECT_EQ(refusal(store_->Redrive(s.id, kNow)),
+              "409 " + name(s.id) + " is " + s.word + "; only dead tasks can be redriven");
+  }
+
+  std::string gone = "404 " + name(missing) + " not found";
+  EXPECT_EQ(refusal(store_->Ack(missing, 7, kNow)), gone);
+  EXPECT_EQ(refusal(store_->Nack(missing, 7, kNow, "x", kNow)), gone);
+  EXPECT_EQ(refusal(store_->ExtendLease(missing, 7, kNow + 5, kNow)), gone);
+  EXPECT_EQ(refusal(store_->Cancel(missing, kNow)), gone);
+  EXPECT_EQ(refusal(store_->Reschedule(missing, kNow + 5, kNow)), gone);
+  EXPECT_EQ(refusal(store_->Redrive(missing, kNow)), gone);
 }
 
 TEST_P(StoreContract, TopicStatsCountEachState) {
