@@ -64,7 +64,8 @@ TSAN_CHECK = if ls $(TSAN_BUILD)/tsan/report* >/dev/null 2>&1; then \
   cat $(TSAN_BUILD)/tsan/report*; echo "ThreadSanitizer reports above"; exit 1; fi
 test-tsan: build-tsan
 	@rm -rf $(TSAN_BUILD)/tsan && mkdir -p $(TSAN_BUILD)/tsan
-	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure --timeout 900 -R '$(TSAN_TESTS)'
+	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure --timeout 900 -j$(TEST_JOBS) \
+	  -R '$(TSAN_TESTS)'
 	@$(TSAN_CHECK)
 
 # The part of test-tsan that `make test` runs (README.md, "The two commands"): every unit

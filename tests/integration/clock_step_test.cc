@@ -177,6 +177,13 @@ class Traffic {
 // handed out again and the old lease is refused.
 TEST(ClockStep, ForwardAndBackUnderLoadFiresNothingEarlyAndLosesNothing) {
   if (::access(kFakeTime, R_OK) != 0) GTEST_SKIP() << "libfaketime is not installed";
+#if defined(__SANITIZE_THREAD__)
+  // libfaketime replaces pthread_cond_timedwait and calls glibc's own through dlvsym, past
+  // TSan's interceptor: TSan then never sees a timed wait release and retake its mutex, and
+  // reports every one (RocksDB's timer thread waits so at start) as a double lock, with
+  // false races after. The release and ASan suites run this test.
+  GTEST_SKIP() << "libfaketime's pthread_cond_timedwait hides waits from ThreadSanitizer";
+#endif
   TempDir dir;
   SteppedServer stepped(dir);
   ServerProcess& server = stepped.process();

@@ -177,9 +177,16 @@ TEST_F(DistributedMode, ThreeInstancesDeliverEveryTaskWhileOneIsKilled) {
     });
   }
 
-  // Kill the victim while tasks are falling due.
-  while (WallClockMs() < first_due + 1500)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Kill the victim while tasks are falling due, once its consumer holds some (on a slow
+  // build the adds can take past the first due times, so a fixed moment alone could find it
+  // holding nothing).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard lock(mu);
+        return WallClockMs() >= first_due + 1500 && !victim_lease_until.empty();
+      },
+      std::chrono::seconds(30)))
+      << "the victim's consumer took nothing";
   instances_[kVictim]->Kill();
   int64_t killed_at = WallClockMs();
 
