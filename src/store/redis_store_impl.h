@@ -83,6 +83,8 @@ class RedisStore final : public Store {
   Result<uint32_t> AcquireNodeId(uint32_t configured) override;
 
  private:
+  Result<void> CheckLanes(const std::vector<std::pair<std::string, DeliveryKind>>& lanes,
+                          int64_t now_ms, PromoteResult& result, int64_t& next);
   static std::vector<const RedisCommand*> Pointers(const std::vector<RedisCommand>& commands);
   std::vector<Result<RedisReply>> HintedWrites(const std::vector<RedisCommand>& before,
                                                const std::vector<RedisCommand>& writes,
