@@ -72,6 +72,16 @@ std::string_view RoutePattern(std::string_view path) {
       if (action == "redrive") return "/v1/tasks/{id}/redrive";
     }
   }
+  if (head == "schedules") {
+    if (s.count == 1) return "/v1/schedules";
+    if (s.count == 2) return "/v1/schedules/{name}";
+    if (s.count == 3) {
+      std::string_view action = s.part[2];
+      if (action == "pause") return "/v1/schedules/{name}/pause";
+      if (action == "resume") return "/v1/schedules/{name}/resume";
+      if (action == "trigger") return "/v1/schedules/{name}/trigger";
+    }
+  }
   return kUnmatchedRoute;
 }
 

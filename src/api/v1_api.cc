@@ -8,6 +8,7 @@
 #include "api/errors.h"
 #include "api/json_fields.h"
 #include "api/time_format.h"
+#include "api/v1_schedules.h"
 #include "delivery/callback_spec.h"
 #include "delivery/registry.h"
 #include "delivery/sink_spec.h"
@@ -79,6 +80,7 @@ json::object TaskJson(const Task& task, int64_t now_ms) {
   if (task.finished_at_ms != 0) out["finished_at_ms"] = task.finished_at_ms;
   if (task.state == TaskState::kLeased) out["lease_until_ms"] = task.lease_until_ms;
   if (!task.dedup_key.empty()) out["dedup_key"] = task.dedup_key;
+  AddOccurrenceFields(out, task.dedup_key);
   out["payload"] = PayloadValue(task);
   return out;
 }
@@ -220,6 +222,11 @@ void AddBatch(engine::Engine& engine, const ApiConfig& api_config, std::string_v
   });
 }
 
+// GCC 12 reports the claimed tasks' vector in the answer lambda below as maybe-uninitialized
+// when it inlines the lambda (a false positive: the Result holds a value where it is read),
+// depending on unrelated code in this file.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 void Pull(engine::Engine& engine, std::string topic, const http::Request& request,
           http::Responder respond) {
   auto body = OptionalBody(request.body, "max, wait_ms, lease_ms (all optional)");
@@ -258,6 +265,7 @@ void Pull(engine::Engine& engine, std::string topic, const http::Request& reques
                  }));
                });
 }
+#pragma GCC diagnostic pop
 
 engine::Engine::TaskDone AnswerWithTask(engine::Engine& engine, http::Responder respond) {
   return [&engine, respond = std::move(respond)](Result<Task> task) {
@@ -484,6 +492,9 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
                                               std::to_string(ApiConfig::kMaxDedupKeyBytes) +
                                               " bytes");
     }
+    if (auto ok = CheckUserDedupKey(**dedup, FieldName(prefix, "dedup_key")); !ok) {
+      return std::unexpected(ok.error());
+    }
     task.dedup_key = std::move(**dedup);
   }
   std::optional<TopicDefaults> defaults = FindTopicDefaults(api_config, task.topic);
@@ -540,6 +551,9 @@ void HandleV1(engine::Engine& engine, const ApiConfig& api_config, const Princip
          "no route for " + method + " " + std::string(request.Path()) + " (see docs/API.md)"}));
   };
   if (parts.empty()) return not_found();
+  if (parts[0] == "schedules") {
+    return HandleV1Schedules(engine, api_config, who, request, parts, std::move(respond));
+  }
 
   if (parts[0] == "topics") {
     if (parts.size() == 1) {
@@ -614,6 +628,14 @@ void HandleV1(engine::Engine& engine, const ApiConfig& api_config, const Princip
     return TaskAction(engine, api_config, *id, parts[2], request, std::move(respond));
   }
   not_found();
+}
+
+http::Response V1JsonResponse(int status, const json::value& body) {
+  return JsonResponse(status, body);
+}
+
+std::string_view V1QueryParam(std::string_view target, std::string_view name) {
+  return QueryParam(target, name);
 }
 
 }  // namespace delayq::api

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <string_view>
 
 #include "api/validate.h"
@@ -25,5 +26,9 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const boost::json::
 // A due time from exactly one of delay_ms / at_ms / at (none: now).
 Result<int64_t> DecodeDueTime(const boost::json::object& body, const ApiConfig& api_config,
                               int64_t now_ms, std::string_view prefix);
+
+// A JSON answer; the value of query parameter `name` in `target` ("" when absent).
+http::Response V1JsonResponse(int status, const boost::json::value& body);
+std::string_view V1QueryParam(std::string_view target, std::string_view name);
 
 }  // namespace delayq::api
