@@ -83,7 +83,7 @@ test-tsan-quick: build-tsan
 # Soaks: the crash driver (tests/crash) for ROUNDS rounds (default 50) of mixed load, each
 # ended by a SIGKILL, on one data directory (`make test` runs 5 rounds); then the resource soak
 # (tests/soak) for SOAK_SECONDS (default 1800) of mixed load on one server, sampling RSS, open
-# files, threads and disk every 10 s (`make test` runs 30 s). SOAK_ONLY=crash|resources runs one.
+# files, threads and disk every 10 s (`make test` runs 16 s, sampled every second). SOAK_ONLY=crash|resources runs one.
 SOAK_ONLY ?=
 soak: build
 	@if [ "$(SOAK_ONLY)" != resources ]; then \

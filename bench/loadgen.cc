@@ -442,6 +442,16 @@ std::string Describe(const std::exception& error) {
   return error.what();
 }
 
+// "loadgen <scenario>: N <what>, first: ..." on stderr when any request failed, so that a
+// failing run says why.
+void ReportErrors(std::string_view scenario, std::string_view what, uint64_t count,
+                  const std::string& first) {
+  if (first.empty()) return;
+  std::fprintf(stderr, "loadgen %.*s: %llu %.*s, first: %s\n", static_cast<int>(scenario.size()),
+               scenario.data(), static_cast<unsigned long long>(count),
+               static_cast<int>(what.size()), what.data(), first.c_str());
+}
+
 // ---- Closed-loop throughput scenarios (add, http) ------------------------------------------
 
 struct RunStats {
@@ -542,11 +552,7 @@ int RunClosedLoop(std::string_view scenario, const std::vector<tcp::endpoint>& e
     total.latency.Merge(stats.latency);
     if (total.first_error.empty()) total.first_error = stats.first_error;
   }
-  if (!total.first_error.empty()) {
-    std::fprintf(stderr, "loadgen %.*s: %llu errors, first: %s\n",
-                 static_cast<int>(scenario.size()), scenario.data(),
-                 static_cast<unsigned long long>(total.errors), total.first_error.c_str());
-  }
+  ReportErrors(scenario, "errors", total.errors, total.first_error);
   double rps = static_cast<double>(total.requests) / elapsed_s;
   std::string batch_fields;
   if (tasks_per_request > 0) {
@@ -777,15 +783,8 @@ int RunFire(const Options& options) {
 
   uint64_t added = state.received_by_id.size();
   uint64_t missing = added - state.received;
-  if (!state.first_add_error.empty()) {
-    std::fprintf(stderr, "loadgen fire: %llu add errors, first: %s\n",
-                 static_cast<unsigned long long>(state.add_errors), state.first_add_error.c_str());
-  }
-  if (!state.first_pull_error.empty()) {
-    std::fprintf(stderr, "loadgen fire: %llu pull errors, first: %s\n",
-                 static_cast<unsigned long long>(state.pull_errors),
-                 state.first_pull_error.c_str());
-  }
+  ReportErrors("fire", "add errors", state.add_errors, state.first_add_error);
+  ReportErrors("fire", "pull errors", state.pull_errors, state.first_pull_error);
   int64_t distinct_seconds = std::min(state.spread_s, state.tasks);
   std::printf(
       "{\"scenario\":\"fire\",\"tasks\":%lld,\"spread_s\":%lld,\"consumers\":%lld,"
@@ -1038,20 +1037,9 @@ int RunPull(const Options& options) {
 
   uint64_t added = state.received_by_id.size();
   uint64_t missing = added - state.received;
-  if (!state.first_preload_error.empty()) {
-    std::fprintf(stderr, "loadgen pull: %llu preload errors, first: %s\n",
-                 static_cast<unsigned long long>(state.preload_errors),
-                 state.first_preload_error.c_str());
-  }
-  if (!state.first_pull_error.empty()) {
-    std::fprintf(stderr, "loadgen pull: %llu pull errors, first: %s\n",
-                 static_cast<unsigned long long>(state.pull_errors),
-                 state.first_pull_error.c_str());
-  }
-  if (!state.first_ack_error.empty()) {
-    std::fprintf(stderr, "loadgen pull: %llu ack errors, first: %s\n",
-                 static_cast<unsigned long long>(state.ack_errors), state.first_ack_error.c_str());
-  }
+  ReportErrors("pull", "preload errors", state.preload_errors, state.first_preload_error);
+  ReportErrors("pull", "pull errors", state.pull_errors, state.first_pull_error);
+  ReportErrors("pull", "ack errors", state.ack_errors, state.first_ack_error);
   std::printf(
       "{\"scenario\":\"pull\",\"tasks\":%lld,\"consumers\":%lld,\"max\":%lld,\"wait_ms\":%lld,"
       "\"lease_ms\":%lld,\"preload_tasks_per_s\":%.1f,\"preload_errors\":%llu,\"added\":%llu,"
@@ -1143,20 +1131,9 @@ int RunFireMs(const Options& options) {
 
   uint64_t added = state.received_by_id.size();
   uint64_t missing = added - state.received;
-  if (!state.first_preload_error.empty()) {
-    std::fprintf(stderr, "loadgen fire-ms: %llu add errors, first: %s\n",
-                 static_cast<unsigned long long>(state.preload_errors),
-                 state.first_preload_error.c_str());
-  }
-  if (!state.first_pull_error.empty()) {
-    std::fprintf(stderr, "loadgen fire-ms: %llu pull errors, first: %s\n",
-                 static_cast<unsigned long long>(state.pull_errors),
-                 state.first_pull_error.c_str());
-  }
-  if (!state.first_ack_error.empty()) {
-    std::fprintf(stderr, "loadgen fire-ms: %llu ack errors, first: %s\n",
-                 static_cast<unsigned long long>(state.ack_errors), state.first_ack_error.c_str());
-  }
+  ReportErrors("fire-ms", "add errors", state.preload_errors, state.first_preload_error);
+  ReportErrors("fire-ms", "pull errors", state.pull_errors, state.first_pull_error);
+  ReportErrors("fire-ms", "ack errors", state.ack_errors, state.first_ack_error);
   std::printf(
       "{\"scenario\":\"fire-ms\",\"tasks\":%lld,\"spread_ms\":%lld,\"lead_ms\":%lld,"
       "\"consumers\":%lld,\"max\":%lld,\"wait_ms\":%lld,\"add_tasks_per_s\":%.1f,\"add_s\":%.3f,"
@@ -1294,10 +1271,7 @@ int RunBacklogAdd(const Options& options) {
   }
   io.run();
   double elapsed_s = std::chrono::duration<double>(SteadyClock::now() - state.started).count();
-  if (!state.first_error.empty()) {
-    std::fprintf(stderr, "loadgen backlog-add: %llu failed batches, first: %s\n",
-                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
-  }
+  ReportErrors("backlog-add", "failed batches", state.errors, state.first_error);
   std::printf(
       "{\"scenario\":\"backlog-add\",\"tasks\":%lld,\"batch\":%lld,\"connections\":%lld,"
       "\"added\":%llu,\"errors\":%llu,\"elapsed_s\":%.3f,\"tasks_per_s\":%.1f,"
@@ -1410,10 +1384,7 @@ int RunTopicsAdd(const Options& options) {
   double add_s = std::chrono::duration<double>(SteadyClock::now() - started).count();
   int64_t add_finished_ms = WallClockMicros() / 1000;
   uint64_t added = WriteAddedIds(options.String("ids-out", ""), state.ids);
-  if (!state.first_error.empty()) {
-    std::fprintf(stderr, "loadgen topics-add: %llu failed adds, first: %s\n",
-                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
-  }
+  ReportErrors("topics-add", "failed adds", state.errors, state.first_error);
   std::printf(
       "{\"scenario\":\"topics-add\",\"tasks\":%lld,\"topics\":%lld,\"added\":%llu,"
       "\"errors\":%llu,\"first_due_ms\":%lld,\"last_due_ms\":%lld,\"add_finished_ms\":%lld,"
@@ -1606,10 +1577,7 @@ int RunBeanstalk(const Options& options) {
   io.run();
   double drain_s = std::chrono::duration<double>(state.last_delete_at - drain_started).count();
   uint64_t missing = state.puts - state.reserved;
-  if (!state.first_error.empty()) {
-    std::fprintf(stderr, "loadgen beanstalk: %llu errors, first: %s\n",
-                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
-  }
+  ReportErrors("beanstalk", "errors", state.errors, state.first_error);
   std::printf(
       "{\"scenario\":\"beanstalk\",\"connections\":%lld,\"delay_s\":%lld,\"puts\":%llu,"
       "\"put_rps\":%.1f,\"put_p50_ms\":%.3f,\"put_p99_ms\":%.3f,\"reserved\":%llu,"
@@ -1756,10 +1724,7 @@ int RunLongPoll(const Options& options) {
     io.run();
     if (ack_status != 200) ++ack_errors;
   }
-  if (!first_error.empty()) {
-    std::fprintf(stderr, "loadgen longpoll: %llu failed rounds, first: %s\n",
-                 static_cast<unsigned long long>(errors), first_error.c_str());
-  }
+  ReportErrors("longpoll", "failed rounds", errors, first_error);
   std::printf(
       "{\"scenario\":\"longpoll\",\"rounds\":%lld,\"delay_ms\":%lld,\"wait_ms\":%lld,"
       "\"received\":%llu,\"errors\":%llu,\"ack_errors\":%llu,\"early\":%llu,\"min_ms\":%.3f,"
@@ -1864,10 +1829,7 @@ int RunCallbackAdd(const Options& options) {
   int64_t add_finished_ms = WallClockMicros() / 1000;
 
   uint64_t added = WriteAddedIds(options.String("ids-out", ""), state.ids);
-  if (!state.first_error.empty()) {
-    std::fprintf(stderr, "loadgen callback-add: %llu failed batches, first: %s\n",
-                 static_cast<unsigned long long>(state.errors), state.first_error.c_str());
-  }
+  ReportErrors("callback-add", "failed batches", state.errors, state.first_error);
   std::printf(
       "{\"scenario\":\"callback-add\",\"tasks\":%lld,\"added\":%llu,\"errors\":%llu,"
       "\"first_due_ms\":%lld,\"last_due_ms\":%lld,\"add_finished_ms\":%lld,\"add_s\":%.3f,"
@@ -1957,10 +1919,7 @@ int RunCallbackLog(const Options& options) {
     auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(lateness_ms.size())));
     return lateness_ms[std::clamp<size_t>(rank, 1, lateness_ms.size()) - 1];
   };
-  if (!first_malformed.empty()) {
-    std::fprintf(stderr, "loadgen callback-log: %llu malformed lines, first: %s\n",
-                 static_cast<unsigned long long>(malformed), first_malformed.c_str());
-  }
+  ReportErrors("callback-log", "malformed lines", malformed, first_malformed);
   std::printf(
       "{\"scenario\":\"callback-log\",\"lines\":%llu,\"malformed\":%llu,\"expected\":%llu,"
       "\"missing\":%llu,\"duplicates\":%llu,\"unexpected\":%llu,\"early\":%llu,"

@@ -13,6 +13,8 @@
 #include <expected>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "api/auth.h"
 #include "api/router.h"
@@ -91,29 +93,87 @@ void StopGracefully(const config::Config& cfg, http::Server& server, engine::Eng
   http_client.Stop();
 }
 
+// Opens the store and gets the node number. With a shared store the node number is leased,
+// so that no two live instances mint the same ids; the embedded store keeps the configured
+// one. Returns the exit status on failure.
+std::expected<std::pair<std::unique_ptr<store::Store>, uint32_t>, int> OpenStoreWithNode(
+    const config::Config& cfg) {
+  auto store = store::OpenStore(wiring::ToStoreConfig(cfg));
+  if (!store) {
+    spdlog::critical("msg=\"cannot open store\" error=\"{}\"", store.error().message);
+    return std::unexpected(1);
+  }
+  auto node_id = (*store)->AcquireNodeId(static_cast<uint32_t>(cfg.node_id));
+  if (!node_id) {
+    spdlog::critical("msg=\"cannot get a node number\" error=\"{}\"", node_id.error().message);
+    return std::unexpected(1);
+  }
+  return std::pair{std::move(*store), *node_id};
+}
+
+// The configured sinks. A broker or a Redis that cannot be reached does not stop the start:
+// the sink says so in /readyz and /metrics, and due tasks wait in their retry policy
+// (docs/OPERATIONS.md). Returns the exit status of a configuration error.
+std::optional<int> OpenSinks(const config::Config& cfg,
+                             const delivery::SinkAvailability& availability,
+                             std::unique_ptr<delivery::KafkaSink>* kafka,
+                             std::unique_ptr<delivery::RedisStreamSink>* redis_stream) {
+  auto refuse = [](const Error& error) {
+    std::fprintf(stderr, "delayq: configuration error: %s\n", error.message.c_str());
+    return 2;
+  };
+  if (availability.kafka) {
+    auto sink = delivery::KafkaSink::Create(wiring::ToKafkaSinkConfig(cfg));
+    if (!sink) return refuse(sink.error());
+    *kafka = std::move(*sink);
+  }
+  if (availability.redis_stream) {
+    auto sink = delivery::RedisStreamSink::Create(wiring::ToRedisStreamSinkConfig(cfg));
+    if (!sink) return refuse(sink.error());
+    *redis_stream = std::move(*sink);
+  }
+  return std::nullopt;
+}
+
+// The tables the config centre may replace at run time, and what checks a change.
+struct LiveTables {
+  const config::Config& cfg;
+  delivery::Registry& registry;
+  api::TopicDefaultsTable& topic_defaults;
+  engine::Engine& engine;
+  const engine::EngineConfig::TopicLimits& base_limits;
+  const delivery::SinkAvailability& sinks;
+};
+
+void FollowCentre(config::EtcdSource& centre, LiveTables live) {
+  // Runs on the centre's polling thread. Each table is swapped atomically; a change is
+  // checked in full (against a registry holding its services) before any table changes.
+  centre.Start([live](const config::Dynamic& change) -> Result<void> {
+    delivery::Registry candidate(change.services, live.cfg.allow_hosts,
+                                 live.cfg.callback_timeout_ms);
+    auto tables = wiring::BuildTopics(change.topics, candidate, live.base_limits, live.sinks);
+    if (!tables) return std::unexpected(tables.error());
+    live.registry.ReplaceServices(change.services);
+    live.topic_defaults.Replace(std::move(tables->defaults));
+    live.engine.SetTopicLimits(std::move(tables->limits));
+    return {};
+  });
+}
+
 int Serve(const config::Config& cfg) {
   SetUpLogging(cfg.log_level);
   sigset_t stop_signals = BlockStopSignals();
 
-  auto store = store::OpenStore(wiring::ToStoreConfig(cfg));
-  if (!store) {
-    spdlog::critical("msg=\"cannot open store\" error=\"{}\"", store.error().message);
-    return 1;
-  }
-  // With a shared store the node number is leased, so that no two live instances mint the
-  // same ids; the embedded store keeps the configured one.
-  auto node_id = (*store)->AcquireNodeId(static_cast<uint32_t>(cfg.node_id));
-  if (!node_id) {
-    spdlog::critical("msg=\"cannot get a node number\" error=\"{}\"", node_id.error().message);
-    return 1;
-  }
+  auto opened = OpenStoreWithNode(cfg);
+  if (!opened) return opened.error();
+  auto& [store, node_id] = *opened;
   std::unique_ptr<config::EtcdSource> centre;
   auto dynamic = LoadDynamic(cfg, &centre);
   if (!dynamic) return dynamic.error();
 
   delivery::Registry registry(dynamic->services, cfg.allow_hosts, cfg.callback_timeout_ms);
   api::Authenticator authenticator(wiring::ToTokenGrants(cfg));
-  engine::EngineConfig engine_config = wiring::ToEngineConfig(cfg, *node_id);
+  engine::EngineConfig engine_config = wiring::ToEngineConfig(cfg, node_id);
   delivery::SinkAvailability sink_availability = wiring::ToSinkAvailability(cfg);
   auto topics = wiring::BuildTopics(dynamic->topics, registry, engine_config.default_topic_limits,
                                     sink_availability);
@@ -123,32 +183,16 @@ int Serve(const config::Config& cfg) {
   }
   engine_config.topic_limits = std::move(topics->limits);
   api::TopicDefaultsTable topic_defaults(std::move(topics->defaults));
+  std::unique_ptr<delivery::KafkaSink> kafka_sink;
+  std::unique_ptr<delivery::RedisStreamSink> redis_stream_sink;
+  if (auto failed = OpenSinks(cfg, sink_availability, &kafka_sink, &redis_stream_sink)) {
+    return *failed;
+  }
+  delivery::Sinks sinks(kafka_sink.get(), redis_stream_sink.get());
   api::ApiConfig api_config = wiring::ToApiConfig(cfg);
   api_config.registry = &registry;
   api_config.auth = &authenticator;
   api_config.live_topics = &topic_defaults;
-
-  // A broker or a Redis that cannot be reached does not stop the start: the sink says so in
-  // /readyz and /metrics, and due tasks wait in their retry policy (docs/OPERATIONS.md).
-  std::unique_ptr<delivery::KafkaSink> kafka_sink;
-  std::unique_ptr<delivery::RedisStreamSink> redis_stream_sink;
-  if (sink_availability.kafka) {
-    auto sink = delivery::KafkaSink::Create(wiring::ToKafkaSinkConfig(cfg));
-    if (!sink) {
-      std::fprintf(stderr, "delayq: configuration error: %s\n", sink.error().message.c_str());
-      return 2;
-    }
-    kafka_sink = std::move(*sink);
-  }
-  if (sink_availability.redis_stream) {
-    auto sink = delivery::RedisStreamSink::Create(wiring::ToRedisStreamSinkConfig(cfg));
-    if (!sink) {
-      std::fprintf(stderr, "delayq: configuration error: %s\n", sink.error().message.c_str());
-      return 2;
-    }
-    redis_stream_sink = std::move(*sink);
-  }
-  delivery::Sinks sinks(kafka_sink.get(), redis_stream_sink.get());
   api_config.sinks = &sinks;
   api_config.sink_availability = sink_availability;
 
@@ -156,7 +200,7 @@ int Serve(const config::Config& cfg) {
                                    static_cast<size_t>(cfg.callback_max_connections));
   delivery::Dispatcher dispatcher(registry, http_client, cfg.signing_key, &sinks);
   http_client.Start();
-  engine::Engine engine(**store, SystemClock::Instance(), engine_config, &dispatcher);
+  engine::Engine engine(*store, SystemClock::Instance(), engine_config, &dispatcher);
   if (auto started = engine.Start(); !started) {
     spdlog::critical("msg=\"cannot start engine\" error=\"{}\"", started.error().message);
     return 1;
@@ -170,22 +214,12 @@ int Serve(const config::Config& cfg) {
     return 1;
   }
   if (centre) {
-    // Runs on the centre's polling thread. Each table is swapped atomically; a change is
-    // checked in full (against a registry holding its services) before any table changes.
-    centre->Start([&](const config::Dynamic& change) -> Result<void> {
-      delivery::Registry candidate(change.services, cfg.allow_hosts, cfg.callback_timeout_ms);
-      auto tables = wiring::BuildTopics(change.topics, candidate,
-                                        engine_config.default_topic_limits, sink_availability);
-      if (!tables) return std::unexpected(tables.error());
-      registry.ReplaceServices(change.services);
-      topic_defaults.Replace(std::move(tables->defaults));
-      engine.SetTopicLimits(std::move(tables->limits));
-      return {};
-    });
+    FollowCentre(*centre, LiveTables{cfg, registry, topic_defaults, engine,
+                                     engine_config.default_topic_limits, sink_availability});
   }
 
   spdlog::info("msg=\"serving\" addr={} data_dir={} durability={} node_id={}", *bound, cfg.data_dir,
-               cfg.durability, *node_id);
+               cfg.durability, node_id);
   // Tests and scripts read the bound address (port 0 picks a free one) from stdout.
   std::printf("delayq listening on http://%s\n", bound->c_str());
   std::fflush(stdout);

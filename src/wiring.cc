@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 
+#include "common/defaults.h"
 #include "delivery/callback_spec.h"
 
 namespace delayq::wiring {
@@ -64,7 +65,7 @@ engine::EngineConfig ToEngineConfig(const config::Config& cfg, uint32_t node_id)
   // not be handed out again meanwhile.
   int64_t longest = cfg.callback_timeout_ms;
   if (!cfg.kafka_brokers.empty()) longest = std::max(longest, KafkaMessageTimeoutMs(cfg));
-  out.callback_lease_ms = longest + 5'000;
+  out.callback_lease_ms = longest + defaults::kDeliveryLeaseMarginMs;
   out.max_callbacks_in_flight = static_cast<size_t>(cfg.callback_max_in_flight);
   out.default_topic_limits.max_in_flight =
       static_cast<size_t>(cfg.callback_max_in_flight_per_topic);

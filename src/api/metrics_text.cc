@@ -229,6 +229,8 @@ std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http,
         stats.window_scheduled);
   Gauge(&out, "delayq_window_ready_tasks", "Due tasks in memory waiting for a consumer.",
         stats.window_ready);
+  Gauge(&out, "delayq_pulls_waiting", "v1 pulls waiting for a task (long polls).",
+        engine.PullsWaiting());
   Histograms(&out, m);
   if (sinks != nullptr) SinkSeries(&out, *sinks);
   BackendSeries(&out, stats);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 
@@ -10,9 +11,9 @@
 #include "api/errors.h"
 #include "api/metrics_text.h"
 #include "api/request_id.h"
-#include "api/route_pattern.h"
 #include "api/seed_api.h"
 #include "api/v1_api.h"
+#include "api/v1_schedules.h"
 #include "common/logfmt.h"
 #include "delivery/sink.h"
 
@@ -24,6 +25,33 @@ http::Response Json(int status, std::string body) {
   return http::Response{status, "application/json", std::move(body)};
 }
 
+// GET /readyz: whether the store takes writes, and each sink's state.
+http::Response ReadyResponse(engine::Engine& engine, const delivery::Sinks* configured) {
+  // A sink that cannot reach its servers leaves the server ready (adds are stored; due
+  // tasks of that sink wait in retry) but is named here (docs/OPERATIONS.md, "Sinks").
+  boost::json::object sinks;
+  if (configured != nullptr) {
+    for (delivery::SinkKind kind : {delivery::SinkKind::kKafka, delivery::SinkKind::kRedisStream}) {
+      const delivery::Sink* sink = configured->Find(kind);
+      if (sink == nullptr) continue;
+      std::string problem = sink->Problem();
+      boost::json::object state{{"status", problem.empty() ? "available" : "unavailable"}};
+      if (!problem.empty()) state["reason"] = problem;
+      sinks[delivery::SinkKindName(kind)] = std::move(state);
+    }
+  }
+  if (engine.Ready()) {
+    boost::json::object body{{"status", "ready"}};
+    if (!sinks.empty()) body["sinks"] = std::move(sinks);
+    return Json(200, boost::json::serialize(body));
+  }
+  std::string problem = engine.StoreProblem();
+  boost::json::object body{{"status", "unavailable"},
+                           {"reason", problem.empty() ? "storage is not writable" : problem}};
+  if (!sinks.empty()) body["sinks"] = std::move(sinks);
+  return Json(503, boost::json::serialize(body));
+}
+
 // How much of a failed answer's body goes into its log line.
 constexpr size_t kLoggedErrorBytes = 256;
 
@@ -32,9 +60,10 @@ constexpr size_t kLoggedErrorBytes = 256;
 void Router::Handle(http::Request request, http::Responder respond) {
   auto started = std::chrono::steady_clock::now();
   std::string request_id = RequestIdFor(request.Header("X-Request-Id"));
-  std::string_view route = RoutePattern(request.Path());
+  RouteMatch match = MatchRoute(request.Path());
+  std::string_view route = match.routes.empty() ? kUnmatchedRoute : match.routes.front().pattern;
   std::string_view method = MethodLabel(request.method);
-  // What the log line needs, taken before the request is moved into the handler.
+  // What the log line needs, copied: the answer may come after the request is gone.
   std::string path(request.Path());
   std::string remote = request.remote;
   size_t bytes_in = request.body.size();
@@ -65,15 +94,23 @@ void Router::Handle(http::Request request, http::Responder respond) {
     response.headers.emplace_back("X-Request-Id", request_id);
     respond(std::move(response));
   };
-  Dispatch(std::move(request), std::move(answer));
+  Dispatch(match, request, std::move(answer));
 }
 
-void Router::Dispatch(http::Request request, http::Responder respond) {
+void Router::Dispatch(const RouteMatch& match, const http::Request& request,
+                      http::Responder respond) {
   std::string_view path = request.Path();
   const std::string& method = request.method;
+  auto not_found = [&] {
+    respond(MakeErrorResponse({Errc::kNotFound, "no route for " + method + " " + std::string(path) +
+                                                    " (see docs/API.md)"}));
+  };
 
   // The dashboard's static files hold no data (the page asks for a token for its API calls).
-  if (auto page = DashboardResponse(method, path)) return respond(std::move(*page));
+  if (!match.routes.empty() && match.routes.front().endpoint == Endpoint::kDashboard) {
+    if (auto page = DashboardResponse(method, path)) return respond(std::move(*page));
+    return not_found();
+  }
 
   // Every call but the liveness probe needs a token once tokens are configured.
   const Principal* who = nullptr;
@@ -82,76 +119,90 @@ void Router::Dispatch(http::Request request, http::Responder respond) {
     if (!principal) return respond(MakeErrorResponse(principal.error()));
     who = *principal;
   }
+  if (match.invalid) return respond(MakeErrorResponse(*match.invalid));
+  if (match.routes.empty()) return not_found();
+  const Route* route = match.For(method);
+  auto deny = [&](Right right, std::string_view topic) {
+    auto ok = Authenticator::Authorize(who, right, topic);
+    if (!ok) respond(MakeErrorResponse(ok.error()));
+    return !ok;
+  };
 
-  if (path == "/delay/task/add") {
-    if (method != "POST") return respond(MethodNotAllowedResponse(method, path, "POST"));
-    return HandleSeedAdd(engine_, api_config_, who, request, std::move(respond));
-  }
-  if (path == "/delay/task/pull") {
-    if (method != "POST") return respond(MethodNotAllowedResponse(method, path, "POST"));
-    return HandleSeedPull(engine_, who, request, std::move(respond));
-  }
-  if (path == "/v1/stats/lateness") {
-    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
-    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
-      return respond(MakeErrorResponse(ok.error()));
-    }
-    return respond(LatenessResponse(engine_, request.target));
-  }
-  if (path == "/v1/stats/sinks") {
-    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
-    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
-      return respond(MakeErrorResponse(ok.error()));
-    }
-    return respond(SinksResponse(api_config_.sinks));
-  }
-  if (path.starts_with("/v1/")) {
-    return HandleV1(engine_, api_config_, who, request, std::move(respond));
-  }
-  if (path == "/healthz") {
-    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
-    return respond(Json(200, R"({"status":"ok"})"));
-  }
-  if (path == "/readyz") {
-    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
-    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
-      return respond(MakeErrorResponse(ok.error()));
-    }
-    // A sink that cannot reach its servers leaves the server ready (adds are stored; due
-    // tasks of that sink wait in retry) but is named here (docs/OPERATIONS.md, "Sinks").
-    boost::json::object sinks;
-    if (api_config_.sinks != nullptr) {
-      for (delivery::SinkKind kind :
-           {delivery::SinkKind::kKafka, delivery::SinkKind::kRedisStream}) {
-        const delivery::Sink* sink = api_config_.sinks->Find(kind);
-        if (sink == nullptr) continue;
-        std::string problem = sink->Problem();
-        boost::json::object state{{"status", problem.empty() ? "available" : "unavailable"}};
-        if (!problem.empty()) state["reason"] = problem;
-        sinks[delivery::SinkKindName(kind)] = std::move(state);
+  std::optional<Task> task;
+  if (match.routes.front().scope == Scope::kTask) {
+    Right right = route != nullptr ? route->right : match.routes.back().right;
+    if (who != nullptr || (route != nullptr && route->endpoint == Endpoint::kGetTask)) {
+      TaskId id = *ParseTaskId(match.id);
+      auto found = engine_.Get(id);
+      if (!found) return respond(MakeErrorResponse(found.error()));
+      // A topic token learns nothing about other topics' tasks: one not among its topics
+      // answers exactly as an unknown id does (404), not 403.
+      if (who != nullptr && !who->admin &&
+          std::find(who->topics.begin(), who->topics.end(), found->topic) == who->topics.end()) {
+        return respond(
+            MakeErrorResponse({Errc::kNotFound, "task " + std::to_string(id) + " not found"}));
       }
+      if (deny(right, found->topic)) return;
+      task = std::move(*found);
     }
-    if (engine_.Ready()) {
-      boost::json::object body{{"status", "ready"}};
-      if (!sinks.empty()) body["sinks"] = std::move(sinks);
-      return respond(Json(200, boost::json::serialize(body)));
-    }
-    std::string problem = engine_.StoreProblem();
-    boost::json::object body{{"status", "unavailable"},
-                             {"reason", problem.empty() ? "storage is not writable" : problem}};
-    if (!sinks.empty()) body["sinks"] = std::move(sinks);
-    return respond(Json(503, boost::json::serialize(body)));
   }
-  if (path == "/metrics") {
-    if (method != "GET") return respond(MethodNotAllowedResponse(method, path, "GET"));
-    if (auto ok = Authenticator::Authorize(who, Right::kAdmin, ""); !ok) {
-      return respond(MakeErrorResponse(ok.error()));
-    }
-    return respond(http::Response{200, "text/plain; version=0.0.4",
-                                  RenderMetrics(engine_, *http_metrics_, api_config_.sinks)});
+  if (route == nullptr) return respond(MethodNotAllowedResponse(method, path, match.Allow()));
+  if (route->scope == Scope::kServer && deny(route->right, "")) return;
+  if (route->scope == Scope::kTopic && deny(route->right, match.topic)) return;
+  Serve(*route, match, task, who, request, std::move(respond));
+}
+
+void Router::Serve(const Route& route, const RouteMatch& match, const std::optional<Task>& task,
+                   const Principal* who, const http::Request& request, http::Responder respond) {
+  TaskId id = match.id.empty() ? 0 : ParseTaskId(match.id).value_or(0);
+  switch (route.endpoint) {
+    case Endpoint::kDashboard:  // Dispatch serves it, before authentication
+      return respond(
+          MakeErrorResponse({Errc::kNotFound, "no dashboard file " + std::string(request.Path())}));
+    case Endpoint::kSeedAdd:
+      return HandleSeedAdd(engine_, api_config_, who, request, std::move(respond));
+    case Endpoint::kSeedPull:
+      return HandleSeedPull(engine_, who, request, std::move(respond));
+    case Endpoint::kHealthz:
+      return respond(Json(200, R"({"status":"ok"})"));
+    case Endpoint::kReadyz:
+      return respond(ReadyResponse(engine_, api_config_.sinks));
+    case Endpoint::kMetrics:
+      return respond(http::Response{200, "text/plain; version=0.0.4",
+                                    RenderMetrics(engine_, *http_metrics_, api_config_.sinks)});
+    case Endpoint::kLateness:
+      return respond(LatenessResponse(engine_, request.target));
+    case Endpoint::kSinks:
+      return respond(SinksResponse(api_config_.sinks));
+    case Endpoint::kTopics:
+      return ListTopics(engine_, "", std::move(respond));
+    case Endpoint::kTopic:
+      return ListTopics(engine_, match.topic, std::move(respond));
+    case Endpoint::kAddTask:
+      return AddTask(engine_, api_config_, match.topic, request, std::move(respond));
+    case Endpoint::kAddBatch:
+      return AddBatch(engine_, api_config_, match.topic, request, std::move(respond));
+    case Endpoint::kPull:
+      return Pull(engine_, std::string(match.topic), request, std::move(respond));
+    case Endpoint::kDead:
+      return ListDead(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kGetTask:
+      return GetTask(engine_, *task, std::move(respond));
+    case Endpoint::kCancel:
+      return CancelTask(engine_, id, std::move(respond));
+    case Endpoint::kAck:
+    case Endpoint::kNack:
+      return SettleLease(engine_, api_config_, id, route.endpoint == Endpoint::kNack, request,
+                         std::move(respond));
+    case Endpoint::kExtend:
+      return ExtendLease(engine_, id, request, std::move(respond));
+    case Endpoint::kReschedule:
+      return Reschedule(engine_, api_config_, id, request, std::move(respond));
+    case Endpoint::kRedrive:
+      return Redrive(engine_, id, std::move(respond));
+    case Endpoint::kSchedules:
+      return HandleV1Schedules(engine_, api_config_, who, request, std::move(respond));
   }
-  respond(MakeErrorResponse({Errc::kNotFound, "no route for " + method + " " + std::string(path) +
-                                                  " (see docs/API.md)"}));
 }
 
 http::Response Router::ErrorResponse(int status, std::string_view message) {

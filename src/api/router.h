@@ -1,18 +1,20 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "api/http_metrics.h"
+#include "api/routes.h"
 #include "api/validate.h"
 #include "engine/engine.h"
 #include "http/handler.h"
 
 namespace delayq::api {
 
-// Routes requests to the seed API, the v1 API (HandleV1), the dashboard, health probes and
-// metrics. Implements the transport's Handler interface; holds no sockets. Every request gets
-// a request id (X-Request-Id, echoed in the answer), is counted in the HTTP metrics and, with
-// access_log on, logged.
+// Routes requests by the one route table (routes.h) to the seed API, the v1 API, the
+// dashboard, health probes and metrics. Implements the transport's Handler interface; holds no
+// sockets. Every request gets a request id (X-Request-Id, echoed in the answer), is counted in the
+// HTTP metrics and, with access_log on, logged.
 class Router final : public http::Handler {
  public:
   Router(engine::Engine& engine, ApiConfig api_config)
@@ -22,7 +24,10 @@ class Router final : public http::Handler {
   http::Response ErrorResponse(int status, std::string_view message) override;
 
  private:
-  void Dispatch(http::Request request, http::Responder respond);
+  // `match` holds views into `request`'s path.
+  void Dispatch(const RouteMatch& match, const http::Request& request, http::Responder respond);
+  void Serve(const Route& route, const RouteMatch& match, const std::optional<Task>& task,
+             const Principal* who, const http::Request& request, http::Responder respond);
 
   engine::Engine& engine_;
   const ApiConfig api_config_;

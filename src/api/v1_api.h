@@ -1,7 +1,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
+#include <string>
 #include <string_view>
 
 #include "api/validate.h"
@@ -11,11 +11,30 @@
 
 namespace delayq::api {
 
-// The native API (docs/API.md, "Native API (v1)"): routes every request whose path starts with
-// "/v1/". Ids are decimal strings, times unix milliseconds or RFC 3339.
-// `who` is the caller's token (null when authentication is off).
-void HandleV1(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
+// The native API (docs/API.md, "Native API (v1)"), one handler per route of routes.cc. The
+// router has matched the route and checked the path's topic or task id, the method and the
+// caller's rights. Ids are decimal strings, times unix milliseconds or RFC 3339.
+
+// GET /v1/topics (topic "") and GET /v1/topics/{topic}.
+void ListTopics(engine::Engine& engine, std::string_view topic, http::Responder respond);
+void ListDead(engine::Engine& engine, std::string_view topic, const http::Request& request,
+              http::Responder respond);
+void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,
+             const http::Request& request, http::Responder respond);
+void AddBatch(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,
               const http::Request& request, http::Responder respond);
+void Pull(engine::Engine& engine, std::string topic, const http::Request& request,
+          http::Responder respond);
+void GetTask(const engine::Engine& engine, const Task& task, http::Responder respond);
+void CancelTask(engine::Engine& engine, TaskId id, http::Responder respond);
+// ack (`nack` false) or nack.
+void SettleLease(engine::Engine& engine, const ApiConfig& api_config, TaskId id, bool nack,
+                 const http::Request& request, http::Responder respond);
+void ExtendLease(engine::Engine& engine, TaskId id, const http::Request& request,
+                 http::Responder respond);
+void Reschedule(engine::Engine& engine, const ApiConfig& api_config, TaskId id,
+                const http::Request& request, http::Responder respond);
+void Redrive(engine::Engine& engine, TaskId id, http::Responder respond);
 
 // Decoded, validated add of one task (exposed for unit tests). `prefix` is prepended to
 // field names in messages ("tasks[3].").
@@ -26,9 +45,5 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const boost::json::
 // A due time from exactly one of delay_ms / at_ms / at (none: now).
 Result<int64_t> DecodeDueTime(const boost::json::object& body, const ApiConfig& api_config,
                               int64_t now_ms, std::string_view prefix);
-
-// A JSON answer; the value of query parameter `name` in `target` ("" when absent).
-http::Response V1JsonResponse(int status, const boost::json::value& body);
-std::string_view V1QueryParam(std::string_view target, std::string_view name);
 
 }  // namespace delayq::api

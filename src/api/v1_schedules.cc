@@ -8,6 +8,7 @@
 #include "api/errors.h"
 #include "api/json_fields.h"
 #include "api/v1_api.h"
+#include "api/v1_codec.h"
 #include "delivery/sink_spec.h"
 #include "schedule/timing.h"
 
@@ -234,7 +235,7 @@ engine::Engine::ScheduleDone Answer(engine::Engine& engine, http::Responder resp
   return [&engine, respond = std::move(respond), created_is_201](Result<engine::ScheduleInfo> s) {
     if (!s) return respond(MakeErrorResponse(s.error()));
     respond(
-        V1JsonResponse(created_is_201 && s->created ? 201 : 200, ScheduleJson(*s, engine.NowMs())));
+        JsonResponse(created_is_201 && s->created ? 201 : 200, ScheduleJson(*s, engine.NowMs())));
   };
 }
 
@@ -253,7 +254,7 @@ void Put(engine::Engine& engine, const ApiConfig& api_config, const Principal* w
 
 void List(engine::Engine& engine, const Principal* who, const http::Request& request,
           http::Responder respond) {
-  std::string topic(V1QueryParam(request.target, "topic"));
+  std::string topic(QueryParam(request.target, "topic"));
   if (!topic.empty()) {
     if (auto ok = CheckTopic(topic, "topic (query parameter)"); !ok) {
       return respond(MakeErrorResponse(ok.error()));
@@ -261,13 +262,13 @@ void List(engine::Engine& engine, const Principal* who, const http::Request& req
   }
   auto ok = Authenticator::Authorize(who, topic.empty() ? Right::kAdmin : Right::kRead, topic);
   if (!ok) return respond(MakeErrorResponse(ok.error()));
-  std::string cursor(V1QueryParam(request.target, "cursor"));
+  std::string cursor(QueryParam(request.target, "cursor"));
   if (!cursor.empty() && !schedule::IsValidName(cursor)) {
     return respond(MakeErrorResponse(
         Invalid("cursor must be the next_cursor of a previous answer (a schedule name)")));
   }
   size_t limit = kDefaultListLimit;
-  if (std::string_view text = V1QueryParam(request.target, "limit"); !text.empty()) {
+  if (std::string_view text = QueryParam(request.target, "limit"); !text.empty()) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
     if (ec != std::errc() || end != text.data() + text.size() || limit < 1 ||
         limit > kMaxListLimit) {
@@ -284,7 +285,7 @@ void List(engine::Engine& engine, const Principal* who, const http::Request& req
   out["schedules"] = std::move(items);
   out["next_cursor"] =
       schedules->size() == limit ? json::value(schedules->back().name) : json::value(nullptr);
-  respond(V1JsonResponse(200, out));
+  respond(JsonResponse(200, out));
 }
 
 // The right to act on an existing schedule: that of its topic. A topic token learns nothing of
@@ -316,16 +317,24 @@ void Action(engine::Engine& engine, std::string name, std::string_view action,
                            out["id"] = std::to_string(task->id);
                            out["schedule"] = name;
                            out["occurrence_ms"] = task->occurrence_ms;
-                           respond(V1JsonResponse(201, out));
+                           respond(JsonResponse(201, out));
                          });
 }
 
 }  // namespace
 
 void HandleV1Schedules(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
-                       const http::Request& request, const std::vector<std::string_view>& parts,
-                       http::Responder respond) {
+                       const http::Request& request, http::Responder respond) {
   const std::string& method = request.method;
+  // The router matched /v1/schedules[/{name}[/action]] (one trailing slash ignored).
+  std::vector<std::string_view> parts;
+  std::string_view rest = request.Path().substr(4);  // after "/v1/"
+  while (!rest.empty()) {
+    size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
   if (parts.size() == 1) {
     if (method != "GET") return respond(MethodNotAllowedResponse(method, request.Path(), "GET"));
     return List(engine, who, request, std::move(respond));
@@ -351,7 +360,7 @@ void HandleV1Schedules(engine::Engine& engine, const ApiConfig& api_config, cons
     }
     auto found = engine.GetSchedule(name);
     if (!found) return respond(MakeErrorResponse(found.error()));
-    return respond(V1JsonResponse(200, ScheduleJson(*found, engine.NowMs())));
+    return respond(JsonResponse(200, ScheduleJson(*found, engine.NowMs())));
   }
   std::string_view action = parts[2];
   if (action != "pause" && action != "resume" && action != "trigger") {

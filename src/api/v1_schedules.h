@@ -15,11 +15,11 @@ namespace delayq::api {
 
 struct Principal;
 
-// /v1/schedules[/{name}[/pause|resume|trigger]] (docs/API.md, "Schedules"). `parts` is the
-// path after "/v1/", split at '/'.
+// /v1/schedules[/{name}[/pause|resume|trigger]] (docs/API.md, "Schedules"): every route of
+// routes.cc with Endpoint::kSchedules. It checks the rights itself (they depend on the body's
+// or the stored schedule's topic).
 void HandleV1Schedules(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
-                       const http::Request& request, const std::vector<std::string_view>& parts,
-                       http::Responder respond);
+                       const http::Request& request, http::Responder respond);
 
 // A PUT body, validated: every error names its field (exposed for unit tests).
 Result<schedule::Definition> DecodeScheduleDefinition(const boost::json::object& body,

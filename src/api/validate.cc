@@ -1,5 +1,6 @@
 #include "api/validate.h"
 
+#include <charconv>
 #include <string>
 
 #include "queue/task.h"
@@ -12,6 +13,17 @@ std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& api_config,
   auto it = api_config.topics.find(topic);
   if (it == api_config.topics.end()) return std::nullopt;
   return it->second;
+}
+
+Result<TaskId> ParseTaskId(std::string_view text) {
+  TaskId id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty() || id == 0) {
+    return Fail(Errc::kInvalidArgument,
+                "task id in the path must be a positive decimal number, not '" +
+                    std::string(text.substr(0, 64)) + "'");
+  }
+  return id;
 }
 
 Result<void> CheckTopic(std::string_view topic, std::string_view field) {

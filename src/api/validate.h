@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/defaults.h"
 #include "common/result.h"
 #include "common/snapshot.h"
 #include "delivery/sink_spec.h"
@@ -62,8 +63,8 @@ struct ApiConfig {
   // When set, per-topic defaults come from this table instead of `topics` (serve sets it
   // so that the config centre can change them at run time).
   const TopicDefaultsTable* live_topics = nullptr;
-  size_t max_payload_bytes = 1 << 20;
-  int64_t max_delay_ms = 2LL * 366 * 24 * 3600 * 1000;  // how far ahead a task may be due
+  size_t max_payload_bytes = defaults::kMaxPayloadBytes;
+  int64_t max_delay_ms = defaults::kMaxDelayMs;  // how far ahead a task may be due
   // One info line per request (config access_log); failed answers (5xx) are logged anyway.
   bool access_log = true;
   // v1 API bounds: the largest batch and pull one request may ask for (docs/API.md).
@@ -84,6 +85,9 @@ std::optional<TopicDefaults> FindTopicDefaults(const ApiConfig& api_config,
 
 // Topic names: 1-128 characters of [A-Za-z0-9._:-]; `field` names it in the message.
 Result<void> CheckTopic(std::string_view topic, std::string_view field = "topic");
+
+// A task id in a path or a query: a positive decimal number.
+Result<uint64_t> ParseTaskId(std::string_view text);
 
 // The payload (seed: content) must fit max_payload_bytes.
 Result<void> CheckPayloadSize(size_t bytes, const ApiConfig& api_config, std::string_view field);

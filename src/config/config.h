@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/defaults.h"
 #include "common/result.h"
 
 namespace delayq::config {
@@ -15,38 +16,38 @@ namespace delayq::config {
 // Every setting with its default. docs/CONFIG.md lists them all; config_docs_test fails when
 // the two disagree.
 struct Config {
-  std::string listen = "127.0.0.1:7700";
-  std::string data_dir = "./data";
-  std::string store = "rocksdb";
-  std::string redis_url = "redis://127.0.0.1:6379/0";
-  int64_t redis_poll_ms = 50;
-  int64_t redis_connect_timeout_ms = 500;
-  int64_t redis_command_timeout_ms = 2'000;
+  std::string listen = defaults::kListen;
+  std::string data_dir = defaults::kDataDir;
+  std::string store = defaults::kStore;
+  std::string redis_url = defaults::kRedisUrl;
+  int64_t redis_poll_ms = defaults::kRedisPollMs;
+  int64_t redis_connect_timeout_ms = defaults::kRedisConnectTimeoutMs;
+  int64_t redis_command_timeout_ms = defaults::kRedisCommandTimeoutMs;
   std::vector<std::string> redis_sentinels;  // host:port each; empty: redis.url is the server
   std::string redis_sentinel_master;
   std::string redis_sentinel_user;
   std::string redis_sentinel_password;
-  int64_t redis_wait_replicas = 0;
-  int64_t redis_wait_timeout_ms = 1'000;
+  int64_t redis_wait_replicas = defaults::kRedisWaitReplicas;
+  int64_t redis_wait_timeout_ms = defaults::kRedisWaitTimeoutMs;
   std::string durability = "fsync";
-  int64_t retention_ms = 72LL * 3600 * 1000;
+  int64_t retention_ms = defaults::kRetentionMs;
   int64_t node_id = 0;
-  int64_t io_threads = 2;
-  int64_t near_window_ms = 10'000;
-  int64_t near_window_max_tasks = 1'000'000;
-  uint64_t max_payload_bytes = 1 << 20;
-  uint64_t max_body_bytes = 8 << 20;
-  uint64_t max_header_bytes = 16 << 10;
-  int64_t max_delay_ms = 732LL * 24 * 3600 * 1000;  // two years, leap day included
-  int64_t idle_timeout_ms = 60'000;
-  int64_t max_connections = 10'000;
-  int64_t max_queued = 200'000;
-  uint64_t min_free_disk_bytes = 64ULL << 20;
-  int64_t purge_interval_ms = 1'000;
+  int64_t io_threads = defaults::kIoThreads;
+  int64_t near_window_ms = defaults::kNearWindowMs;
+  int64_t near_window_max_tasks = defaults::kNearWindowMaxTasks;
+  uint64_t max_payload_bytes = defaults::kMaxPayloadBytes;
+  uint64_t max_body_bytes = defaults::kMaxBodyBytes;
+  uint64_t max_header_bytes = defaults::kMaxHeaderBytes;
+  int64_t max_delay_ms = defaults::kMaxDelayMs;
+  int64_t idle_timeout_ms = defaults::kIdleTimeoutMs;
+  int64_t max_connections = defaults::kMaxConnections;
+  int64_t max_queued = defaults::kMaxQueued;
+  uint64_t min_free_disk_bytes = defaults::kMinFreeDiskBytes;
+  int64_t purge_interval_ms = defaults::kPurgeIntervalMs;
   int64_t shutdown_grace_ms = 10'000;
   std::string log_level = "info";
   bool access_log = true;
-  int64_t metrics_max_topics = 100;
+  int64_t metrics_max_topics = defaults::kMetricsMaxTopics;
   std::map<std::string, std::vector<std::string>> services;  // name -> base URLs
   std::string signing_key;                                   // callbacks.signing_key
   // auth.tokens: a plain string is a global admin token; a mapping
@@ -60,17 +61,18 @@ struct Config {
     bool operator==(const TokenRule&) const = default;
   };
   std::vector<TokenRule> auth_tokens;
-  int64_t max_attempts = 10;  // deliveries of a task before it is dead, unless it says
-  int64_t callback_timeout_ms = 10'000;
-  int64_t retry_initial_ms = 1'000;
-  int64_t retry_max_ms = 3'600'000;
-  double retry_multiplier = 2.0;
+  int64_t max_attempts =
+      defaults::kMaxAttempts;  // deliveries of a task before it is dead, unless it says
+  int64_t callback_timeout_ms = defaults::kCallbackTimeoutMs;
+  int64_t retry_initial_ms = defaults::kRetryInitialMs;
+  int64_t retry_max_ms = defaults::kRetryMaxMs;
+  double retry_multiplier = defaults::kRetryMultiplier;
   // Callback calls in flight over all topics; bounds the HTTP client's work whatever the
   // number of due topics (docs/CONFIG.md).
-  int64_t callback_max_in_flight = 256;
-  int64_t callback_max_in_flight_per_topic = 64;
-  int64_t callback_max_per_host = 64;
-  int64_t callback_max_connections = 1024;
+  int64_t callback_max_in_flight = defaults::kCallbackMaxInFlight;
+  int64_t callback_max_in_flight_per_topic = defaults::kCallbackMaxInFlightPerTopic;
+  int64_t callback_max_per_host = defaults::kCallbackMaxPerHost;
+  int64_t callback_max_connections = defaults::kCallbackMaxConnections;
   std::vector<std::string> allow_hosts;  // callbacks.allow_hosts; empty: any host
 
   // Sinks (docs/CONFIG.md, "Sinks"): Kafka when brokers are given, Redis Streams when a URL is.

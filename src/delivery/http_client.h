@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/defaults.h"
+
 namespace delayq::delivery {
 
 struct HttpCall {
@@ -17,7 +19,7 @@ struct HttpCall {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  int64_t timeout_ms = 10'000;
+  int64_t timeout_ms = defaults::kCallbackTimeoutMs;
 };
 
 struct HttpOutcome {

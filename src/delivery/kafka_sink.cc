@@ -38,12 +38,12 @@ struct KafkaSink::Handle {
   }
 };
 
-Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkConfig& config) {
-  if (config.brokers.empty()) {
-    return Fail(Errc::kInvalidArgument, "sinks.kafka.brokers must name at least one broker");
-  }
+namespace {
+
+// Sets the user's properties, then those the sink relies on, the brokers and the message
+// timeout; returns the message timeout in effect. Errors name the setting.
+Result<int64_t> ApplyProperties(rd_kafka_conf_t* conf, const KafkaSinkConfig& config) {
   char errstr[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
   auto set = [&](const std::string& name, const std::string& value,
                  const std::string& key) -> Result<void> {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) !=
@@ -52,48 +52,60 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkConfig& conf
     }
     return {};
   };
-  auto fail = [&](const Error& e) {
-    rd_kafka_conf_destroy(conf);
-    return std::unexpected(e);
-  };
   int64_t timeout_ms = config.message_timeout_ms;
   for (const auto& [name, value] : config.properties) {
     std::string key = "sinks.kafka.properties." + name;
     for (const auto& [fixed, fixed_value] : kFixed) {
       if (name == fixed && value != fixed_value) {
-        return fail(Error{Errc::kInvalidArgument,
-                          key + " must be " + fixed_value +
-                              " (the sink relies on it: a task is done only once its message "
-                              "is stored, and written once)"});
+        return Fail(Errc::kInvalidArgument,
+                    key + " must be " + fixed_value +
+                        " (the sink relies on it: a task is done only once its message "
+                        "is stored, and written once)");
       }
     }
     if (name == "bootstrap.servers" || name == "metadata.broker.list") {
-      return fail(Error{Errc::kInvalidArgument, key + ": give the brokers as sinks.kafka.brokers"});
+      return Fail(Errc::kInvalidArgument, key + ": give the brokers as sinks.kafka.brokers");
     }
     if (name == "message.timeout.ms" || name == "delivery.timeout.ms") {
       int64_t v = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
       if (ec != std::errc() || end != value.data() + value.size() || v <= 0) {
-        return fail(Error{Errc::kInvalidArgument, key + " must be a positive number of ms"});
+        return Fail(Errc::kInvalidArgument, key + " must be a positive number of ms");
       }
       timeout_ms = v;
     }
-    if (auto ok = set(name, value, key); !ok) return fail(ok.error());
+    if (auto ok = set(name, value, key); !ok) return std::unexpected(ok.error());
   }
   for (const auto& [fixed, fixed_value] : kFixed) {
     if (auto ok = set(fixed, fixed_value, std::string("sinks.kafka.properties.") + fixed); !ok) {
-      return fail(ok.error());
+      return std::unexpected(ok.error());
     }
   }
   if (auto ok = set("bootstrap.servers", config.brokers, "sinks.kafka.brokers"); !ok) {
-    return fail(ok.error());
+    return std::unexpected(ok.error());
   }
   if (auto ok = set("message.timeout.ms", std::to_string(timeout_ms),
-                    "sinks.kafka.properties."
-                    "message.timeout.ms");
+                    "sinks.kafka.properties.message.timeout.ms");
       !ok) {
-    return fail(ok.error());
+    return std::unexpected(ok.error());
   }
+  return timeout_ms;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkConfig& config) {
+  if (config.brokers.empty()) {
+    return Fail(Errc::kInvalidArgument, "sinks.kafka.brokers must name at least one broker");
+  }
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto applied = ApplyProperties(conf, config);
+  if (!applied) {
+    rd_kafka_conf_destroy(conf);
+    return std::unexpected(applied.error());
+  }
+  int64_t timeout_ms = *applied;
   std::unique_ptr<KafkaSink> sink(new KafkaSink());
   sink->message_timeout_ms_ = timeout_ms;
   sink->problem_ = "not connected yet";

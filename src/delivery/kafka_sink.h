@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "common/defaults.h"
 #include "common/result.h"
 #include "delivery/sink.h"
 
@@ -19,7 +20,7 @@ struct KafkaSinkConfig {
   std::map<std::string, std::string> properties;
   // How long librdkafka keeps retrying one message (message.timeout.ms) unless the
   // properties say; the engine's delivering lease must be longer.
-  int64_t message_timeout_ms = 10'000;
+  int64_t message_timeout_ms = defaults::kCallbackTimeoutMs;
 };
 
 // Produces due tasks to Kafka with librdkafka: an idempotent producer with acks=all, so a

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "common/defaults.h"
 #include "common/result.h"
 #include "delivery/sink.h"
 
@@ -19,8 +20,8 @@ namespace delayq::delivery {
 struct RedisStreamSinkConfig {
   std::string url;     // redis://[[user]:password@]host[:port][/db]; may be the store's Redis
   int64_t maxlen = 0;  // XADD MAXLEN ~ this; 0: streams are not trimmed
-  int connect_timeout_ms = 500;
-  int command_timeout_ms = 2'000;
+  int connect_timeout_ms = static_cast<int>(defaults::kRedisConnectTimeoutMs);
+  int command_timeout_ms = static_cast<int>(defaults::kRedisCommandTimeoutMs);
 };
 
 // Appends due tasks to Redis Streams with XADD: fields payload plus the SinkHeaders. A Send

@@ -11,11 +11,13 @@
 #include <utility>
 #include <vector>
 
+#include "common/defaults.h"
+
 namespace delayq::engine {
 
 struct TopicLimits {
-  size_t max_in_flight = 64;  // callbacks of the topic in flight at once
-  double rate_limit = 0;      // callbacks started per second; 0: unlimited
+  size_t max_in_flight = defaults::kCallbackMaxInFlightPerTopic;  // in flight at once
+  double rate_limit = 0;  // callbacks started per second; 0: unlimited
 };
 
 // The flow control of callback delivery, as a plain data structure: per topic, at most

@@ -220,6 +220,13 @@ void Engine::Register(std::shared_ptr<Waiter> waiter) {
   }
 }
 
+size_t Engine::PullsWaiting() const {
+  std::lock_guard lock(waiters_mu_);
+  size_t waiting = 0;
+  for (const auto& [topic, list] : waiting_) waiting += list.size();
+  return waiting;
+}
+
 void Engine::WakeWaiters(const std::string& topic) {
   std::vector<std::shared_ptr<Waiter>> woken;
   {

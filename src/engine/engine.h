@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/defaults.h"
 #include "common/result.h"
 #include "common/snapshot.h"
 #include "engine/callback_lanes.h"
@@ -33,19 +34,20 @@ class StoreWorker;
 
 struct EngineConfig {
   uint32_t node_id = 0;
-  int64_t retention_ms = 72LL * 3600 * 1000;
-  int64_t purge_interval_ms = 1000;
+  int64_t retention_ms = defaults::kRetentionMs;
+  int64_t purge_interval_ms = defaults::kPurgeIntervalMs;
   // Work waiting for the store worker (tasks + operations) before requests are refused
   // with "overloaded": bounds memory and latency when the disk cannot keep up.
-  size_t max_queued = 200'000;
+  size_t max_queued = defaults::kMaxQueued;
   // max_attempts of a task that does not say.
-  uint32_t default_max_attempts = 10;
+  uint32_t default_max_attempts = defaults::kMaxAttempts;
 
   // Callback delivery.
   RetryPolicy retry;
   // A delivering task whose answer has not come back within this is due again (covers a
-  // crash while callbacks were in flight); must exceed the longest callback timeout.
-  int64_t callback_lease_ms = 70'000;
+  // crash while callbacks were in flight); must exceed the longest delivery may take (serve
+  // derives it from callbacks.timeout and the Kafka message timeout: wiring.cc).
+  int64_t callback_lease_ms = defaults::kCallbackTimeoutMs + defaults::kDeliveryLeaseMarginMs;
   using TopicLimits = engine::TopicLimits;
   TopicLimits default_topic_limits;
   std::map<std::string, TopicLimits> topic_limits;  // overrides by topic name
@@ -55,10 +57,10 @@ struct EngineConfig {
   // 256, not more: calls beyond what libcurl can run at once (callbacks.max_per_host per
   // receiver) wait in libcurl's queue, whose cost per finished call grows with its length
   // (100,000 topics to one receiver: p99 3.3 s at 1024, 1.1 s at 256; BENCHMARKS.md).
-  size_t max_callbacks_in_flight = 256;
+  size_t max_callbacks_in_flight = defaults::kCallbackMaxInFlight;
 
   // Topics with their own series in /metrics; later ones are counted as "_other".
-  size_t metrics_max_topics = 100;
+  size_t metrics_max_topics = defaults::kMetricsMaxTopics;
 
   // Schedules: 0 when this engine is the only one changing them (embedded store); with a
   // shared store, how often to look for schedules other instances made or moved.
@@ -174,6 +176,8 @@ class Engine final : private SchedulerListener {
   // Why the store is not ready (its last write error, or a full disk); may be empty.
   std::string StoreProblem() { return store_.HealthProblem(); }
   int64_t NowMs() const { return clock_.NowMs(); }
+  // v1 pulls registered and waiting for a task (long polls), for /metrics.
+  size_t PullsWaiting() const;
   const Metrics& metrics() const { return metrics_; }
   const LatenessWindow& lateness() const { return lateness_; }
 
@@ -256,7 +260,7 @@ class Engine final : private SchedulerListener {
   std::mutex jitter_mu_;
   std::mt19937_64 jitter_;
 
-  std::mutex waiters_mu_;
+  mutable std::mutex waiters_mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
   std::multimap<int64_t, std::shared_ptr<Waiter>> deadlines_;
 };

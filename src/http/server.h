@@ -6,20 +6,21 @@
 #include <memory>
 #include <string>
 
+#include "common/defaults.h"
 #include "common/result.h"
 #include "http/handler.h"
 
 namespace delayq::http {
 
 struct ServerConfig {
-  std::string listen = "127.0.0.1:7700";
-  int io_threads = 2;
-  size_t max_body_bytes = 8 << 20;
-  size_t max_header_bytes = 16 << 10;
+  std::string listen = defaults::kListen;
+  int io_threads = static_cast<int>(defaults::kIoThreads);
+  size_t max_body_bytes = defaults::kMaxBodyBytes;
+  size_t max_header_bytes = defaults::kMaxHeaderBytes;
   // A connection with no complete request for this long is closed (keep-alive idle time,
   // and the bound on a slow sender).
-  std::chrono::milliseconds idle_timeout{60'000};
-  size_t max_connections = 10'000;
+  std::chrono::milliseconds idle_timeout{defaults::kIdleTimeoutMs};
+  size_t max_connections = defaults::kMaxConnections;
 };
 
 // Accepts on one socket and spreads connections over `io_threads` event loops (one

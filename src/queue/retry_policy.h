@@ -4,15 +4,17 @@
 #include <cmath>
 #include <cstdint>
 
+#include "common/defaults.h"
+
 namespace delayq {
 
 // Exponential backoff with jitter for failed deliveries: the n-th retry waits a random
 // time in [d/2, d] with d = min(max_ms, initial_ms * multiplier^(n-1)). The random half
 // keeps many tasks that failed together from retrying together ("equal jitter").
 struct RetryPolicy {
-  int64_t initial_ms = 1'000;
-  int64_t max_ms = 3'600'000;
-  double multiplier = 2.0;
+  int64_t initial_ms = defaults::kRetryInitialMs;
+  int64_t max_ms = defaults::kRetryMaxMs;
+  double multiplier = defaults::kRetryMultiplier;
 
   // `attempt` is the number of deliveries made so far (>= 1); `random01` in [0, 1).
   int64_t DelayMs(uint32_t attempt, double random01) const {

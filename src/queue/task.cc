@@ -24,14 +24,4 @@ std::string_view StateName(TaskState state) {
   return "unknown";
 }
 
-bool IsValidTopic(std::string_view topic) {
-  if (topic.empty() || topic.size() > kMaxTopicLength) return false;
-  for (char c : topic) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace delayq

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/topic_name.h"  // IsValidTopic, kMaxTopicLength
+
 namespace delayq {
 
 using TaskId = uint64_t;
@@ -47,9 +49,5 @@ struct Task {
 bool IsFinished(TaskState state);
 
 std::string_view StateName(TaskState state);
-
-// Topic names: 1-128 characters of [A-Za-z0-9._:-].
-inline constexpr size_t kMaxTopicLength = 128;
-bool IsValidTopic(std::string_view topic);
 
 }  // namespace delayq

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/defaults.h"
 #include "common/result.h"
 
 struct redisContext;  // hiredis
@@ -78,8 +79,8 @@ Result<RedisAddress> ParseRedisAddress(std::string_view text, std::string_view f
 struct RedisClientOptions {
   // Every connection attempt and every command is bounded, so that a dead, stopped or
   // black-holed node costs a request at most this long (docs/CONFIG.md, redis.*_timeout).
-  int connect_timeout_ms = 500;
-  int command_timeout_ms = 2000;
+  int connect_timeout_ms = static_cast<int>(defaults::kRedisConnectTimeoutMs);
+  int command_timeout_ms = static_cast<int>(defaults::kRedisCommandTimeoutMs);
   size_t max_connections_per_node = 8;
   // Redis Sentinel: when set, the master is found through these sentinels (redis.url then
   // gives only the credentials and the database) and followed when they fail it over.
@@ -89,8 +90,8 @@ struct RedisClientOptions {
   std::string sentinel_password;
   // WAIT after writes sent with `wait_for_replicas` (adds): a write is confirmed only when
   // this many replicas have it; otherwise its outcome is unknown.
-  int wait_replicas = 0;
-  int wait_timeout_ms = 1000;
+  int wait_replicas = static_cast<int>(defaults::kRedisWaitReplicas);
+  int wait_timeout_ms = static_cast<int>(defaults::kRedisWaitTimeoutMs);
 };
 
 // What the client has seen, for /metrics. Counters only grow.

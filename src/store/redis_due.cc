@@ -9,6 +9,47 @@ namespace delayq::store::redis {
 
 using Type = RedisReply::Type;
 
+// Which candidate lanes are due: those whose lowest entry is; the others get their index
+// entry fixed (FixHint) and lower `next` to their own next due time.
+Result<void> RedisStore::CheckLanes(const std::vector<std::pair<std::string, DeliveryKind>>& lanes,
+                                    int64_t now_ms, PromoteResult& result, int64_t& next) {
+  // The generations are read before the lanes, so that a fix never hides a write that
+  // happened after the lane was read (docs/ARCHITECTURE.md, "hint protocol").
+  RedisCommand gens{{"HMGET", kGen}, kGlobal};
+  std::vector<RedisCommand> checks;
+  for (const auto& [topic, kind] : lanes) {
+    gens.args.push_back(GenField(topic, kind));
+    checks.push_back(
+        RedisCommand{{"ZRANGE", Lane(topic, kind), "0", "0", "WITHSCORES"}, Prefix(topic)});
+  }
+  auto read = redis_->Phases({{gens}, checks});
+  if (!read) return std::unexpected(read.error());
+  if ((*read)[0][0].IsError()) return std::unexpected(ReplyError((*read)[0][0], "promote"));
+  std::vector<RedisCommand> fixes;
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const auto& [topic, kind] = lanes[i];
+    const RedisReply& min = (*read)[1][i];
+    const RedisReply& gen = (*read)[0][0].elements[i];
+    std::string seen = gen.IsNil() ? "0" : gen.str;
+    if (min.IsError()) return std::unexpected(ReplyError(min, "promote"));
+    if (min.elements.size() >= 2 && ParseScore(min.elements[1].str) <= now_ms) {
+      auto& ready =
+          kind == DeliveryKind::kCallback ? result.callback_topics_ready : result.topics_ready;
+      ready.push_back(topic);
+      continue;
+    }
+    std::string lowest = min.elements.size() >= 2 ? min.elements[1].str : "";
+    if (!lowest.empty()) next = std::min(next, ParseScore(lowest));
+    fixes.push_back(ScriptCommand(scripts::FixHint(), {NextKey(kind), kGen},
+                                  {topic, GenField(topic, kind), seen, lowest}));
+  }
+  if (!fixes.empty()) {
+    auto fixed = redis_->Pipeline(fixes);
+    if (!fixed) return std::unexpected(fixed.error());
+  }
+  return {};
+}
+
 Result<PromoteResult> RedisStore::Promote(int64_t now_ms) {
   PromoteResult result;
   std::string now = std::to_string(now_ms);
@@ -50,39 +91,8 @@ Result<PromoteResult> RedisStore::Promote(int64_t now_ms) {
     }
   }
   if (!lanes.empty()) {
-    // The generations are read before the lanes, so that a fix never hides a write that
-    // happened after the lane was read (docs/ARCHITECTURE.md, "hint protocol").
-    RedisCommand gens{{"HMGET", kGen}, kGlobal};
-    std::vector<RedisCommand> checks;
-    for (const auto& [topic, kind] : lanes) {
-      gens.args.push_back(GenField(topic, kind));
-      checks.push_back(
-          RedisCommand{{"ZRANGE", Lane(topic, kind), "0", "0", "WITHSCORES"}, Prefix(topic)});
-    }
-    auto read = redis_->Phases({{gens}, checks});
-    if (!read) return std::unexpected(read.error());
-    if ((*read)[0][0].IsError()) return std::unexpected(ReplyError((*read)[0][0], "promote"));
-    std::vector<RedisCommand> fixes;
-    for (size_t i = 0; i < lanes.size(); ++i) {
-      const auto& [topic, kind] = lanes[i];
-      const RedisReply& min = (*read)[1][i];
-      const RedisReply& gen = (*read)[0][0].elements[i];
-      std::string seen = gen.IsNil() ? "0" : gen.str;
-      if (min.IsError()) return std::unexpected(ReplyError(min, "promote"));
-      if (min.elements.size() >= 2 && ParseScore(min.elements[1].str) <= now_ms) {
-        auto& ready =
-            kind == DeliveryKind::kCallback ? result.callback_topics_ready : result.topics_ready;
-        ready.push_back(topic);
-        continue;
-      }
-      std::string lowest = min.elements.size() >= 2 ? min.elements[1].str : "";
-      if (!lowest.empty()) next = std::min(next, ParseScore(lowest));
-      fixes.push_back(ScriptCommand(scripts::FixHint(), {NextKey(kind), kGen},
-                                    {topic, GenField(topic, kind), seen, lowest}));
-    }
-    if (!fixes.empty()) {
-      auto fixed = redis_->Pipeline(fixes);
-      if (!fixed) return std::unexpected(fixed.error());
+    if (auto checked = CheckLanes(lanes, now_ms, result, next); !checked) {
+      return std::unexpected(checked.error());
     }
   }
   result.promoted = result.topics_ready.size() + result.callback_topics_ready.size();

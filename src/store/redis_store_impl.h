@@ -92,6 +92,8 @@ class RedisStore final : public Store {
   Result<int64_t> NextScheduleMs() override;
 
  private:
+  Result<void> CheckLanes(const std::vector<std::pair<std::string, DeliveryKind>>& lanes,
+                          int64_t now_ms, PromoteResult& result, int64_t& next);
   static std::vector<const RedisCommand*> Pointers(const std::vector<RedisCommand>& commands);
   std::vector<Result<RedisReply>> HintedWrites(const std::vector<RedisCommand>& before,
                                                const std::vector<RedisCommand>& writes,

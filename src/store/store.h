@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/defaults.h"
 #include "common/result.h"
 #include "queue/task.h"
 #include "queue/timer_queue.h"
@@ -31,33 +32,33 @@ struct FileFaults {
 };
 
 struct StoreConfig {
-  std::string backend = "rocksdb";
-  std::string data_dir = "./data";
+  std::string backend = defaults::kStore;
+  std::string data_dir = defaults::kDataDir;
   Durability durability = Durability::kFsync;
   // Near window: tasks due within this span are held in memory (docs/ARCHITECTURE.md,
   // "The near window").
-  int64_t near_window_ms = 10'000;
+  int64_t near_window_ms = defaults::kNearWindowMs;
   // Upper bound on tasks held in memory (scheduled in the window + due, not yet taken).
   // Bounds RAM when consumers fall far behind; ~50 bytes each.
-  size_t near_window_max_tasks = 1'000'000;
+  size_t near_window_max_tasks = defaults::kNearWindowMaxTasks;
   // Adds are refused ("disk full") while the filesystem of data_dir has less free space than
   // this, so that the space left lets pulls, acks, callback outcomes and the purge go on and
   // RocksDB can still flush; never more than a tenth of the filesystem, so that a small one
   // stays usable. 0: no reserve (adds run until a write fails).
-  uint64_t min_free_disk_bytes = 64ULL << 20;
+  uint64_t min_free_disk_bytes = defaults::kMinFreeDiskBytes;
   // Tests only: the fault seam of the file layer (null: the plain default file system).
   std::shared_ptr<FileFaults> file_faults;
 
   // store: redis (docs/CONFIG.md).
-  std::string redis_url = "redis://127.0.0.1:6379/0";
+  std::string redis_url = defaults::kRedisUrl;
   // How often an instance looks for work that other instances made due (an add on another
   // instance cannot wake this one's scheduler directly).
-  int64_t redis_poll_ms = 50;
+  int64_t redis_poll_ms = defaults::kRedisPollMs;
   // Node numbers are leased for this long and renewed at a third of it.
   int64_t redis_node_lease_ms = 30'000;
   // Bounds on one connection attempt and one command (a hung node answers 503 in time).
-  int64_t redis_connect_timeout_ms = 500;
-  int64_t redis_command_timeout_ms = 2'000;
+  int64_t redis_connect_timeout_ms = defaults::kRedisConnectTimeoutMs;
+  int64_t redis_command_timeout_ms = defaults::kRedisCommandTimeoutMs;
   // Redis Sentinel: host:port of each sentinel and the master's name; empty: redis.url.
   std::vector<std::string> redis_sentinels;
   std::string redis_sentinel_master;
@@ -65,8 +66,8 @@ struct StoreConfig {
   std::string redis_sentinel_password;
   // An add is acknowledged only once this many replicas confirm it (WAIT), within the
   // timeout; otherwise its outcome is unknown.
-  int64_t redis_wait_replicas = 0;
-  int64_t redis_wait_timeout_ms = 1'000;
+  int64_t redis_wait_replicas = defaults::kRedisWaitReplicas;
+  int64_t redis_wait_timeout_ms = defaults::kRedisWaitTimeoutMs;
 };
 
 struct PromoteResult {

@@ -223,10 +223,16 @@ TEST_F(Cli, PullLeasesAcksAndLongPolls) {
   EXPECT_THAT(acked.out, HasSubstr("yes"));
   EXPECT_EQ(Api("GET", "/v1/tasks/" + second)["state"], "done");
 
-  // --wait: a task added while the pull waits is returned as soon as it is due.
+  // --wait: a task added while the pull waits is returned as soon as it is due. The task is
+  // added once the server reports the pull waiting, so that the wake-up is what answers it.
   std::thread producer([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
     HttpClient own(server_->address());
+    bool waiting = testing::WaitFor(
+        [&] {
+          return own.Get("/metrics").body.find("\ndelayq_pulls_waiting 1\n") != std::string::npos;
+        },
+        std::chrono::seconds(10));
+    EXPECT_TRUE(waiting) << "the pull never waited";
     own.Post("/v1/topics/jobs/tasks", R"({"payload":"late"})");
   });
   auto started = std::chrono::steady_clock::now();

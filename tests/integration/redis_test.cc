@@ -402,8 +402,10 @@ TEST_F(DistributedMode, HungRedisAnswersWithinTheTimeoutAndResumes) {
 
 // A 3-master + 3-replica cluster (cluster-node-timeout 2 s, AOF appendfsync always), two
 // instances with redis.wait_replicas 1, adds and v1 pulls + acks on topics over all masters.
-// Three rounds: a master is SIGKILLed mid-load (first the one holding delayq's global keys),
-// its replica is promoted, and the killed node is restarted and rejoins as a replica. Each
+// Two rounds: a master is SIGKILLed mid-load (first the one holding delayq's global keys, then
+// one holding only topics), its replica is promoted, and the killed node is restarted and
+// rejoins as a replica. (A third round, another topic master, repeated the second's case and
+// took 12 s.) Each
 // round: /readyz 503 during the outage and 200 after, adds to every topic succeed again
 // within the bound, and at the end every acknowledged task is delivered and no add answered
 // with a plain error is. Without wait_replicas an add the old master acknowledged but had
@@ -430,7 +432,8 @@ TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
   HttpClient probe(instances[0]->address(), std::chrono::seconds(10));
   std::vector<int64_t> recovery_ms, promotion_ms;
   int previous = -1;
-  for (int round = 0; round < 3; ++round) {
+  constexpr int kRounds = 2;
+  for (int round = 0; round < kRounds; ++round) {
     ASSERT_TRUE(WaitFor([&] { return acked() >= 300u * (round + 1); }, std::chrono::seconds(30)));
     // Round 0: the master of the global keys; then masters of topics elsewhere.
     std::string victim_key = round == 0 ? "dq:{dq}:gen" : "dq:{f" + std::to_string(round) + "}:n";
@@ -500,7 +503,7 @@ TEST(RedisClusterFailover, MastersKilledInTurnLoseNothingAcknowledged) {
         std::chrono::seconds(20)))
         << "round " << round << ": the killed node did not rejoin as a replica";
   }
-  ASSERT_TRUE(WaitFor([&] { return acked() >= 1200u; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(WaitFor([&] { return acked() >= 300u * (kRounds + 1); }, std::chrono::seconds(30)));
   ledger.StopLoad();
   ledger.Drain(probe, topics, std::chrono::seconds(30));
   EXPECT_EQ(ledger.Lost(), 0u) << "acknowledged adds lost: " << ledger.Summary();

@@ -101,7 +101,7 @@ std::vector<BadRequest> Cases() {
       {"list_cursor", "GET", "/v1/schedules?cursor=a/b", "", 400, "cursor"},
       {"unknown_get", "GET", "/v1/schedules/none", "", 404, "schedule none not found"},
       {"unknown_pause", "POST", "/v1/schedules/none/pause", "", 404, "schedule none not found"},
-      {"unknown_action", "POST", "/v1/schedules/none/explode", "", 404, "no action 'explode'"},
+      {"unknown_action", "POST", "/v1/schedules/none/explode", "", 404, "no route for POST /v1/schedules/none/explode"},
       {"wrong_method", "PATCH", put, With(""), 405, "GET, PUT, DELETE"},
       {"reserved_dedup_key", "POST", "/v1/topics/reports/tasks",
        R"({"payload": 1, "dedup_key": "schedule/nightly/1/5"})", 400, "dedup_key must not start"},

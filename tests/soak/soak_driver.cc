@@ -1,17 +1,19 @@
-// Soak: one delayq under steady mixed load for DELAYQ_SOAK_SECONDS (default 30, as `make test`
+// Soak: one delayq under steady mixed load for DELAYQ_SOAK_SECONDS (default 16, as `make test`
 // runs it; `make soak` runs 30 min), to find what only shows after a long time — memory, files
 // or threads that grow, a ledger that drifts. The load: pull tasks on four topics (acked, or
 // nacked one time in ten), callback tasks to a local receiver that fails one call in four,
 // tasks added far ahead and then cancelled (must never fire) or rescheduled to fire soon.
 //
-// Every 10 s it samples the server's RSS, open files, threads and data-directory size and
-// prints them (CSV). The growth check, for each series: the least-squares slope over the
-// second half of the run, times the second half's length, must stay below the larger of 10 %
-// of the second half's mean and a floor (RSS 16 MiB, 16 files, 4 threads, 64 MiB of disk).
-// The first half is warm-up (the memtable, the block cache and connection pools fill). With
-// fewer than 6 samples in the second half (runs shorter than 2 min) the check is reported,
-// not applied. At the end the load stops and the ledger is settled: every acknowledged add
-// delivered (a pull acked or a callback answered 2xx), no cancelled task delivered.
+// Every 10 s (every second in runs shorter than 2 min) it samples the server's RSS, open files,
+// threads and data-directory size and prints them (CSV). The growth check, for each series: the
+// least-squares slope over the second half of the run, times the second half's length, must stay
+// below the larger of 10 % of the second half's mean and a floor (RSS 16 MiB, 16 files, 4 threads,
+// 64 MiB of disk). The first half is warm-up (the memtable, the block cache and connection pools
+// fill). With fewer than 6 samples in the second half the check is reported, not applied. In the 16
+// s of `make test` it catches leaks per request (at ~260 requests/s, a file per ~100 requests, a
+// thread per ~400, ~10 KiB each over 8 s); slow drifts are for the long run. At the end the load
+// stops and the ledger is settled: every acknowledged add delivered (a pull acked or a callback
+// answered 2xx), no cancelled task delivered.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -40,7 +42,18 @@ using std::chrono::milliseconds;
 
 constexpr int kPullTopics = 4;
 constexpr const char* kCallbackPath = "/cb";
-constexpr int kSampleSeconds = 10;
+// A sanitizer build's server holds freed memory back on purpose (AddressSanitizer's
+// quarantine, up to 256 MiB), so its RSS grows for as long as the quarantine fills: there the
+// RSS series is reported, not checked. Files, threads and disk are checked in every build.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Runs shorter than 2 min are sampled every second, so that their second half still has the
+// samples the growth check needs.
+int SamplePeriodSeconds(int run_seconds) { return run_seconds >= 120 ? 10 : 1; }
 
 json::value Parse(const std::string& text) {
   boost::system::error_code ec;
@@ -50,7 +63,7 @@ json::value Parse(const std::string& text) {
 
 int SoakSeconds() {
   const char* env = std::getenv("DELAYQ_SOAK_SECONDS");
-  return env ? std::max(5, std::atoi(env)) : 30;
+  return env ? std::max(5, std::atoi(env)) : 16;
 }
 
 struct Sample {
@@ -287,9 +300,13 @@ TEST(Soak, MixedLoadKeepsResourcesFlatAndTheLedgerExact) {
   CallbackReceiver receiver;
   receiver.SetStatusCycle(kCallbackPath, {200, 200, 200, 500});
   // Retention 1 min: finished records are purged as they would be in production (after
-  // 72 h by default), so the store has a steady state within a short run.
-  ServerProcess server(dir.Sub("data"), {"--retention", "1m", "--callbacks-timeout", "2s",
-                                         "--max-attempts", "100", "--log-level", "warn"});
+  // 72 h by default), so the store has a steady state within a short run. Retries of failed
+  // callbacks wait 200 ms to 1 s (not 1 s to 1 h), so that the drain at the end does not wait
+  // out the backoff of a task that failed several times in a row.
+  ServerProcess server(
+      dir.Sub("data"),
+      {"--retention", "1m", "--callbacks-timeout", "2s", "--max-attempts", "100",
+       "--callbacks-retry-initial", "200ms", "--callbacks-retry-max", "1s", "--log-level", "warn"});
   ASSERT_TRUE(server.Start()) << server.last_error();
   Soak soak(server.address(), receiver.base_url() + kCallbackPath);
   soak.Start();
@@ -305,7 +322,7 @@ TEST(Soak, MixedLoadKeepsResourcesFlatAndTheLedgerExact) {
       if (call.status >= 200 && call.status < 300) soak.Delivered(call.body);
     }
   };
-  for (int next = 0; next <= seconds; next += kSampleSeconds) {
+  for (int next = 0; next <= seconds; next += SamplePeriodSeconds(seconds)) {
     while (elapsed() < next) {
       std::this_thread::sleep_for(milliseconds(200));  // the sampling period itself
       collect_callbacks();
@@ -347,9 +364,18 @@ TEST(Soak, MixedLoadKeepsResourcesFlatAndTheLedgerExact) {
        {Series{"rss_mib", &Sample::rss_mib, 16}, Series{"open_files", &Sample::files, 16},
         Series{"threads", &Sample::threads, 4}, Series{"disk_mib", &Sample::disk_mib, 64}}) {
     Growth g = CheckGrowth(samples, series.field, series.floor);
+    bool sanitized_rss = kSanitized && series.field == &Sample::rss_mib;
+    if (sanitized_rss) {
+      g.checked = false;
+      g.ok = true;
+    }
     std::cout << series.name << ": start " << samples.front().*series.field << ", end "
               << samples.back().*series.field << ", second-half growth " << g.growth << " (bound "
-              << g.bound << (g.checked ? "" : ", not checked: run too short") << ")\n";
+              << g.bound
+              << (g.checked       ? ""
+                  : sanitized_rss ? ", not checked: sanitizer build"
+                                  : ", not checked: run too short")
+              << ")\n";
     EXPECT_TRUE(g.ok) << series.name << " grew by " << g.growth << " over the second half";
   }
   std::cout << "ledger: acknowledged " << soak.acknowledged() << ", delivered " << soak.delivered()

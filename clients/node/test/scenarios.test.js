@@ -16,6 +16,20 @@ import {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// `promise`, or a failure saying `message()` after `ms`. The timer is cleared either way: a
+// pending one would keep the test process alive until it fired, long after the test.
+async function within(ms, promise, message) {
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new assert.AssertionError({ message: message() })), ms);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function startServer(t, { env = {}, args = [] } = {}) {
   const binary = process.env.DELAYQ_BINARY;
   if (!binary) throw new Error("DELAYQ_BINARY is not set (the path of a built delayq)");
@@ -91,7 +105,7 @@ test("2. a consumer with concurrency 8 processes 1,000 due tasks, each exactly o
     if (seen.size === ids.length) allSeen();
   }, { concurrency: 8, leaseMs: 20_000, waitMs: 1000 });
   const running = consumer.run();
-  await Promise.race([done, sleep(45_000).then(() => assert.fail(`${seen.size} of 1000 processed`))]);
+  await within(45_000, done, () => `${seen.size} of 1000 processed`);
   consumer.stop();
   await running;
   assert.equal((await c.topic("work")).counts.done, 1000);
@@ -151,7 +165,7 @@ test("5. the webhook helper accepts a real signed callback, rejects a changed bo
   const c = new Client(await startServer(t, { env: { DELAYQ_SIGNING_KEY: key } }));
   const url = `http://127.0.0.1:${receiver.address().port}/hook`;
   const added = await c.add("hooks", { payload: { user: "7" }, callback: { url } });
-  const { hook, headers } = await Promise.race([arrived, sleep(20_000).then(() => assert.fail("no callback arrived"))]);
+  const { hook, headers } = await within(20_000, arrived, () => "no callback arrived");
   assert.equal(hook.taskId, added.id);
   assert.equal(hook.attempt, 1);
   assert.equal(hook.body.toString(), '{"user":"7"}');

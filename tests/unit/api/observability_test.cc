@@ -11,8 +11,8 @@
 
 #include "api/http_metrics.h"
 #include "api/request_id.h"
-#include "api/route_pattern.h"
 #include "api/router.h"
+#include "api/routes.h"
 #include "engine/metrics.h"
 #include "support/failing_store.h"
 #include "support/temp_dir.h"
