@@ -25,8 +25,10 @@
 
 #include "support/http_client.h"
 #include "support/raw_http.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
+#include "support/test_util.h"
 
 namespace delayq {
 namespace {
@@ -35,10 +37,12 @@ using testing::ExchangeUntilClosed;
 using testing::ExpectTransportError;
 using testing::HttpClient;
 using testing::HttpResponse;
+using testing::JsonQuoted;
 using testing::ProcessAlive;
 using testing::RequestHead;
 using testing::ServerProcess;
 using testing::TempDir;
+using testing::WallClockMs;
 namespace json = boost::json;
 
 constexpr size_t kMaxBodyBytes = 65536;
@@ -55,14 +59,6 @@ std::vector<std::string> ServerArgs() {
   return {"--limits-max-body-bytes", std::to_string(kMaxBodyBytes), "--limits-max-payload-bytes",
           std::to_string(kMaxPayloadBytes)};
 }
-
-int64_t NowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Quoted(const std::string& text) { return json::serialize(json::string(text)); }
 
 // {"topic":…,"timing_moment":…,"content":…} from raw JSON snippets; an empty snippet leaves
 // the field out.
@@ -81,7 +77,7 @@ std::string AddBody(const std::string& topic, const std::string& moment,
 }
 
 std::string ValidAdd(const std::string& content = "\"{\\\"uid\\\":\\\"1\\\"}\"") {
-  return AddBody(Quoted(kTopic), "1565700615", content);
+  return AddBody(JsonQuoted(kTopic), "1565700615", content);
 }
 
 // One request a bad client sends, and what it must get back.
@@ -101,13 +97,14 @@ void PrintTo(const BadRequest& request, std::ostream* out) { *out << request.nam
 std::vector<BadRequest> BadRequests() {
   const std::string add = "/delay/task/add";
   const std::string pull = "/delay/task/pull";
-  const std::string topic = Quoted(kTopic);
+  const std::string topic = JsonQuoted(kTopic);
   const std::string moment = "1565700615";
   const std::string content = "\"x\"";
   const std::string nested = std::string(10000, '[') + std::string(10000, ']');
-  const std::string ten_years_ahead = std::to_string(NowSeconds() + 10LL * 366 * 24 * 3600);
-  const std::string valid_elsewhere =
-      AddBody(Quoted(kContentTypeTopic), std::to_string(NowSeconds() + 3600), "\"ok\"");
+  const std::string ten_years_ahead =
+      std::to_string((WallClockMs() / 1000) + 10LL * 366 * 24 * 3600);
+  const std::string valid_elsewhere = AddBody(
+      JsonQuoted(kContentTypeTopic), std::to_string((WallClockMs() / 1000) + 3600), "\"ok\"");
   auto pull_body = [&](const std::string& task_id) {
     return "{\"topic\":" + topic + ",\"task_id\":" + task_id + "}";
   };
@@ -154,9 +151,9 @@ std::vector<BadRequest> BadRequests() {
       {"AddTopicWithNul", "POST", add, AddBody(R"("surv\u0000ivors")", moment, content), "", 400, 1,
        "topic"},
       {"AddTopic500Characters", "POST", add,
-       AddBody(Quoted(std::string(500, 'a')), moment, content), "", 400, 1, "topic"},
+       AddBody(JsonQuoted(std::string(500, 'a')), moment, content), "", 400, 1, "topic"},
       {"AddTopic129Characters", "POST", add,
-       AddBody(Quoted(std::string(129, 'a')), moment, content), "", 400, 1, "topic"},
+       AddBody(JsonQuoted(std::string(129, 'a')), moment, content), "", 400, 1, "topic"},
 
       // --- timing_moment ---
       {"AddTimingMomentMissing", "POST", add, AddBody(topic, "", content), "", 400, 1,
@@ -184,7 +181,8 @@ std::vector<BadRequest> BadRequests() {
       {"AddTimingMomentTenYearsAhead", "POST", add, AddBody(topic, ten_years_ahead, content), "",
        400, 1, "timing_moment"},
       {"AddTimingMomentInMillisecondsByMistake", "POST", add,
-       AddBody(topic, std::to_string(NowSeconds() * 1000), content), "", 400, 1, "timing_moment"},
+       AddBody(topic, std::to_string((WallClockMs() / 1000) * 1000), content), "", 400, 1,
+       "timing_moment"},
 
       // --- content ---
       {"AddContentMissing", "POST", add, AddBody(topic, moment, ""), "", 400, 1, "content"},
@@ -194,7 +192,7 @@ std::vector<BadRequest> BadRequests() {
       {"AddContentArray", "POST", add, AddBody(topic, moment, R"(["uid"])"), "", 400, 1, "content"},
       {"AddContentNull", "POST", add, AddBody(topic, moment, "null"), "", 400, 1, "content"},
       {"AddContentOverPayloadLimit", "POST", add,
-       AddBody(topic, moment, Quoted(std::string(kMaxPayloadBytes + 1, 'c'))), "", 413, 1,
+       AddBody(topic, moment, JsonQuoted(std::string(kMaxPayloadBytes + 1, 'c'))), "", 413, 1,
        "content"},
       {"AddCallbackPathWithoutSn", "POST", add, AddBody(topic, moment, R"("{\"url\":\"/cb\"}")"),
        "", 400, 1, "content.url"},
@@ -206,7 +204,8 @@ std::vector<BadRequest> BadRequests() {
 
       // --- the body as a whole ---
       {"AddBodyOverMaxBodyBytes", "POST", add,
-       AddBody(topic, moment, Quoted(std::string(kMaxBodyBytes + 10, 'b'))), "", 413, 1, "body"},
+       AddBody(topic, moment, JsonQuoted(std::string(kMaxBodyBytes + 10, 'b'))), "", 413, 1,
+       "body"},
 
       // --- pull ---
       {"PullInvalidJson", "POST", pull, R"({"topic":)", "", 400, 1, "body"},
@@ -335,7 +334,7 @@ void TooManyHeaders(const std::string& address) {
 void ShortBodyThenClose(const std::string& address) {
   HttpClient raw(address);
   ASSERT_TRUE(raw.Connect());
-  std::string body = AddBody(Quoted(kTopic), "1", "\"ghost\"");
+  std::string body = AddBody(JsonQuoted(kTopic), "1", "\"ghost\"");
   std::string request =
       RequestHead("POST", "/delay/task/add") +
       "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size() + 100) +
@@ -404,32 +403,9 @@ size_t Count(const std::string& haystack, const std::string& needle) {
 }
 
 // A delayq started with ServerArgs(), and a client of it.
-class Served {
+class Served : public testing::Served {
  public:
-  // Records a test failure (and returns) if the server does not start.
-  void Start() {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), ServerArgs());
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
-  }
-
-  // The server process is alive and answers /healthz on a fresh connection.
-  void ExpectStillServing() {
-    ASSERT_TRUE(ProcessAlive(server_->pid())) << "server died; log:\n" << server_->Log();
-    HttpClient fresh(server_->address());
-    HttpResponse health = fresh.Get("/healthz");
-    EXPECT_EQ(health.status, 200) << server_->Log();
-  }
-
-  uint64_t TasksAdded() {
-    HttpResponse metrics = client_->Get("/metrics");
-    EXPECT_EQ(metrics.status, 200);
-    const std::string name = "\ndelayq_tasks_added_total ";
-    size_t at = metrics.body.find(name);
-    EXPECT_NE(at, std::string::npos) << metrics.body;
-    if (at == std::string::npos) return 0;
-    return std::stoull(metrics.body.substr(at + name.size()));
-  }
+  void Start() { StartServer(ServerArgs()); }
 
   json::object PostJson(const std::string& target, const std::string& body) {
     HttpResponse response = client_->Post(target, body);
@@ -442,10 +418,6 @@ class Served {
     }
     return std::move(value.get_object());
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 // A server of its own for each test: these tests count what was added.
@@ -459,19 +431,7 @@ class BadInput : public ::testing::Test, protected Served {
 // accepted ones add to a topic of their own, which StoredTasksSurviveEveryBadInput checks by
 // sending the whole table to one server.
 
-class BadSeedRequest : public ::testing::TestWithParam<BadRequest> {
- protected:
-  static void SetUpTestSuite() {
-    shared_ = new Served;
-    shared_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete shared_;
-    shared_ = nullptr;
-  }
-  static Served* shared_;
-};
-Served* BadSeedRequest::shared_ = nullptr;
+class BadSeedRequest : public testing::SharedServerSuite<Served, BadRequest> {};
 
 TEST_P(BadSeedRequest, GetsItsStatusDmErrorAndAMessageNamingTheField) {
   ASSERT_TRUE(shared_->client_) << "the shared server did not start";
@@ -542,7 +502,7 @@ TEST_F(BadInput, BodyShorterThanContentLengthThenCloseAddsNothing) {
   ExpectStillServing();
   // The partial request was never dispatched: nothing added, the topic is empty.
   EXPECT_EQ(TasksAdded(), 0u);
-  json::object pull = PostJson("/delay/task/pull", "{\"topic\":" + Quoted(kTopic) + "}");
+  json::object pull = PostJson("/delay/task/pull", "{\"topic\":" + JsonQuoted(kTopic) + "}");
   EXPECT_EQ(pull["dm_error"].to_number<int64_t>(), 0);
   EXPECT_EQ(pull["task_id"].to_number<uint64_t>(), 0u);
   EXPECT_EQ(pull["content"].as_string(), "");
@@ -595,7 +555,7 @@ TEST_F(BadInput, StalledPartialRequestIsClosedAfterTheIdleTimeoutAndAddsNothing)
   client_ = std::make_unique<HttpClient>(server_->address());
   HttpClient raw(server_->address());
   ASSERT_TRUE(raw.Connect());
-  std::string body = AddBody(Quoted(kTopic), "1", "\"stalled\"");
+  std::string body = AddBody(JsonQuoted(kTopic), "1", "\"stalled\"");
   ASSERT_TRUE(raw.SendRaw(RequestHead("POST", "/delay/task/add") + "Content-Length: " +
                           std::to_string(body.size() + 50) + "\r\n\r\n" + body));
   EXPECT_TRUE(raw.WaitClosed()) << "the server kept a stalled connection open";
@@ -666,7 +626,7 @@ TEST_F(BadInput, AnAnswerHasItsReasonPhraseLengthAndCloseWhenAsked) {
 TEST_F(BadInput, TransferEncodingNotEndingInChunkedIsAnswered400AndClosed) {
   for (const char* coding : {"gzip", "identity", "xchunked", "chunked, gzip"}) {
     SCOPED_TRACE(coding);
-    std::string smuggled_body = AddBody(Quoted(kTopic), "1", "\"smuggled\"");
+    std::string smuggled_body = AddBody(JsonQuoted(kTopic), "1", "\"smuggled\"");
     std::string smuggled = RequestHead("POST", "/delay/task/add") + "Connection: close\r\n" +
                            "Content-Length: " + std::to_string(smuggled_body.size()) + "\r\n\r\n" +
                            smuggled_body;
@@ -707,7 +667,7 @@ TEST_F(BadInput, StoredTasksSurviveEveryBadInputUntouched) {
         R"({"uid":"11111)" + std::to_string(i) + R"(","n":)" + std::to_string(i) + "}";
     json::object added =
         PostJson("/delay/task/add",
-                 AddBody(Quoted(kTopic), std::to_string(1565700615 + i), Quoted(content)));
+                 AddBody(JsonQuoted(kTopic), std::to_string(1565700615 + i), JsonQuoted(content)));
     ASSERT_EQ(added["dm_error"].to_number<int64_t>(), 0);
     seeded.push_back({added["task_id"].to_number<uint64_t>(), content});
   }
@@ -747,7 +707,7 @@ TEST_F(BadInput, StoredTasksSurviveEveryBadInputUntouched) {
   EXPECT_EQ(TasksAdded(), added_before + static_cast<uint64_t>(accepted));
 
   // The seeded tasks come back exactly once each, oldest first, with their content.
-  const std::string pull = "{\"topic\":" + Quoted(kTopic) + "}";
+  const std::string pull = "{\"topic\":" + JsonQuoted(kTopic) + "}";
   for (const Seeded& task : seeded) {
     HttpResponse response = fresh.Post("/delay/task/pull", pull);
     ASSERT_EQ(response.status, 200) << response.body;

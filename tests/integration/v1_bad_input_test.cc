@@ -32,8 +32,10 @@
 
 #include "support/http_client.h"
 #include "support/raw_http.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
+#include "support/test_util.h"
 
 namespace delayq {
 namespace {
@@ -42,11 +44,13 @@ using testing::ExchangeUntilClosed;
 using testing::ExpectTransportError;
 using testing::HttpClient;
 using testing::HttpResponse;
+using testing::JsonQuoted;
 using testing::ProcessAlive;
 using testing::RequestHead;
 using testing::RequestWithJsonBody;
 using testing::ServerProcess;
 using testing::TempDir;
+using testing::WallClockMs;
 namespace json = boost::json;
 
 constexpr size_t kMaxPayloadBytes = 1 << 20;  // the documented default, pinned
@@ -69,14 +73,6 @@ std::vector<std::string> ServerArgs() {
   return {"--limits-max-payload-bytes", std::to_string(kMaxPayloadBytes), "--limits-max-body-bytes",
           std::to_string(kMaxBodyBytes)};
 }
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Quoted(const std::string& text) { return json::serialize(json::string(text)); }
 
 // Replaces every {name} of `vars` in `text`.
 std::string Expand(std::string text, const std::map<std::string, std::string>& vars) {
@@ -137,7 +133,8 @@ std::vector<BadRequest> BadRequests() {
   };
   const std::string ok_item = R"({"payload":"ok"})";
   const std::string beyond_max_delay = std::to_string(kMaxDelayMs + 1);
-  const std::string ten_years_ahead_ms = std::to_string(NowMs() + 10LL * 366 * 24 * 3600 * 1000);
+  const std::string ten_years_ahead_ms =
+      std::to_string(WallClockMs() + 10LL * 366 * 24 * 3600 * 1000);
   const std::string topic_129(129, 't');
   const std::string nested = std::string(10000, '[') + std::string(10000, ']');
   const std::string over_limit_array = ArrayOf(200000, "12345");  // 1,200,001 bytes
@@ -163,7 +160,7 @@ std::vector<BadRequest> BadRequests() {
       // --- payload ---
       {"AddPayloadMissing", "POST", add, R"({"delay_ms":5})", 400, 1, "payload"},
       {"AddPayloadStringOverLimit", "POST", add,
-       R"({"payload":)" + Quoted(std::string(kMaxPayloadBytes + 1, 'p')) + "}", 413, 1,
+       R"({"payload":)" + JsonQuoted(std::string(kMaxPayloadBytes + 1, 'p')) + "}", 413, 1,
        "payload is 1048577 bytes"},
       {"AddPayload200000ElementArrayOverLimit", "POST", add,
        R"({"payload":)" + over_limit_array + "}", 413, 1, "payload is 1200001 bytes"},
@@ -214,8 +211,8 @@ std::vector<BadRequest> BadRequests() {
        "max_attempts"},
       {"AddMaxAttemptsString", "POST", add, With(R"("max_attempts":"3")"), 400, 1, "max_attempts"},
       {"AddDedupKeyEmpty", "POST", add, With(R"("dedup_key":"")"), 400, 1, "dedup_key"},
-      {"AddDedupKey257Bytes", "POST", add, With("\"dedup_key\":" + Quoted(std::string(257, 'k'))),
-       400, 1, "dedup_key"},
+      {"AddDedupKey257Bytes", "POST", add,
+       With("\"dedup_key\":" + JsonQuoted(std::string(257, 'k'))), 400, 1, "dedup_key"},
       {"AddDedupKeyNumber", "POST", add, With(R"("dedup_key":42)"), 400, 1, "dedup_key"},
       {"AddDedupKeyObject", "POST", add, With(R"("dedup_key":{"k":1})"), 400, 1, "dedup_key"},
 
@@ -269,7 +266,8 @@ std::vector<BadRequest> BadRequests() {
       {"BatchItemPayloadMissing", "POST", batch, Batch({ok_item, R"({"delay_ms":5})"}), 400, 1,
        "tasks[1].payload is required"},
       {"BatchItemPayloadOverLimit", "POST", batch,
-       Batch({ok_item, R"({"payload":)" + Quoted(std::string(kMaxPayloadBytes + 1, 'p')) + "}"}),
+       Batch(
+           {ok_item, R"({"payload":)" + JsonQuoted(std::string(kMaxPayloadBytes + 1, 'p')) + "}"}),
        413, 1, "tasks[1].payload"},
       {"BatchItemTwoTimes", "POST", batch, Batch({ok_item, With(R"("delay_ms":5,"at_ms":5)")}), 400,
        1, "tasks[1].delay_ms"},
@@ -570,19 +568,17 @@ const std::string kBinaryGarbage = std::string("\x16\x03\x01\x02\x00\x01\x00\x01
 // ---------------------------------------------------------------------------------------------
 
 // A delayq started with ServerArgs() and seeded with the tasks every bad request aims at.
-class SeededServer {
+class SeededServer : public testing::Served {
  public:
   // Starts the server and seeds it; records a test failure (and returns) if that fails.
   void Start() {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), ServerArgs());
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
-    Seed();
+    StartServer(ServerArgs());
+    if (client_) Seed();
   }
 
   // The stored tasks every test starts with (see kTopic, kHeldTopic, kDoneTopic).
   void Seed() {
-    int64_t now = NowMs();
+    int64_t now = WallClockMs();
     Reply first = Call(*client_, "POST", "/v1/topics/" + std::string(kTopic) + "/tasks",
                        R"({"payload":{"n":1},"at_ms":)" + std::to_string(now - 2000) +
                            R"(,"max_attempts":3,"dedup_key":"first"})");
@@ -635,33 +631,12 @@ class SeededServer {
     return {due_first_, due_second_, scheduled_, leased_, done_};
   }
 
-  // The server process is alive and answers /healthz on a fresh connection.
-  void ExpectStillServing() {
-    ASSERT_TRUE(ProcessAlive(server_->pid())) << "server died; log:\n" << server_->Log();
-    HttpClient fresh(server_->address());
-    HttpResponse health = fresh.Get("/healthz");
-    EXPECT_EQ(health.status, 200) << server_->Log();
-  }
-
-  uint64_t TasksAdded() {
-    HttpResponse metrics = client_->Get("/metrics");
-    EXPECT_EQ(metrics.status, 200);
-    const std::string name = "\ndelayq_tasks_added_total ";
-    size_t at = metrics.body.find(name);
-    EXPECT_NE(at, std::string::npos) << metrics.body;
-    if (at == std::string::npos) return 0;
-    return std::stoull(metrics.body.substr(at + name.size()));
-  }
-
   json::value GetTask(const std::string& id) {
     Reply reply = Call(*client_, "GET", "/v1/tasks/" + id);
     EXPECT_EQ(reply.status, 200) << id << " -> " << json::serialize(reply.body);
     return reply.body;
   }
 
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string due_first_, due_second_, scheduled_;  // kTopic
   std::string leased_, lease_;                      // kHeldTopic
   std::string done_, done_lease_;                   // kDoneTopic
@@ -678,19 +653,7 @@ class BadV1Input : public ::testing::Test, protected SeededServer {
 // The table, one case per test, all on one server: a refused request changes nothing, which
 // StoredTasksSurviveEveryBadInputUntouched checks by sending the whole table to one server.
 
-class BadV1Request : public ::testing::TestWithParam<BadRequest> {
- protected:
-  static void SetUpTestSuite() {
-    shared_ = new SeededServer;
-    shared_->Start();
-  }
-  static void TearDownTestSuite() {
-    delete shared_;
-    shared_ = nullptr;
-  }
-  static SeededServer* shared_;
-};
-SeededServer* BadV1Request::shared_ = nullptr;
+class BadV1Request : public testing::SharedServerSuite<SeededServer, BadRequest> {};
 
 TEST_P(BadV1Request, GetsItsStatusDmErrorAndAMessageNamingTheField) {
   ASSERT_TRUE(shared_->seeded_) << "the shared server did not start or was not seeded";

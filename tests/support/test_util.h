@@ -12,6 +12,9 @@ namespace delayq::testing {
 // Wall-clock unix milliseconds: the same clock delayq stamps due times with.
 int64_t WallClockMs();
 
+// `text` as a JSON string literal, quotes and escapes included.
+std::string JsonQuoted(const std::string& text);
+
 // Runs a shell command (e.g. the curl examples of docs/API.md) and returns its stdout.
 std::string RunCommand(const std::string& command);
 
