@@ -11,6 +11,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev
   librocksdb-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libssl-dev
   libcurl4-openssl-dev libhiredis-dev libjemalloc-dev
+  # Schedules: time zones from the system's IANA database through Howard Hinnant's date library.
+  libhowardhinnant-date-dev tzdata
   redis-server redis-tools
   # Failover tests start Sentinels; the clock-step test runs delayq under libfaketime.
   redis-sentinel faketime

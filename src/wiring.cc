@@ -69,6 +69,9 @@ engine::EngineConfig ToEngineConfig(const config::Config& cfg, uint32_t node_id)
   out.max_callbacks_in_flight = static_cast<size_t>(cfg.callback_max_in_flight);
   out.default_topic_limits.max_in_flight =
       static_cast<size_t>(cfg.callback_max_in_flight_per_topic);
+  // Other instances sharing a Redis store make and move schedules too: look as often as for
+  // their tasks.
+  if (cfg.store == "redis") out.schedule_poll_ms = cfg.redis_poll_ms;
   return out;
 }
 

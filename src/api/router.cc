@@ -13,6 +13,7 @@
 #include "api/request_id.h"
 #include "api/seed_api.h"
 #include "api/v1_api.h"
+#include "api/v1_schedules.h"
 #include "common/logfmt.h"
 #include "delivery/sink.h"
 
@@ -199,6 +200,8 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return Reschedule(engine_, api_config_, id, request, std::move(respond));
     case Endpoint::kRedrive:
       return Redrive(engine_, id, std::move(respond));
+    case Endpoint::kSchedules:
+      return HandleV1Schedules(engine_, api_config_, who, request, std::move(respond));
   }
 }
 

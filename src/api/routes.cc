@@ -37,6 +37,15 @@ constexpr std::array kRoutes = {
     Route{"POST", "/v1/tasks/{id}/extend", kExtend, Scope::kTask, Right::kConsume},
     Route{"POST", "/v1/tasks/{id}/reschedule", kReschedule, Scope::kTask, Right::kPublish},
     Route{"POST", "/v1/tasks/{id}/redrive", kRedrive, Scope::kTask, Right::kPublish},
+    // Schedules check their rights in their handler: on the body's topic (PUT) or the stored
+    // schedule's.
+    Route{"GET", "/v1/schedules", kSchedules, Scope::kNone, kAny},
+    Route{"GET", "/v1/schedules/{name}", kSchedules, Scope::kNone, kAny},
+    Route{"PUT", "/v1/schedules/{name}", kSchedules, Scope::kNone, kAny},
+    Route{"DELETE", "/v1/schedules/{name}", kSchedules, Scope::kNone, kAny},
+    Route{"POST", "/v1/schedules/{name}/pause", kSchedules, Scope::kNone, kAny},
+    Route{"POST", "/v1/schedules/{name}/resume", kSchedules, Scope::kNone, kAny},
+    Route{"POST", "/v1/schedules/{name}/trigger", kSchedules, Scope::kNone, kAny},
 };
 
 // "/a/b/c" -> {a, b, c}, empty segments kept ("/a//b/" is {a, "", b, ""}); "/" has none. A
@@ -58,7 +67,8 @@ std::optional<std::vector<std::string_view>> Segments(std::string_view path) {
 // The v1 resources (/v1/topics..., /v1/tasks...) ignore one trailing slash, as the v1 API
 // always has ("/v1/topics/" lists the topics); every other path matches exactly.
 bool IgnoresTrailingSlash(std::string_view pattern) {
-  return pattern.starts_with("/v1/topics") || pattern.starts_with("/v1/tasks");
+  return pattern.starts_with("/v1/topics") || pattern.starts_with("/v1/tasks") ||
+         pattern.starts_with("/v1/schedules");
 }
 
 bool IsPlaceholder(std::string_view segment) {
@@ -74,6 +84,8 @@ bool Matches(const std::vector<std::string_view>& pattern,
       out.topic = path[i];
     } else if (pattern[i] == "{id}") {
       out.id = path[i];
+    } else if (IsPlaceholder(pattern[i])) {
+      // {name}: any segment; its handler checks it
     } else if (pattern[i] != path[i]) {
       return false;
     }

@@ -33,6 +33,7 @@ enum class Endpoint {
   kExtend,
   kReschedule,
   kRedrive,
+  kSchedules,  // every /v1/schedules route (v1_schedules.cc)
 };
 
 // Whose permission a route needs, checked with its `right`.

@@ -6,6 +6,7 @@
 #include "api/json_fields.h"
 #include "api/time_format.h"
 #include "api/v1_api.h"
+#include "api/v1_schedules.h"
 #include "delivery/callback_spec.h"
 #include "delivery/registry.h"
 #include "delivery/sink_spec.h"
@@ -66,6 +67,7 @@ json::object TaskJson(const Task& task, int64_t now_ms) {
   if (task.finished_at_ms != 0) out["finished_at_ms"] = task.finished_at_ms;
   if (task.state == TaskState::kLeased) out["lease_until_ms"] = task.lease_until_ms;
   if (!task.dedup_key.empty()) out["dedup_key"] = task.dedup_key;
+  AddOccurrenceFields(out, task.dedup_key);
   out["payload"] = PayloadValue(task);
   return out;
 }
@@ -243,6 +245,9 @@ Result<engine::NewTask> DecodeV1Task(std::string_view topic, const json::object&
       return Fail(Errc::kInvalidArgument, FieldName(prefix, "dedup_key") + " must be 1 to " +
                                               std::to_string(ApiConfig::kMaxDedupKeyBytes) +
                                               " bytes");
+    }
+    if (auto ok = CheckUserDedupKey(**dedup, FieldName(prefix, "dedup_key")); !ok) {
+      return std::unexpected(ok.error());
     }
     task.dedup_key = std::move(**dedup);
   }

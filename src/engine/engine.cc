@@ -57,6 +57,9 @@ Result<void> Engine::Start() {
   if (!max_id) return std::unexpected(max_id.error());
   ids_.Observe(*max_id);
   next_purge_ms_ = clock_.NowMs() + config_.purge_interval_ms;
+  // Schedules first, before any task fires: a pending occurrence missed while delayq was
+  // down is dropped here when its schedule's catch-up policy says so.
+  RunScheduleRound();
   worker_->Start();
   scheduler_->Start();
   started_ = true;
@@ -407,6 +410,19 @@ int64_t Engine::OnTick(int64_t now_ms) {
     if (auto at = lanes_.NextUnblockMs()) next = std::min(next, *at);
   }
   for (const std::string& topic : unblocked) PumpCallbacks(topic);
+  // Schedules: a round of steps on the store worker when one is due (or, with a shared
+  // store, every poll). While a round is queued, its end sets the next time and kicks.
+  const bool poll = config_.schedule_poll_ms > 0 && now_ms >= next_schedule_poll_ms_;
+  if ((now_ms >= next_schedule_ms_ || poll) && !schedule_round_queued_.exchange(true)) {
+    if (poll) next_schedule_poll_ms_ = now_ms + config_.schedule_poll_ms;
+    bool queued = worker_->Submit([this] {
+      RunScheduleRound();
+      schedule_round_queued_ = false;
+    });
+    if (!queued) schedule_round_queued_ = false;
+  }
+  if (!schedule_round_queued_) next = std::min(next, next_schedule_ms_.load());
+  if (config_.schedule_poll_ms > 0) next = std::min(next, next_schedule_poll_ms_);
   return next;
 }
 

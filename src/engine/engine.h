@@ -25,6 +25,7 @@
 #include "queue/ids.h"
 #include "queue/retry_policy.h"
 #include "queue/task.h"
+#include "schedule/schedule.h"
 #include "store/store.h"
 
 namespace delayq::engine {
@@ -60,6 +61,24 @@ struct EngineConfig {
 
   // Topics with their own series in /metrics; later ones are counted as "_other".
   size_t metrics_max_topics = defaults::kMetricsMaxTopics;
+
+  // Schedules: 0 when this engine is the only one changing them (embedded store); with a
+  // shared store, how often to look for schedules other instances made or moved.
+  int64_t schedule_poll_ms = 0;
+};
+
+// A recurring schedule as the engine hands it to the API.
+struct ScheduleInfo {
+  std::string name;
+  schedule::Definition definition;
+  schedule::Progress progress;
+  uint64_t version = 0;  // the store's
+  bool created = false;  // PutSchedule: made now, not replaced or unchanged
+};
+
+struct TriggeredTask {
+  TaskId id = 0;
+  int64_t occurrence_ms = 0;
 };
 
 // A task as the API hands it over: validated, not yet given an id.
@@ -132,6 +151,27 @@ class Engine final : private SchedulerListener {
   Result<std::vector<Task>> ListDead(const std::string& topic, TaskId after_id, size_t limit);
   Result<std::vector<store::TopicStats>> Topics(const std::string& topic);
 
+  // --- Schedules (engine_schedules.cc) -------------------------------------------------------
+  // Each occurrence of a schedule becomes one ordinary task, made when the previous occurrence
+  // falls due (or when the schedule starts), identified by the schedule and the occurrence, so
+  // that no restart and no number of instances makes two. Changes run on the store worker;
+  // `done` as for tasks. Definitions must be valid (the API checks them).
+
+  using ScheduleDone = std::function<void(Result<ScheduleInfo>)>;
+  // Creates or replaces; an identical definition changes nothing.
+  void PutSchedule(std::string name, schedule::Definition definition, ScheduleDone done);
+  // Answers the schedule as it was (kNotFound if none); its pending occurrence is cancelled.
+  void DeleteSchedule(std::string name, ScheduleDone done);
+  void PauseSchedule(std::string name, ScheduleDone done);
+  // Occurrences while paused are not caught up: the next one after now fires.
+  void ResumeSchedule(std::string name, ScheduleDone done);
+  // One task now, outside the timing (occurrence_ms: now).
+  void TriggerSchedule(std::string name, std::function<void(Result<TriggeredTask>)> done);
+  // Reads from any thread.
+  Result<ScheduleInfo> GetSchedule(const std::string& name);
+  Result<std::vector<ScheduleInfo>> ListSchedules(const std::string& topic,
+                                                  const std::string& after_name, size_t limit);
+
   bool Ready();
   // Why the store is not ready (its last write error, or a full disk); may be empty.
   std::string StoreProblem() { return store_.HealthProblem(); }
@@ -172,6 +212,26 @@ class Engine final : private SchedulerListener {
   TaskDone CountOutcome(TaskDone done);
   static Error Overloaded();
 
+  // Schedules (engine_schedules.cc), on the store worker (or in Start, before the threads).
+  void RunScheduleRound();
+  void StepSchedule(const ScheduleInfo& schedule, int64_t now_ms);
+  void RepairPending(const ScheduleInfo& schedule);
+  void AddOccurrences(const ScheduleInfo& schedule, const std::vector<int64_t>& occurrences,
+                      const std::vector<TaskId>& ids, int64_t now_ms);
+  Result<std::optional<ScheduleInfo>> ReadSchedule(const std::string& name);
+  Result<uint64_t> WriteSchedule(const ScheduleInfo& schedule, uint64_t expected_version);
+  void CancelPendingAfter(const ScheduleInfo& old, int64_t now_ms);
+  void RefreshNextSchedule(int64_t now_ms);
+  // Runs `change` on the worker, again (at most a few times) when another instance changed
+  // the schedule meanwhile.
+  void RunScheduleChange(std::string name,
+                         std::function<Result<ScheduleInfo>(const std::string&, int64_t)> change,
+                         ScheduleDone done);
+  Result<ScheduleInfo> ChangePut(const std::string& name, const schedule::Definition& definition,
+                                 int64_t now_ms);
+  Result<ScheduleInfo> ChangePause(const std::string& name, bool pause, int64_t now_ms);
+  Result<ScheduleInfo> ChangeDelete(const std::string& name, int64_t now_ms);
+
   store::Store& store_;
   const Clock& clock_;
   const EngineConfig config_;
@@ -187,6 +247,11 @@ class Engine final : private SchedulerListener {
   std::atomic<bool> expiry_queued_{false};
   int64_t next_purge_ms_ = 0;    // scheduler thread only
   int64_t next_recover_ms_ = 0;  // scheduler thread only
+  // When a schedule next needs a step (the store's earliest next_ms), and whether a round of
+  // steps is queued on the worker.
+  std::atomic<int64_t> next_schedule_ms_{kNoDeadline};
+  std::atomic<bool> schedule_round_queued_{false};
+  int64_t next_schedule_poll_ms_ = 0;  // scheduler thread only
 
   CallbackSink* callbacks_;
   // Guards lanes_. Any thread; never held across a store call or a Submit.

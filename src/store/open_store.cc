@@ -21,4 +21,22 @@ Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config) {
               "store: unknown backend '" + config.backend + "' (expected rocksdb or redis)");
 }
 
+// --- Schedules: a backend that keeps none -----------------------------------------------------
+
+namespace {
+std::unexpected<Error> NoSchedules() {
+  return Fail(Errc::kUnavailable, "this store keeps no schedules");
+}
+}  // namespace
+
+Result<std::optional<ScheduleRecord>> Store::GetSchedule(std::string_view) { return NoSchedules(); }
+Result<uint64_t> Store::PutSchedule(const ScheduleRecord&, uint64_t) { return NoSchedules(); }
+Result<bool> Store::DeleteSchedule(std::string_view) { return NoSchedules(); }
+Result<std::vector<ScheduleRecord>> Store::ListSchedules(std::string_view, std::string_view,
+                                                         size_t) {
+  return NoSchedules();
+}
+Result<std::vector<ScheduleRecord>> Store::DueSchedules(int64_t, size_t) { return NoSchedules(); }
+Result<int64_t> Store::NextScheduleMs() { return NoSchedules(); }
+
 }  // namespace delayq::store

@@ -81,6 +81,15 @@ class RedisStore final : public Store {
   bool Healthy() override;
   StoreStats Stats() const override;
   Result<uint32_t> AcquireNodeId(uint32_t configured) override;
+  // Schedules (redis_schedules.cc).
+  Result<std::optional<ScheduleRecord>> GetSchedule(std::string_view name) override;
+  Result<uint64_t> PutSchedule(const ScheduleRecord& record, uint64_t expected_version) override;
+  Result<bool> DeleteSchedule(std::string_view name) override;
+  Result<std::vector<ScheduleRecord>> ListSchedules(std::string_view topic,
+                                                    std::string_view after_name,
+                                                    size_t limit) override;
+  Result<std::vector<ScheduleRecord>> DueSchedules(int64_t now_ms, size_t limit) override;
+  Result<int64_t> NextScheduleMs() override;
 
  private:
   Result<void> CheckLanes(const std::vector<std::pair<std::string, DeliveryKind>>& lanes,

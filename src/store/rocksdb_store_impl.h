@@ -134,7 +134,19 @@ class RocksStore final : public Store {
   std::string HealthProblem() override;
   StoreStats Stats() const override;
 
+  // --- Schedules (rocksdb_schedules.cc) ---------------------------------------------------------
+
+  Result<std::optional<ScheduleRecord>> GetSchedule(std::string_view name) override;
+  Result<uint64_t> PutSchedule(const ScheduleRecord& record, uint64_t expected_version) override;
+  Result<bool> DeleteSchedule(std::string_view name) override;
+  Result<std::vector<ScheduleRecord>> ListSchedules(std::string_view topic,
+                                                    std::string_view after_name,
+                                                    size_t limit) override;
+  Result<std::vector<ScheduleRecord>> DueSchedules(int64_t now_ms, size_t limit) override;
+  Result<int64_t> NextScheduleMs() override;
+
  private:
+  Result<std::optional<ScheduleRecord>> ReadSchedule(std::string_view name);
   enum class LoadOutcome { kUpToDate, kMorePending, kWindowFull };
   Result<std::vector<Task>> TakeDue(std::string_view topic, DeliveryKind kind, size_t max,
                                     int64_t now_ms, int64_t lease_until_ms);
@@ -192,6 +204,8 @@ class RocksStore final : public Store {
   TimerQueue leases_;  // lease deadlines (topic unused); entries may be stale
   std::vector<uint32_t> pending_topics_;
   std::mt19937_64 lease_rng_;  // guarded by write_mu_
+  // Makes a schedule's version check and write one step (lock order: after db_mu_).
+  std::mutex schedules_mu_;
 
   std::atomic<bool> healthy_{true};    // false after a failed write, until one succeeds
   std::atomic<bool> disk_low_{false};  // the last add round found less free space than the reserve

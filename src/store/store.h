@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -114,6 +115,17 @@ struct Settlement {
   bool ok = true;
   int64_t retry_at_ms = 0;
   std::string reason;
+};
+
+// A recurring schedule as the store keeps it: found by name, listed by topic, and indexed by
+// `next_ms` (when the engine next has to act on it). `body` is opaque here (the engine's
+// encoding of the definition and its progress).
+struct ScheduleRecord {
+  std::string name;
+  std::string topic;
+  int64_t next_ms = kNoDeadline;  // kNoDeadline: not in the index (paused, ended)
+  uint64_t version = 0;           // the store's: 1 when created, +1 with every write
+  std::string body;
 };
 
 // The operations of a delay queue, each atomic inside the backend. Implementations are
@@ -240,6 +252,27 @@ class Store {
   virtual std::string HealthProblem() { return {}; }
 
   virtual StoreStats Stats() const = 0;
+
+  // --- Schedules --------------------------------------------------------------------------------
+  // Each call is atomic; several instances sharing one store change a schedule only through
+  // PutSchedule's version check, so exactly one of them wins each step. Durable.
+
+  // The schedule called `name`, or nullopt.
+  virtual Result<std::optional<ScheduleRecord>> GetSchedule(std::string_view name);
+  // Writes `record` if the stored version is `expected_version` (0: there is no schedule of
+  // that name) and returns the new version (expected_version + 1); kConflict otherwise,
+  // writing nothing. `record.version` is ignored.
+  virtual Result<uint64_t> PutSchedule(const ScheduleRecord& record, uint64_t expected_version);
+  // Deletes it; false when there was none.
+  virtual Result<bool> DeleteSchedule(std::string_view name);
+  // Schedules in name order after `after_name`; of one topic, or all when `topic` is empty.
+  virtual Result<std::vector<ScheduleRecord>> ListSchedules(std::string_view topic,
+                                                            std::string_view after_name,
+                                                            size_t limit);
+  // Schedules with next_ms <= now_ms, earliest first.
+  virtual Result<std::vector<ScheduleRecord>> DueSchedules(int64_t now_ms, size_t limit);
+  // The earliest next_ms of all schedules; kNoDeadline when none.
+  virtual Result<int64_t> NextScheduleMs();
 
   // The node number for ids minted by this instance. The embedded store owns its data alone
   // and returns `configured`; a shared store leases a number no other live instance holds

@@ -189,6 +189,46 @@ async function redrive(id, button) {
   }
 }
 
+// --- Schedules --------------------------------------------------------------------------
+
+const SCHEDULES_SHOWN = 200;
+
+function renderSchedules(schedules) {
+  const body = $('schedules').tBodies[0];
+  body.replaceChildren();
+  for (const s of schedules) {
+    const row = document.createElement('tr');
+    row.dataset.name = s.name;
+    cell(row, s.name);
+    cell(row, s.topic);
+    cell(row, s.cron !== undefined ? s.cron : `every ${formatMs(s.every_ms)}`);
+    cell(row, s.time_zone);
+    cell(row, s.next_ms.length > 0 ? formatTime(s.next_ms[0]) : '–');
+    cell(row, s.last_occurrence_ms ? formatTime(s.last_occurrence_ms) : '–');
+    cell(row, s.paused ? 'paused' : 'active');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = s.paused ? 'Resume' : 'Pause';
+    button.className = s.paused ? 'resume' : 'pause';
+    button.addEventListener('click', () => toggleSchedule(s.name, s.paused, button));
+    row.appendChild(document.createElement('td')).appendChild(button);
+    body.appendChild(row);
+  }
+  $('schedules-empty').hidden = body.rows.length > 0;
+}
+
+async function toggleSchedule(name, paused, button) {
+  button.disabled = true;
+  try {
+    await api('POST', `/v1/schedules/${encodeURIComponent(name)}/${paused ? 'resume' : 'pause'}`);
+    setStatus(`schedule ${name} ${paused ? 'resumed' : 'paused'}`);
+    await refresh();
+  } catch (e) {
+    button.disabled = false;
+    handleError(e);
+  }
+}
+
 // --- Task lookup ------------------------------------------------------------------------
 
 async function lookup(event) {
@@ -227,14 +267,16 @@ function handleError(e) {
 
 async function refresh() {
   try {
-    const [topics, lateness, sinks] = await Promise.all([
+    const [topics, lateness, sinks, schedules] = await Promise.all([
       api('GET', '/v1/topics'),
       api('GET', `/v1/stats/lateness?seconds=${LATENESS_SECONDS}`),
       api('GET', '/v1/stats/sinks'),
+      api('GET', `/v1/schedules?limit=${SCHEDULES_SHOWN}`),
     ]);
     renderTopics(topics.topics);
     renderLateness(lateness);
     renderSinks(sinks.sinks);
+    renderSchedules(schedules.schedules);
     await loadDead(topics.topics);
     setStatus(`updated ${new Date().toLocaleTimeString()}`);
   } catch (e) {

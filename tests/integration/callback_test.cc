@@ -12,6 +12,7 @@
 
 #include "support/callback_receiver.h"
 #include "support/http_client.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -44,24 +45,16 @@ std::string ExpectedSignature(const std::string& key, const std::string& timesta
   return hex;
 }
 
-class Callbacks : public ::testing::Test {
+class Callbacks : public ::testing::Test, protected testing::Served {
  protected:
   // Starts delayq with `yaml` as its config file plus `flags`.
   void Start(const std::string& yaml, std::vector<std::string> flags = {}) {
-    std::string path = dir_.Sub("delayq.yaml");
-    std::ofstream(path) << yaml;
-    flags.insert(flags.begin(), {"--config", path});
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), flags);
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
+    StartWithConfig(yaml, std::move(flags));
   }
 
   json::value Call(std::string_view method, const std::string& target, const std::string& body,
                    int* status = nullptr) {
-    auto response = client_->Request(method, target, body);
-    if (status) *status = response.status;
-    boost::system::error_code ec;
-    return json::parse(response.body, ec);
+    return CallJson(method, target, body, status);
   }
 
   std::string AddCallback(const std::string& topic, const std::string& url,
@@ -78,10 +71,9 @@ class Callbacks : public ::testing::Test {
     return std::string(Call("GET", "/v1/tasks/" + id, "").at("state").as_string());
   }
 
-  TempDir dir_;
+  ~Callbacks() override { StopServer(); }  // before receiver_, which it talks to
+
   CallbackReceiver receiver_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(Callbacks, SeedV2ExampleIsDeliveredVerbatimOnTime) {

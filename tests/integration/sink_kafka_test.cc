@@ -14,6 +14,7 @@
 #include "support/integration.h"
 #include "support/kafka_mock.h"
 #include "support/redis_server.h"
+#include "support/served.h"
 
 namespace delayq {
 namespace {
@@ -33,7 +34,7 @@ struct Added {
   int64_t due_at_ms = 0;
 };
 
-class KafkaSink : public ::testing::Test {
+class KafkaSink : public ::testing::Test, protected testing::Served {
  protected:
   void SetUp() override { ASSERT_TRUE(mock_.Start()) << mock_.last_error(); }
 
@@ -43,20 +44,12 @@ class KafkaSink : public ::testing::Test {
 
   // Starts delayq with `yaml` as its config file plus `flags`.
   void Start(const std::string& yaml, std::vector<std::string> flags = {}) {
-    std::string path = dir_.Sub("delayq.yaml");
-    std::ofstream(path) << yaml;
-    flags.insert(flags.begin(), {"--config", path});
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), flags);
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
+    StartWithConfig(yaml, std::move(flags));
   }
 
   json::value Call(std::string_view method, const std::string& target, const std::string& body,
                    int* status = nullptr) {
-    auto response = client_->Request(method, target, body);
-    if (status) *status = response.status;
-    boost::system::error_code ec;
-    return json::parse(response.body, ec);
+    return CallJson(method, target, body, status);
   }
 
   // Adds `count` string-payload tasks to `topic` in one batch, due from `first_due_ms` on,
@@ -148,10 +141,9 @@ class KafkaSink : public ::testing::Test {
     return std::stod(text.substr(at + series.size() + 2));
   }
 
-  TempDir dir_;
+  ~KafkaSink() override { StopServer(); }  // before mock_, which it talks to
+
   KafkaMock mock_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 // delayq-due-at-ms is the due time of the delivery: the added one on a first attempt, the

@@ -76,6 +76,26 @@ class FailingStore final : public store::Store {
   Result<std::vector<store::TopicStats>> Topics(std::string_view topic, int64_t now_ms) override {
     return real_->Topics(topic, now_ms);
   }
+  Result<std::optional<store::ScheduleRecord>> GetSchedule(std::string_view name) override {
+    return real_->GetSchedule(name);
+  }
+  Result<uint64_t> PutSchedule(const store::ScheduleRecord& record, uint64_t expected) override {
+    if (failing) return Down();
+    return real_->PutSchedule(record, expected);
+  }
+  Result<bool> DeleteSchedule(std::string_view name) override {
+    if (failing) return Down();
+    return real_->DeleteSchedule(name);
+  }
+  Result<std::vector<store::ScheduleRecord>> ListSchedules(std::string_view topic,
+                                                           std::string_view after,
+                                                           size_t limit) override {
+    return real_->ListSchedules(topic, after, limit);
+  }
+  Result<std::vector<store::ScheduleRecord>> DueSchedules(int64_t now_ms, size_t limit) override {
+    return real_->DueSchedules(now_ms, limit);
+  }
+  Result<int64_t> NextScheduleMs() override { return real_->NextScheduleMs(); }
   Result<size_t> PurgeFinished(int64_t before_ms, size_t limit) override {
     if (failing) return Down();
     return real_->PurgeFinished(before_ms, limit);

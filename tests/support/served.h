@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/http_client.h"
@@ -19,6 +21,19 @@ class Served {
  public:
   // Records a test failure (and returns) if the server does not start.
   void StartServer(std::vector<std::string> args);
+  // The same with `yaml` as its config file (--config), before `args`.
+  void StartWithConfig(const std::string& yaml, std::vector<std::string> args = {});
+
+  // A request's answer as JSON (null when it is not JSON); `status` gets its status.
+  boost::json::value CallJson(std::string_view method, const std::string& target,
+                              const std::string& body, int* status = nullptr);
+
+  // Stops the server (a fixture whose own members the server talks to, such as a callback
+  // receiver, calls it in its destructor: they are destroyed before this base).
+  void StopServer() {
+    client_.reset();
+    server_.reset();
+  }
 
   // The server process is alive and answers /healthz on a fresh connection.
   void ExpectStillServing();

@@ -11,60 +11,12 @@
 #include "support/redis_server.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
+#include "unit/store/store_backends.h"
 
 namespace delayq::store {
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000'000;
-
-struct Backend {
-  std::string name;
-  // Opens (or reopens) the store kept under `dir` with `config` (data_dir is set here).
-  std::function<Result<std::unique_ptr<Store>>(const std::string& dir, StoreConfig config)> open;
-  // Empties the backend before a test (a shared server outlives one test).
-  std::function<void()> reset = [] {};
-  bool near_window = true;  // holds due tasks in memory (window_* stats mean something)
-};
-
-void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
-
-// One redis-server (AOF on) for the whole suite, emptied before each test.
-testing::RedisServer& SharedRedis() {
-  static testing::TempDir dir;
-  static testing::RedisServer server(dir.path());
-  if (!server.running()) server.Start();
-  return server;
-}
-
-Result<std::unique_ptr<Store>> OpenRedis(const std::string&, StoreConfig config) {
-  config.backend = "redis";
-  config.redis_url = SharedRedis().url();
-  return OpenStore(config);
-}
-
-void ResetRedis() { SharedRedis().Cli("FLUSHALL"); }
-
-// A 3-master Redis Cluster for the whole suite: the cluster code paths (slot routing, the
-// hint protocol across nodes) answer to the same contract.
-testing::RedisCluster& SharedCluster() {
-  static testing::TempDir dir;
-  static testing::RedisCluster cluster(dir.path());
-  static bool started = cluster.Start();
-  EXPECT_TRUE(started) << cluster.last_error();
-  return cluster;
-}
-
-Result<std::unique_ptr<Store>> OpenRedisCluster(const std::string&, StoreConfig config) {
-  config.backend = "redis";
-  config.redis_url = SharedCluster().url();
-  return OpenStore(config);
-}
-
-void ResetRedisCluster() {
-  for (int port : SharedCluster().ports()) {
-    testing::RunCommand("redis-cli -p " + std::to_string(port) + " FLUSHALL");
-  }
-}
 
 // An instance that died between a cluster add's task script and its last hint step leaves
 // the task in its lane but possibly missing from the next-due index (here: removed by
@@ -682,22 +634,9 @@ TEST_P(StoreContract, EmptyStoreHasMaxIdZero) { EXPECT_EQ(*store_->MaxTaskId(), 
 
 // One instantiation per backend, so that each is its own suite (and CTest test, one process
 // with one server or cluster for all of its cases).
-std::string BackendName(const ::testing::TestParamInfo<Backend>& info) { return info.param.name; }
-
-INSTANTIATE_TEST_SUITE_P(Rocksdb, StoreContract,
-                         ::testing::Values(Backend{"rocksdb",
-                                                   [](const std::string& dir, StoreConfig config) {
-                                                     config.backend = "rocksdb";
-                                                     config.data_dir = dir + "/data";
-                                                     return OpenStore(config);
-                                                   }}),
-                         BackendName);
-INSTANTIATE_TEST_SUITE_P(Redis, StoreContract,
-                         ::testing::Values(Backend{"redis", OpenRedis, ResetRedis, false}),
-                         BackendName);
-INSTANTIATE_TEST_SUITE_P(RedisCluster, StoreContract,
-                         ::testing::Values(Backend{"redis_cluster", OpenRedisCluster,
-                                                   ResetRedisCluster, false}),
+INSTANTIATE_TEST_SUITE_P(Rocksdb, StoreContract, ::testing::Values(RocksdbBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Redis, StoreContract, ::testing::Values(RedisBackend()), BackendName);
+INSTANTIATE_TEST_SUITE_P(RedisCluster, StoreContract, ::testing::Values(RedisClusterBackend()),
                          BackendName);
 
 }  // namespace
