@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/call.h"
 #include "cli/commands_impl.h"
 #include "cli/format.h"
 
@@ -129,37 +130,7 @@ std::optional<Reply> Commands::Impl::Call(Client& client, std::string_view comma
                                           std::string_view method, const std::string& path,
                                           const std::string& body, int* exit_code,
                                           std::chrono::milliseconds timeout) {
-  auto reply = client.Send(method, path, body, timeout);
-  if (!reply) {
-    std::cerr << "delayq " << command << ": cannot reach the server at " << client.server() << ": "
-              << reply.error().message
-              << " (is delayq running there? set --server or DELAYQ_SERVER)\n";
-    *exit_code = kExitUnreachable;
-    return std::nullopt;
-  }
-  if (reply->status >= 200 && reply->status < 300) return std::move(*reply);
-  if (common.json) std::cout << reply->body << "\n";
-  std::string message = reply->body;
-  boost::system::error_code ec;
-  json::value parsed = json::parse(reply->body, ec);
-  if (!ec && parsed.is_object()) {
-    if (const json::value* text = parsed.as_object().if_contains("error_msg")) {
-      message = Text(text);
-    }
-  }
-  std::cerr << "delayq " << command << ": the server answered " << reply->status << ": " << message;
-  if (reply->status == 401) {
-    std::cerr << " (give a token with --token or DELAYQ_TOKEN)";
-  } else if (reply->status == 403) {
-    std::cerr << " (this token lacks the right; use one allowed for this topic or an admin "
-                 "token)";
-  } else if (reply->status == 429 || reply->status == 503) {
-    std::cerr << " (the server is overloaded or its storage unavailable; retry later)";
-  }
-  if (!reply->request_id.empty()) std::cerr << " [request id " << reply->request_id << "]";
-  std::cerr << "\n";
-  *exit_code = kExitRefused;
-  return std::nullopt;
+  return CallServer(client, command, method, path, body, common.json, exit_code, timeout);
 }
 
 // Parses a successful answer's JSON object; prints the raw body for --json.

@@ -47,8 +47,7 @@ std::string Duration(int64_t ms) {
   return out;
 }
 
-std::string Time(int64_t ms, int64_t now_ms) {
-  if (ms <= 0) return "-";
+std::string UtcTime(int64_t ms) {
   std::time_t seconds = static_cast<std::time_t>(ms / 1000);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
@@ -56,9 +55,14 @@ std::string Time(int64_t ms, int64_t now_ms) {
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
   char full[48];
   std::snprintf(full, sizeof full, "%s.%03dZ", text, static_cast<int>(ms % 1000));
+  return full;
+}
+
+std::string Time(int64_t ms, int64_t now_ms) {
+  if (ms <= 0) return "-";
   int64_t delta = ms - now_ms;
   std::string relative = delta >= 0 ? "in " + Duration(delta) : Duration(-delta) + " ago";
-  return std::string(full) + " (" + relative + ")";
+  return UtcTime(ms) + " (" + relative + ")";
 }
 
 std::string Truncate(std::string text, size_t max) {

@@ -24,6 +24,9 @@ int64_t Int(const boost::json::object& object, std::string_view key);
 // "950ms", "42s", "1d2h3m4s".
 std::string Duration(int64_t ms);
 
+// "2026-11-26T10:10:00.000Z": a unix-ms time in UTC, as the API gives every time.
+std::string UtcTime(int64_t ms);
+
 // "2026-11-26T10:10:00.000Z (in 9m58s)", in UTC like every time the API gives; "-" for 0.
 std::string Time(int64_t ms, int64_t now_ms);
 

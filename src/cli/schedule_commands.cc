@@ -11,6 +11,7 @@
 
 #include "cli/call.h"
 #include "cli/commands.h"
+#include "cli/format.h"
 #include "cli/http.h"
 #include "cli/table.h"
 #include "common/duration.h"
@@ -23,27 +24,9 @@ namespace {
 
 constexpr std::chrono::milliseconds kCallTimeout{30'000};
 
-std::string Text(const json::value* value) {
-  if (value == nullptr || value->is_null()) return "-";
-  if (value->is_string()) return std::string(value->as_string());
-  return json::serialize(*value);
-}
-
-// A unix-ms time as "2026-12-03T20:00:00.000Z", as the API gives every time (UTC).
-std::string Utc(int64_t ms) {
-  std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char full[48];
-  std::snprintf(full, sizeof full, "%s.%03dZ", text, static_cast<int>(ms % 1000));
-  return full;
-}
-
 std::string Ms(const json::value* value) {
   if (value == nullptr || !value->is_int64()) return "-";
-  return Utc(value->as_int64());
+  return UtcTime(value->as_int64());
 }
 
 std::string Timing(const json::object& s) {
