@@ -56,6 +56,24 @@ void NoteFired(schedule::Progress& progress, const schedule::Progress& old, int6
   }
 }
 
+// The ordinary task a schedule makes: its definition's payload and delivery, due at `due_ms`.
+Task TaskOf(const ScheduleInfo& s, TaskId id, int64_t due_ms, int64_t now_ms, std::string dedup_key,
+            int default_max_attempts) {
+  Task task;
+  task.id = id;
+  task.topic = s.definition.topic;
+  task.due_at_ms = due_ms;
+  task.created_at_ms = now_ms;
+  task.payload = s.definition.task.payload;
+  task.payload_is_json = s.definition.task.payload_is_json;
+  task.kind = static_cast<DeliveryKind>(s.definition.task.kind);
+  task.callback = s.definition.task.callback;
+  task.max_attempts =
+      s.definition.task.max_attempts != 0 ? s.definition.task.max_attempts : default_max_attempts;
+  task.dedup_key = std::move(dedup_key);
+  return task;
+}
+
 }  // namespace
 
 // --- Reading ----------------------------------------------------------------------------------
@@ -104,18 +122,10 @@ void Engine::AddOccurrences(const ScheduleInfo& s, const std::vector<int64_t>& o
   tasks.reserve(occurrences.size());
   int64_t earliest = kNoDeadline;
   for (size_t i = 0; i < occurrences.size(); ++i) {
-    Task task;
-    task.id = ids[i];
-    task.topic = s.definition.topic;
-    task.due_at_ms = schedule::JitteredDue(s.name, occurrences[i], s.definition.jitter_ms);
-    task.created_at_ms = now_ms;
-    task.payload = s.definition.task.payload;
-    task.payload_is_json = s.definition.task.payload_is_json;
-    task.kind = static_cast<DeliveryKind>(s.definition.task.kind);
-    task.callback = s.definition.task.callback;
-    task.max_attempts = s.definition.task.max_attempts != 0 ? s.definition.task.max_attempts
-                                                            : config_.default_max_attempts;
-    task.dedup_key = schedule::OccurrenceKey(s.name, s.progress.generation, occurrences[i]);
+    Task task =
+        TaskOf(s, ids[i], schedule::JitteredDue(s.name, occurrences[i], s.definition.jitter_ms),
+               now_ms, schedule::OccurrenceKey(s.name, s.progress.generation, occurrences[i]),
+               config_.default_max_attempts);
     earliest = std::min(earliest, task.due_at_ms);
     tasks.push_back(std::move(task));
   }
@@ -335,18 +345,8 @@ void Engine::TriggerSchedule(std::string name, std::function<void(Result<Trigger
     if (!*found) return done(std::unexpected(ScheduleNotFound(name)));
     ScheduleInfo s = std::move(**found);
     TaskId id = ids_.Next();
-    Task task;
-    task.id = id;
-    task.topic = s.definition.topic;
-    task.due_at_ms = now;
-    task.created_at_ms = now;
-    task.payload = s.definition.task.payload;
-    task.payload_is_json = s.definition.task.payload_is_json;
-    task.kind = static_cast<DeliveryKind>(s.definition.task.kind);
-    task.callback = s.definition.task.callback;
-    task.max_attempts = s.definition.task.max_attempts != 0 ? s.definition.task.max_attempts
-                                                            : config_.default_max_attempts;
-    task.dedup_key = schedule::TriggerKey(name, now);
+    Task task =
+        TaskOf(s, id, now, now, schedule::TriggerKey(name, now), config_.default_max_attempts);
     auto stored = store_.Add(std::span<const Task>(&task, 1));
     if (!stored) return done(std::unexpected(stored.error()));
     if (started_) scheduler_->Kick(now);
