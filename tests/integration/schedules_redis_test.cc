@@ -17,7 +17,7 @@ using namespace delayq::integration;
 namespace json = boost::json;
 
 constexpr int kSchedules = 100;
-// 20 s: the length the schedules' acceptance names.
+// The kill at half time leaves ten occurrences on each side of it.
 constexpr int64_t kRunMs = 20'000;
 
 TEST(RedisSchedules, ThreeInstancesOneKilledMakeEachOccurrenceOnce) {
