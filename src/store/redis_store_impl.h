@@ -82,6 +82,7 @@ class RedisStore final : public Store {
   StoreStats Stats() const override;
   Result<uint32_t> AcquireNodeId(uint32_t configured) override;
   // Schedules (redis_schedules.cc).
+  Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
   Result<std::optional<ScheduleRecord>> GetSchedule(std::string_view name) override;
   Result<uint64_t> PutSchedule(const ScheduleRecord& record, uint64_t expected_version) override;
   Result<bool> DeleteSchedule(std::string_view name) override;
