@@ -2,6 +2,7 @@
 
 #include "queue/transitions.h"
 #include "store/redis_keys.h"
+#include "store/store.h"
 
 namespace delayq::store::redis {
 
