@@ -182,7 +182,8 @@ TEST_F(Auth, BatchAckAuthorizesEachItemOnItsOwnTasksTopic) {
     auto pulled =
         Send("POST", "/v1/topics/" + topic + "/pull", R"({"max":10,"wait_ms":1000})", token);
     EXPECT_EQ(pulled.status, 200) << pulled.body;
-    for (const json::value& task : json::parse(pulled.body).at("tasks").as_array()) {
+    json::value answer = json::parse(pulled.body);  // kept: the loop refers into it
+    for (const json::value& task : answer.at("tasks").as_array()) {
       leases[std::string(task.at("id").as_string())] = std::string(task.at("lease").as_string());
     }
     return leases;

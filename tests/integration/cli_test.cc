@@ -295,7 +295,8 @@ TEST_F(Cli, AckAndNackTakeManyIdLeaseItemsInOneBatch) {
   ProcessResult pulled = Run({"pull", "--topic", "many", "--max", "3", "--json"});
   ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
   std::map<std::string, std::string> lease;
-  for (const json::value& task : json::parse(pulled.out).at("tasks").as_array()) {
+  json::value answer = json::parse(pulled.out);  // kept: the loop refers into it
+  for (const json::value& task : answer.at("tasks").as_array()) {
     lease[std::string(task.at("id").as_string())] = std::string(task.at("lease").as_string());
   }
   ASSERT_EQ(lease.size(), 3u) << pulled.out;

@@ -665,7 +665,8 @@ TEST(RedisClusterMode, BatchAckAcrossSlotsSettlesEachItemOnItsOwnNode) {
           auto response =
               client.Post("/v1/topics/spread-" + std::to_string(t) + "/pull", R"({"max":10})");
           if (response.status != 200) continue;
-          for (const auto& item : Parse(response.body).at("tasks").as_array()) {
+          json::value answer = Parse(response.body);  // kept: the loop refers into it
+          for (const auto& item : answer.at("tasks").as_array()) {
             leases.emplace_back(item.at("id").as_string(), item.at("lease").as_string());
           }
         }
