@@ -1,5 +1,5 @@
 // Package delayq is the Go client of the delayq delay-queue server: adds, reads, cancels,
-// leases (pull, ack, nack, extend), a Consumer loop and a webhook receiver helper.
+// leases (pull, ack, nack, extend), schedules, a Consumer loop and a webhook receiver helper.
 // Standard library only.
 package delayq
 
@@ -45,7 +45,7 @@ func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h
 // WithRetries sets how often a call refused with 429 or 503 is repeated (default 3), with
 // exponential backoff from `base` (default 100 ms, doubling, with jitter, at most 5 s).
 // Only calls that are safe to repeat are retried: everything except adds without a
-// dedup key (and seed adds), whose outcome after a 503 may be unknown.
+// dedup key, seed adds and schedule triggers, whose outcome after a 503 may be unknown.
 func WithRetries(n int, base time.Duration) Option {
 	return func(c *Client) { c.retries, c.backoff = n, base }
 }
@@ -252,6 +252,8 @@ type Task struct {
 	FinishedAtMs int64           `json:"finished_at_ms,omitempty"`
 	LeaseUntilMs int64           `json:"lease_until_ms,omitempty"`
 	DedupKey     string          `json:"dedup_key,omitempty"`
+	Schedule     string          `json:"schedule,omitempty"`      // the schedule that made it
+	OccurrenceMs int64           `json:"occurrence_ms,omitempty"` // and the occurrence it stands for
 	Payload      json.RawMessage `json:"payload"`
 }
 

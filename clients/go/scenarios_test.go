@@ -436,6 +436,23 @@ func TestScenario6RetriesThenTypedErrorAndWrongToken(t *testing.T) {
 	if n := atomic.LoadInt32(&transport.n) - before; n != 1 {
 		t.Fatalf("an add without dedup key was sent %d times", n)
 	}
+	// A schedule's put is repeated (the same put again changes nothing); a trigger is not
+	// (each one makes a task).
+	before = atomic.LoadInt32(&transport.n)
+	spec := delayq.ScheduleSpec{Topic: "t", Every: time.Minute, Task: delayq.ScheduleTask{Payload: "x"}}
+	if _, _, err := c.PutSchedule(ctx(t), "s", spec); !errors.Is(err, delayq.ErrOverloaded) {
+		t.Fatalf("put schedule: %v", err)
+	}
+	if n := atomic.LoadInt32(&transport.n) - before; n != 4 {
+		t.Fatalf("a schedule put was sent %d times, want 1 + 3 retries", n)
+	}
+	before = atomic.LoadInt32(&transport.n)
+	if _, err := c.TriggerSchedule(ctx(t), "s"); !errors.Is(err, delayq.ErrOverloaded) {
+		t.Fatalf("trigger: %v", err)
+	}
+	if n := atomic.LoadInt32(&transport.n) - before; n != 1 {
+		t.Fatalf("a trigger was sent %d times", n)
+	}
 }
 
 // 7. The seed API add + pull round trip.

@@ -67,6 +67,10 @@ export interface Task {
   finished_at_ms?: number;
   lease_until_ms?: number;
   dedup_key?: string;
+  /** the schedule that made it */
+  schedule?: string;
+  /** and the occurrence it stands for */
+  occurrence_ms?: number;
   payload: unknown;
 }
 
@@ -84,6 +88,66 @@ export interface TopicStats {
   counts: Record<"scheduled" | "leased" | "delivering" | "done" | "dead" | "cancelled", number>;
   due: number;
   oldest_due_lateness_ms: number;
+}
+
+/** A sink target: a Kafka topic or a Redis stream. */
+export type Sink = { kafka: { topic?: string; key?: string } } | { redis_stream: { stream: string } };
+
+/** The task each occurrence of a schedule makes; at most one of callback and sink. */
+export interface ScheduleTask {
+  payload: unknown;
+  callback?: Callback;
+  sink?: Sink;
+  max_attempts?: number;
+}
+
+/** What putSchedule creates or replaces: exactly one of cron and every_ms. */
+export interface ScheduleSpec {
+  topic: string;
+  /** five fields (minute hour day-of-month month day-of-week), or six with a leading second */
+  cron?: string;
+  /** a fixed interval, at least 1,000 */
+  every_ms?: number;
+  /** IANA zone of cron (default "UTC") */
+  time_zone?: string;
+  start_at_ms?: number;
+  end_at_ms?: number;
+  jitter_ms?: number;
+  catch_up?: "skip" | "latest" | "all";
+  catch_up_window_ms?: number;
+  paused?: boolean;
+  task: ScheduleTask;
+}
+
+/** The server's schedule object; times are unix ms of occurrences (before jitter). */
+export interface Schedule {
+  name: string;
+  topic: string;
+  cron?: string;
+  every_ms?: number;
+  time_zone: string;
+  start_at_ms: number | null;
+  end_at_ms: number | null;
+  jitter_ms: number;
+  catch_up: "skip" | "latest" | "all";
+  catch_up_window_ms: number;
+  paused: boolean;
+  /** as given, with its kind; callback headers are not returned */
+  task: ScheduleTask & { kind: "pull" | "callback" | "sink"; max_attempts: number | null };
+  /** the next 5 fire times; [] when paused or ended */
+  next_ms: number[];
+  /** the last occurrence that fired and its task; null before the first */
+  last_occurrence_ms: number | null;
+  last_task_id: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+}
+
+/** The task a trigger made. */
+export interface Triggered {
+  id: string;
+  schedule: string;
+  occurrence_ms: number;
 }
 
 export interface ClientOptions {
@@ -123,6 +187,25 @@ export class Client {
   nack(id: string, lease: string, delay_ms?: number): Promise<Task>;
   /** the new lease deadline, unix ms */
   extend(id: string, lease: string, lease_ms: number): Promise<number>;
+  /**
+   * Creates (created: HTTP 201) or replaces (false: 200). Retried on 429/503, so a put
+   * applied before a retry reports created false. InvalidError: serverMessage names the field.
+   */
+  putSchedule(name: string, spec: ScheduleSpec): Promise<{ schedule: Schedule; created: boolean }>;
+  /** NotFoundError when unknown */
+  getSchedule(name: string): Promise<Schedule>;
+  listSchedules(options?: { topic?: string; cursor?: string; limit?: number }): Promise<{
+    schedules: Schedule[];
+    next_cursor: string | null;
+  }>;
+  /** every schedule of the topic (without: every topic's), page after page */
+  allSchedules(options?: { topic?: string; pageSize?: number }): AsyncGenerator<Schedule, void, undefined>;
+  /** the schedule as it was; retried, so a delete applied before a retry is NotFoundError */
+  deleteSchedule(name: string): Promise<Schedule>;
+  pauseSchedule(name: string): Promise<Schedule>;
+  resumeSchedule(name: string): Promise<Schedule>;
+  /** one task now; never retried */
+  triggerSchedule(name: string): Promise<Triggered>;
   /** the task id, a decimal string */
   seedAdd(topic: string, timing_moment: number, content: string): Promise<string>;
   /** task_id "0" when nothing is due */

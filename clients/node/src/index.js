@@ -1,5 +1,5 @@
-// delayq client: every v1 call, the seed API's add and pull, a Consumer and a webhook
-// receiver helper. Node >= 18 (global fetch), ESM, no dependencies; types in index.d.ts.
+// delayq client: every v1 call (schedules too), the seed API's add and pull, a Consumer and
+// a webhook receiver helper. Node >= 18 (global fetch), ESM, no dependencies; types in index.d.ts.
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export const VERSION = "0.1.0";
@@ -48,6 +48,14 @@ function taskBody(t) {
   return body;
 }
 
+// The PUT body of a schedule: the spec's fields as given, unset ones left out.
+function scheduleBody(spec) {
+  const body = {};
+  for (const [k, v] of Object.entries(spec)) if (v !== undefined && v !== null) body[k] = v;
+  if (spec.task) body.task = { ...spec.task, payload: spec.task.payload ?? null };
+  return body;
+}
+
 // --- Client ------------------------------------------------------------------------------
 
 export class Client {
@@ -67,11 +75,14 @@ export class Client {
     this.attemptsSent = 0;
   }
 
-  async #call(method, path, body, retry = true, raw = false) {
+  // `retry`: repeat a 429/503 (calls safe to repeat); `raw`: resolve to the answer's text;
+  // `status`: resolve to {status, body}.
+  async #call(method, path, body, { retry = true, raw = false, status = false } = {}) {
     let delay = this.backoffMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#once(method, path, body, raw);
+        const answer = await this.#once(method, path, body, raw);
+        return status ? answer : answer.body;
       } catch (e) {
         if (!retry || attempt >= this.retries || !(e instanceof OverloadedError)) throw e;
       }
@@ -102,8 +113,8 @@ export class Client {
       } catch {}
       throw errorFor(response.status, code, message, response.headers.get("x-request-id"));
     }
-    if (raw) return text;
-    return text ? JSON.parse(text) : null;
+    if (raw) return { status: response.status, body: text };
+    return { status: response.status, body: text ? JSON.parse(text) : null };
   }
 
   static #task(id) { return `/v1/tasks/${encodeURIComponent(id)}`; }
@@ -111,13 +122,13 @@ export class Client {
 
   /** Adds one task; retried on 429/503 only with a dedup_key. */
   add(topic, task) {
-    return this.#call("POST", `${Client.#topic(topic)}/tasks`, taskBody(task), task.dedup_key != null);
+    return this.#call("POST", `${Client.#topic(topic)}/tasks`, taskBody(task), { retry: task.dedup_key != null });
   }
   /** 1-1,000 tasks, all or nothing; resolves to the ids in order. */
   async addBatch(topic, tasks) {
     const safe = tasks.every((t) => t.dedup_key != null);
     const out = await this.#call("POST", `${Client.#topic(topic)}/tasks:batch`,
-      { tasks: tasks.map(taskBody) }, safe);
+      { tasks: tasks.map(taskBody) }, { retry: safe });
     return out.ids;
   }
   get(id) { return this.#call("GET", Client.#task(id)); }
@@ -151,15 +162,56 @@ export class Client {
     return (await this.#call("POST", `${Client.#task(id)}/extend`, { lease, lease_ms })).lease_until_ms;
   }
 
+  // --- Schedules: put, get, list, delete, pause and resume are retried on 429/503 (the same
+  // put or state again changes nothing); trigger is not (each one makes a task).
+
+  static #schedule(name) {
+    if (!name) throw new TypeError("schedule name must not be empty: give 1-128 characters of [A-Za-z0-9._:-]");
+    return `/v1/schedules/${encodeURIComponent(name)}`;
+  }
+  /** Creates or replaces: {schedule, created} (created: HTTP 201; false: 200, replaced). */
+  async putSchedule(name, spec) {
+    const { status, body } = await this.#call("PUT", Client.#schedule(name), scheduleBody(spec), { status: true });
+    return { schedule: body, created: status === 201 };
+  }
+  // async: an empty name rejects like any other refusal rather than throwing at the call.
+  async getSchedule(name) { return this.#call("GET", Client.#schedule(name)); }
+  async deleteSchedule(name) { return this.#call("DELETE", Client.#schedule(name)); }
+  async pauseSchedule(name) { return this.#call("POST", `${Client.#schedule(name)}/pause`); }
+  async resumeSchedule(name) { return this.#call("POST", `${Client.#schedule(name)}/resume`); }
+  /** One task now: {id, schedule, occurrence_ms}. Never retried (a repeat could make two). */
+  async triggerSchedule(name) {
+    return this.#call("POST", `${Client.#schedule(name)}/trigger`, undefined, { retry: false });
+  }
+  /** One page in name order: {schedules, next_cursor} (next_cursor null at the end). */
+  listSchedules({ topic, cursor, limit } = {}) {
+    const q = new URLSearchParams();
+    if (topic) q.set("topic", topic);
+    if (cursor) q.set("cursor", cursor);
+    if (limit) q.set("limit", String(limit));
+    const query = String(q);
+    return this.#call("GET", query ? `/v1/schedules?${query}` : "/v1/schedules");
+  }
+  /** Every schedule of `topic` (without: every topic's), page after page: for await ... of. */
+  async *allSchedules({ topic, pageSize } = {}) {
+    let cursor;
+    do {
+      const page = await this.listSchedules({ topic, cursor, limit: pageSize });
+      yield* page.schedules;
+      cursor = page.next_cursor;
+    } while (cursor);
+  }
+
   /** The original design's add (unix seconds); never retried. Resolves to the task id as
    * a decimal string (the seed API sends a JSON number beyond 2^53, which a Number rounds). */
   async seedAdd(topic, timing_moment, content) {
-    const text = await this.#call("POST", "/delay/task/add", { topic, timing_moment, content }, false, true);
+    const text = await this.#call("POST", "/delay/task/add", { topic, timing_moment, content },
+      { retry: false, raw: true });
     return seedTaskId(text);
   }
   /** The oldest due task, marked done: {task_id, content}; task_id "0" when none. */
   async seedPull(topic) {
-    const text = await this.#call("POST", "/delay/task/pull", { topic }, false, true);
+    const text = await this.#call("POST", "/delay/task/pull", { topic }, { retry: false, raw: true });
     return { task_id: seedTaskId(text), content: JSON.parse(text).content };
   }
 }

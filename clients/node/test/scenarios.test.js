@@ -1,5 +1,5 @@
-// The seven must-show scenarios against the real delayq binary (DELAYQ_BINARY), each on its
-// own server on an ephemeral loopback port.
+// The seven must-show scenarios and schedules (8) against the real delayq binary
+// (DELAYQ_BINARY), each on its own server on an ephemeral loopback port.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import {
-  BadSignatureError, Client, Consumer, NotFoundError, OverloadedError, StaleTimestampError,
-  UnauthorizedError, verifyWebhook, webhookHandler,
+  BadSignatureError, Client, Consumer, InvalidError, NotFoundError, OverloadedError,
+  StaleTimestampError, UnauthorizedError, verifyWebhook, webhookHandler,
 } from "../src/index.js";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -212,6 +212,15 @@ test("6. 503 is retried and then surfaced as the typed error; a wrong token is u
   const before = c.attemptsSent;
   await assert.rejects(c.add("t", { payload: "x" }), OverloadedError); // no dedup key: not repeated
   assert.equal(c.attemptsSent - before, 1);
+  // A schedule's put is repeated (the same put again changes nothing); a trigger is not
+  // (each one makes a task).
+  let sent = c.attemptsSent;
+  await assert.rejects(c.putSchedule("s", { topic: "t", every_ms: 60_000, task: { payload: "x" } }),
+    OverloadedError);
+  assert.equal(c.attemptsSent - sent, 4);
+  sent = c.attemptsSent;
+  await assert.rejects(c.triggerSchedule("s"), OverloadedError);
+  assert.equal(c.attemptsSent - sent, 1);
 });
 
 test("7. the seed API add + pull round trip", async (t) => {
@@ -221,4 +230,81 @@ test("7. the seed API add + pull round trip", async (t) => {
   assert.match(id, /^[1-9]\d*$/);
   assert.deepEqual(await c.seedPull("order_timeout"), { task_id: id, content });
   assert.deepEqual(await c.seedPull("order_timeout"), { task_id: "0", content: "" });
+});
+
+function assertSpacing(nextMs, everyMs) {
+  assert.equal(nextMs.length, 5, `next_ms ${nextMs}`);
+  for (let i = 1; i < nextMs.length; i++) assert.equal(nextMs[i] - nextMs[i - 1], everyMs, `next_ms ${nextMs}`);
+}
+
+test("8. schedules: put, get, list by topic, an occurrence's task, pause, resume, trigger, replace, delete, invalid", async (t) => {
+  const c = new Client(await startServer(t));
+  const spec = { topic: "ticks", every_ms: 1000, task: { payload: { beat: true }, max_attempts: 3 } };
+  const { schedule: put, created } = await c.putSchedule("heartbeat", spec);
+  assert.equal(created, true);
+  assert.equal(put.every_ms, 1000);
+  assert.equal(put.task.kind, "pull");
+  assert.equal(put.task.max_attempts, 3);
+  assertSpacing(put.next_ms, 1000);
+  const got = await c.getSchedule("heartbeat");
+  assert.equal(got.topic, "ticks");
+  assert.equal(got.paused, false);
+  assert.equal(got.last_task_id, null);
+  assertSpacing(got.next_ms, 1000);
+  // Two more: one in the topic (a six-field cron, paused), one elsewhere.
+  const nightly = await c.putSchedule("nightly", {
+    topic: "ticks", cron: "30 0 3 * * *", time_zone: "Europe/London", paused: true, task: { payload: "nightly" },
+  });
+  assert.equal(nightly.created, true);
+  await c.putSchedule("other", { topic: "elsewhere", cron: "0 0 1 1 *", task: { payload: 1 } });
+  const paged = [];
+  let cursor;
+  for (let pages = 0; ; pages++) {
+    assert.ok(pages < 4, `paging did not end: ${paged}`);
+    const page = await c.listSchedules({ topic: "ticks", cursor, limit: 1 });
+    paged.push(...page.schedules.map((s) => s.name));
+    cursor = page.next_cursor;
+    if (cursor === null) break;
+  }
+  assert.deepEqual(paged, ["heartbeat", "nightly"]);
+  const walked = [];
+  for await (const s of c.allSchedules({ topic: "ticks", pageSize: 1 })) walked.push(s.name);
+  assert.deepEqual(walked, ["heartbeat", "nightly"]);
+  // The first occurrence, due about a second after the put.
+  const tasks = await c.pull("ticks", { max: 1, wait_ms: 5000, lease_ms: 10_000 });
+  assert.equal(tasks.length, 1);
+  assert.deepEqual(tasks[0].payload, { beat: true });
+  const done = await c.ack(tasks[0].id, tasks[0].lease);
+  assert.equal(done.schedule, "heartbeat");
+  assert.equal(done.occurrence_ms, put.next_ms[0]);
+  assert.ok(done.due_at_ms >= done.occurrence_ms);
+  assert.equal(done.max_attempts, 3);
+  const paused = await c.pauseSchedule("heartbeat");
+  assert.equal(paused.paused, true);
+  assert.deepEqual(paused.next_ms, []);
+  const afterPause = await c.getSchedule("heartbeat");
+  assert.equal(afterPause.paused, true);
+  assert.deepEqual(afterPause.next_ms, []);
+  const resumed = await c.resumeSchedule("heartbeat");
+  assert.equal(resumed.paused, false);
+  assertSpacing(resumed.next_ms, 1000);
+  const before = Date.now();
+  const triggered = await c.triggerSchedule("heartbeat");
+  assert.equal(triggered.schedule, "heartbeat");
+  assert.ok(triggered.occurrence_ms >= before - 1000, `occurrence_ms ${triggered.occurrence_ms}`);
+  const now = await c.get(triggered.id);
+  assert.equal(now.schedule, "heartbeat");
+  assert.equal(now.occurrence_ms, triggered.occurrence_ms);
+  assert.equal(now.state, "due");
+  const replaced = await c.putSchedule("heartbeat", { ...spec, every_ms: 2000 });
+  assert.equal(replaced.created, false);
+  assert.equal(replaced.schedule.every_ms, 2000);
+  assertSpacing(replaced.schedule.next_ms, 2000);
+  assert.equal((await c.deleteSchedule("heartbeat")).name, "heartbeat");
+  await assert.rejects(c.getSchedule("heartbeat"), NotFoundError);
+  const error = await c.putSchedule("bad", { topic: "ticks", cron: "0 25 * * *", task: { payload: "x" } })
+    .catch((e) => e);
+  assert.ok(error instanceof InvalidError, String(error));
+  assert.equal(error.status, 400);
+  assert.match(error.serverMessage, /cron: hour field "25"/);
 });

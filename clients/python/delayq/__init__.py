@@ -11,13 +11,14 @@ from .errors import (
     ServerError,
     UnauthorizedError,
 )
+from .schedules import Schedule, ScheduleSpec, ScheduleTask, Triggered
 from .webhook import BadSignature, StaleTimestamp, Webhook, verify_webhook, webhook_handler
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BadSignature", "Callback", "Client", "ConflictError", "Consumer", "DelayqError",
-    "InvalidError", "Leased", "NewTask", "NotFoundError", "OverloadedError", "ServerError",
-    "StaleTimestamp", "Task", "UnauthorizedError", "Webhook", "verify_webhook",
-    "webhook_handler",
+    "InvalidError", "Leased", "NewTask", "NotFoundError", "OverloadedError", "Schedule",
+    "ScheduleSpec", "ScheduleTask", "ServerError", "StaleTimestamp", "Task", "Triggered",
+    "UnauthorizedError", "Webhook", "verify_webhook", "webhook_handler",
 ]

@@ -1,4 +1,4 @@
-"""The HTTP client: every v1 call and the seed API's add and pull."""
+"""The HTTP client: every v1 call and the seed API's add and pull (schedules: schedules.py)."""
 
 import datetime
 import json
@@ -10,22 +10,9 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+from .callback import Callback
 from .errors import DelayqError, error_for
-
-
-@dataclass
-class Callback:
-    """Makes a task a callback task: delayq calls url (or service + path) when due."""
-
-    url: Optional[str] = None
-    service: Optional[str] = None
-    path: Optional[str] = None
-    method: Optional[str] = None
-    headers: Optional[Dict[str, str]] = None
-    timeout_ms: Optional[int] = None
-
-    def to_json(self) -> Dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+from .schedules import ScheduleCalls
 
 
 @dataclass
@@ -68,6 +55,8 @@ class Task:
     finished_at_ms: Optional[int] = None
     lease_until_ms: Optional[int] = None
     dedup_key: Optional[str] = None
+    schedule: Optional[str] = None  # the schedule that made it
+    occurrence_ms: Optional[int] = None  # and the occurrence it stands for
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "Task":
@@ -97,12 +86,12 @@ class Added:
     duplicate: bool = False
 
 
-class Client:
+class Client(ScheduleCalls):
     """A client of one delayq server. Thread-safe (one connection per call).
 
     token: bearer token; timeout: seconds per HTTP attempt; retries/backoff: how often and
     how soon a 429/503 is repeated, for calls safe to repeat (every call except adds
-    without a dedup key and seed adds)."""
+    without a dedup key, seed adds and schedule triggers)."""
 
     def __init__(self, base_url: str, token: Optional[str] = None, timeout: float = 40.0,
                  retries: int = 3, backoff: float = 0.1, max_backoff: float = 5.0):
@@ -117,6 +106,11 @@ class Client:
     # --- transport ----------------------------------------------------------------------
 
     def _call(self, method: str, path: str, body: Any = None, retry: bool = True) -> Any:
+        return self._call_status(method, path, body, retry)[1]
+
+    def _call_status(self, method: str, path: str, body: Any = None,
+                     retry: bool = True) -> Tuple[int, Any]:
+        """(HTTP status, decoded answer) of a call that succeeded."""
         data = None if body is None else json.dumps(body).encode()
         delay = self.backoff
         attempt = 0
@@ -130,7 +124,7 @@ class Client:
             time.sleep(delay / 2 + random.random() * delay / 2)
             delay = min(delay * 2, self.max_backoff)
 
-    def _once(self, method: str, path: str, data: Optional[bytes]) -> Any:
+    def _once(self, method: str, path: str, data: Optional[bytes]) -> Tuple[int, Any]:
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
         if data is not None:
             request.add_header("Content-Type", "application/json")
@@ -140,6 +134,7 @@ class Client:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()
+                status = response.status
         except urllib.error.HTTPError as e:
             raw = e.read()
             code, message = 0, raw.decode(errors="replace")
@@ -149,7 +144,7 @@ class Client:
             except ValueError:
                 pass
             raise error_for(e.code, code, message, e.headers.get("X-Request-Id")) from None
-        return json.loads(raw) if raw else None
+        return status, (json.loads(raw) if raw else None)
 
     @staticmethod
     def _task(id: str) -> str:

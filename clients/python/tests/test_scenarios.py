@@ -1,4 +1,5 @@
-"""The seven must-show scenarios against the real delayq binary."""
+"""The seven must-show scenarios against the real delayq binary (the eighth, schedules:
+test_schedules.py)."""
 
 import http.server
 import socket
@@ -202,6 +203,17 @@ def test_scenario6_retries_then_typed_error_and_wrong_token(start_server):
         before = c.attempts_sent
         with pytest.raises(delayq.OverloadedError):
             c.add("t", NewTask(payload="x"))  # no dedup key: not repeated
+        assert c.attempts_sent - before == 1
+        # A schedule's put is repeated (the same put again changes nothing); a trigger is
+        # not (each one makes a task).
+        before = c.attempts_sent
+        with pytest.raises(delayq.OverloadedError):
+            c.put_schedule("s", delayq.ScheduleSpec(topic="t", every_ms=60_000,
+                                                    task=delayq.ScheduleTask(payload="x")))
+        assert c.attempts_sent - before == 4
+        before = c.attempts_sent
+        with pytest.raises(delayq.OverloadedError):
+            c.trigger_schedule("s")
         assert c.attempts_sent - before == 1
     finally:
         for conn in held:
