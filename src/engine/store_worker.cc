@@ -64,12 +64,12 @@ bool StoreWorker::SubmitSettle(store::Settlement&& settlement, SettleDone&& done
 bool StoreWorker::SubmitSettles(std::vector<store::Settlement>&& settlements,
                                 std::vector<SettleDone>&& done) {
   {
-    std::lock_guard lock(mu_);
-    if (stopping_ || queued_ + settlements.size() > max_queued_) return false;
+    std::lock_guard lock(thread_.mutex());
+    if (thread_.stopping() || queued_ + settlements.size() > max_queued_) return false;
     queued_ += settlements.size();
     std::move(settlements.begin(), settlements.end(), std::back_inserter(settles_));
     std::move(done.begin(), done.end(), std::back_inserter(settle_done_));
-    wake_.notify_one();
+    thread_.condition().notify_one();
   }
   return true;
 }
