@@ -32,6 +32,8 @@ enum class Endpoint {
   kCancel,
   kAck,
   kNack,
+  kAckBatch,   // POST /v1/tasks:ack (v1_lease_batch.cc)
+  kNackBatch,  // POST /v1/tasks:nack
   kExtend,
   kReschedule,
   kRedrive,
