@@ -6,6 +6,9 @@
 #                                              median; ~15 min with the 10M-task backlog)
 #   bash bench/run.sh BUILD_DIR --quick        smoke run (1 s, one repetition, tiny sizes; ~30 s),
 #                                              registered as the CTest test bench_smoke
+#   bash bench/run.sh BUILD_DIR --ack-mode M   how the pull consumers of fire-ms and pull ack:
+#                                              batch (default: one POST /v1/tasks:ack per pull)
+#                                              or single (a request per task, pipelined)
 #   bash bench/run.sh BUILD_DIR --only a,b     only the named sections (combinable with --quick):
 #     nginx      (a) nginx `return 200`, the HTTP ceiling, 1 and 64 connections
 #     adds       (a) seed single adds, 1 and 64 connections, fsync and buffered, adds per fsync
@@ -38,7 +41,7 @@ set -euo pipefail
 
 all_sections=(nginx adds beanstalk redis fire fire-ms batch pull longpoll callbacks backlog topics)
 usage() {
-  echo "usage: bash bench/run.sh BUILD_DIR [--quick] [--only SECTION[,SECTION...]]" >&2
+  echo "usage: bash bench/run.sh BUILD_DIR [--quick] [--ack-mode batch|single] [--only SECTION[,SECTION...]]" >&2
   echo "sections: ${all_sections[*]}" >&2
   exit 2
 }
@@ -47,9 +50,15 @@ build_dir=$1
 shift
 quick=0
 only=""
+ack_mode=batch
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1 ;;
+    --ack-mode)
+      [[ $# -ge 2 && ( $2 == batch || $2 == single ) ]] || usage
+      ack_mode=$2
+      shift
+      ;;
     --only)
       [[ $# -ge 2 ]] || usage
       only=$2
@@ -67,6 +76,11 @@ if [[ -n $only ]]; then
   done
 fi
 want() { [[ -z $only || ",$only," == *",$1,"* ]]; }
+if [[ $ack_mode == batch ]]; then
+  ack_words="the acks of a pull in one POST /v1/tasks:ack"
+else
+  ack_words="the acks of a pull pipelined on its connection, one request each"
+fi
 
 if ((quick)); then
   duration_s=1
@@ -754,7 +768,7 @@ if want fire-ms; then
     for ((i = 1; i <= repetitions; i++)); do
       run_loadgen $((firems_lead_ms / 1000 + 200)) fire-ms --addr "$delayq_addr" --tasks "$tasks" \
         --spread-ms "$spread_ms" --lead-ms "$firems_lead_ms" --consumers 4 --max 100 \
-        --wait-ms 1000 --lease-ms 60000 --timeout-s 120 ||
+        --wait-ms 1000 --lease-ms 60000 --timeout-s 120 --ack-mode "$ack_mode" ||
         fail "loadgen fire-ms exited $? ($loadgen_out)"
       log "  $loadgen_out"
       for field in missing duplicates unexpected redelivered early add_errors pull_errors ack_errors; do
@@ -775,7 +789,7 @@ if want fire-ms; then
     figure[firems-$case_name-p50]=$(median "${p50s[@]}")
     figure[firems-$case_name-p99]=$(median "${p99s[@]}")
     figure[firems-$case_name-max]=$(median "${maxes[@]}")
-    row "firing (v1, ms precision): $description, added beforehand in batches of 1,000; 4 pull consumers (max 100, wait_ms 1000, acking); fsync" \
+    row "firing (v1, ms precision): $description, added beforehand in batches of 1,000; 4 pull consumers (max 100, wait_ms 1000; $ack_words); fsync" \
       "lateness (pull answer read − due_at_ms) p50 ${figure[firems-$case_name-p50]} ms, p99 ${figure[firems-$case_name-p99]} ms, max ${figure[firems-$case_name-max]} ms (worst run $worst_max ms); each task exactly once in every run$note" \
       "—" "—"
   done
@@ -817,7 +831,7 @@ if want pull; then
   start_delayq pull fsync
   log "(d) v1 pull + ack: $pull_tasks tasks due, $pull_consumers consumers, max $pull_max, delayq on $delayq_addr"
   run_loadgen 180 pull --addr "$delayq_addr" --tasks "$pull_tasks" --consumers "$pull_consumers" \
-    --max "$pull_max" --lease-ms 60000 ||
+    --max "$pull_max" --lease-ms 60000 --ack-mode "$ack_mode" ||
     fail "loadgen pull exited $? ($loadgen_out)"
   pull_out=$loadgen_out
   log "  $pull_out"
@@ -827,7 +841,7 @@ if want pull; then
     [[ $value == 0 ]] || fail "pull: $field = $value"
   done
   [[ $(json_number "$pull_out" acked) == "$pull_tasks" ]] || fail "pull: not every task acked"
-  row "v1 pull + ack: $pull_tasks tasks due, $pull_consumers consumers, max $pull_max, lease 60 s; the acks of a pull pipelined on its connection; fsync" \
+  row "v1 pull + ack: $pull_tasks tasks due, $pull_consumers consumers, max $pull_max, lease 60 s; $ack_words; fsync" \
     "$(fmt_rate "$(json_number "$pull_out" tasks_per_s)" tasks/s) pulled and acked, pull p99 $(json_number "$pull_out" pull_p99_ms) ms, $pull_max acks p99 $(json_number "$pull_out" acks_p99_ms) ms; each task exactly once" \
     "preload, batches of 1,000: $(fmt_rate "$(json_number "$pull_out" preload_tasks_per_s)" tasks/s)" "—"
 fi
