@@ -90,10 +90,11 @@ soak: build
 	@if [ "$(SOAK_ONLY)" != crash ]; then \
 	  DELAYQ_SOAK_SECONDS=$${SOAK_SECONDS:-1800} ./$(BUILD)/tests/soak/soak_driver || exit 1; fi
 
-# Benchmarks (not tests): installs the references, runs every scenario, prints a table.
+# Benchmarks (not tests): installs the references, runs every section of bench/scenarios.toml,
+# writes bench/results/<date>-<commit>.json and prints the tables (BENCH_ARGS: e.g. --only adds).
 bench: build
 	@bash scripts/bootstrap.sh bench
-	bash bench/run.sh $(BUILD)
+	/usr/bin/python3 bench/run.py $(BUILD) $(BENCH_ARGS)
 
 # Fuzzing (not a test; fuzz/README.md): clang++ + libFuzzer build in $(FUZZ_BUILD), then each
 # target for FUZZ_SECONDS on fuzz/corpus/<target>. A crash input is kept in fuzz/corpus as a
