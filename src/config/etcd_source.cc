@@ -233,55 +233,44 @@ Result<Dynamic> EtcdSource::Load() {
 
 void EtcdSource::Start(Apply apply) {
   apply_ = std::move(apply);
-  thread_ = std::thread([this] { Poll(); });
+  thread_.Start([this] { Poll(); });
 }
 
-void EtcdSource::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void EtcdSource::Stop() { thread_.Stop(); }
 
 void EtcdSource::Poll() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    wake_.wait_for(lock, std::chrono::milliseconds(options_.poll_interval_ms),
-                   [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    auto entries = Read();
-    if (!entries) {
-      // The last good configuration stays in force; log the outage once, not every poll.
-      if (!unreachable_) {
-        spdlog::warn(
-            "msg=\"config centre unreachable; keeping the last configuration\" "
+  while (thread_.SleepFor(std::chrono::milliseconds(options_.poll_interval_ms))) PollOnce();
+}
+
+void EtcdSource::PollOnce() {
+  auto entries = Read();
+  if (!entries) {
+    // The last good configuration stays in force; log the outage once, not every poll.
+    if (!unreachable_) {
+      spdlog::warn(
+          "msg=\"config centre unreachable; keeping the last configuration\" "
+          "error=\"{}\"",
+          entries.error().message);
+    }
+    unreachable_ = true;
+  } else {
+    if (unreachable_) spdlog::info("msg=\"config centre reachable again\"");
+    unreachable_ = false;
+    if (*entries != last_seen_) {
+      // Remembered even when refused, so that a bad value is reported once per change.
+      last_seen_ = *entries;
+      auto dynamic = Parse(*entries);
+      Result<void> applied = dynamic ? apply_(*dynamic) : std::unexpected(dynamic.error());
+      if (applied) {
+        spdlog::info("msg=\"config centre change applied\" services={} topics={}",
+                     dynamic->services.size(), dynamic->topics.size());
+      } else {
+        spdlog::error(
+            "msg=\"config centre change refused; keeping the last configuration\" "
             "error=\"{}\"",
-            entries.error().message);
-      }
-      unreachable_ = true;
-    } else {
-      if (unreachable_) spdlog::info("msg=\"config centre reachable again\"");
-      unreachable_ = false;
-      if (*entries != last_seen_) {
-        // Remembered even when refused, so that a bad value is reported once per change.
-        last_seen_ = *entries;
-        auto dynamic = Parse(*entries);
-        Result<void> applied = dynamic ? apply_(*dynamic) : std::unexpected(dynamic.error());
-        if (applied) {
-          spdlog::info("msg=\"config centre change applied\" services={} topics={}",
-                       dynamic->services.size(), dynamic->topics.size());
-        } else {
-          spdlog::error(
-              "msg=\"config centre change refused; keeping the last configuration\" "
-              "error=\"{}\"",
-              applied.error().message);
-        }
+            applied.error().message);
       }
     }
-    lock.lock();
   }
 }
 

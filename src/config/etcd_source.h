@@ -1,15 +1,13 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/result.h"
+#include "common/stoppable_thread.h"
 #include "config/config.h"
 
 namespace delayq::config {
@@ -58,15 +56,13 @@ class EtcdSource {
   Result<RawEntries> Read();
   Result<Dynamic> Parse(const RawEntries& entries) const;
   void Poll();
+  void PollOnce();
 
   const Options options_;
   Apply apply_;
   RawEntries last_seen_;  // polling thread only (after Start)
   bool unreachable_ = false;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread thread_;
+  StoppableThread thread_;
 };
 
 // etcd's key encoding in the JSON gateway (exposed for unit tests).

@@ -3,8 +3,9 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <unordered_set>
+
+#include "common/stoppable_thread.h"
 
 namespace delayq::delivery {
 namespace {
@@ -35,11 +36,9 @@ size_t KeepPrefix(char* data, size_t size, size_t count, void* user) {
 
 struct HttpClient::Impl {
   CURLM* multi = nullptr;
-  std::mutex mu;
+  StoppableThread thread;  // its mutex guards inbox; it sleeps in curl_multi_poll
   std::vector<std::unique_ptr<Transfer>> inbox;
-  std::atomic<bool> stopping{false};
   std::unordered_set<CURL*> active;  // client thread only
-  std::thread thread;
 
   void Begin(std::unique_ptr<Transfer> transfer) {
     CURL* easy = curl_easy_init();
@@ -101,10 +100,10 @@ struct HttpClient::Impl {
   }
 
   void Run() {
-    while (!stopping.load()) {
+    while (!thread.stopping()) {
       std::vector<std::unique_ptr<Transfer>> incoming;
       {
-        std::lock_guard lock(mu);
+        std::lock_guard lock(thread.mutex());
         incoming.swap(inbox);
       }
       for (auto& transfer : incoming) Begin(std::move(transfer));
@@ -121,7 +120,7 @@ struct HttpClient::Impl {
     for (CURL* easy : left) Finish(easy, CURLE_ABORTED_BY_CALLBACK);
     std::vector<std::unique_ptr<Transfer>> unsent;
     {
-      std::lock_guard lock(mu);
+      std::lock_guard lock(thread.mutex());
       unsent.swap(inbox);
     }
     for (auto& t : unsent) t->done(HttpOutcome{0, "delayq is shutting down", ""});
@@ -145,13 +144,13 @@ HttpClient::~HttpClient() {
 }
 
 void HttpClient::Start() {
-  impl_->thread = std::thread([impl = impl_.get()] { impl->Run(); });
+  impl_->thread.Start([impl = impl_.get()] { impl->Run(); });
 }
 
 void HttpClient::Stop() {
-  if (impl_->stopping.exchange(true)) return;
+  if (!impl_->thread.RequestStop()) return;
   curl_multi_wakeup(impl_->multi);
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->thread.Join();
 }
 
 void HttpClient::Send(HttpCall call, Done done) {
@@ -159,8 +158,8 @@ void HttpClient::Send(HttpCall call, Done done) {
   transfer->call = std::move(call);
   transfer->done = std::move(done);
   {
-    std::lock_guard lock(impl_->mu);
-    if (!impl_->stopping.load()) {
+    std::lock_guard lock(impl_->thread.mutex());
+    if (!impl_->thread.stopping()) {
       impl_->inbox.push_back(std::move(transfer));
     }
   }

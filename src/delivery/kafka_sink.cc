@@ -145,8 +145,8 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaSinkConfig& conf
     return Fail(Errc::kInvalidArgument, std::string("sinks.kafka: ") + errstr);
   }
   // From here librdkafka owns conf.
-  sink->poller_ = std::thread([s = sink.get()] { s->PollLoop(); });
-  sink->prober_ = std::thread([s = sink.get()] { s->ProbeLoop(); });
+  sink->poller_.Start([s = sink.get()] { s->PollLoop(); });
+  sink->prober_.Start([s = sink.get()] { s->ProbeLoop(); });
   return sink;
 }
 
@@ -155,18 +155,17 @@ KafkaSink::~KafkaSink() {
     // Messages still queued are reported as purged, so that each done runs once.
     rd_kafka_purge(handle_->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
   }
-  stop_ = true;
-  if (prober_.joinable()) prober_.join();
-  if (poller_.joinable()) poller_.join();
+  prober_.Stop();
+  poller_.Stop();
   if (handle_ != nullptr && handle_->rk != nullptr) rd_kafka_poll(handle_->rk, 0);
 }
 
 void KafkaSink::PollLoop() {
-  while (!stop_) rd_kafka_poll(handle_->rk, kPollMs);
+  while (!poller_.stopping()) rd_kafka_poll(handle_->rk, kPollMs);
 }
 
 void KafkaSink::ProbeLoop() {
-  while (!stop_) {
+  do {
     if (!Problem().empty()) {
       const rd_kafka_metadata_t* metadata = nullptr;
       rd_kafka_resp_err_t err =
@@ -182,10 +181,7 @@ void KafkaSink::ProbeLoop() {
         }
       }
     }
-    for (int waited = 0; waited < kProbeIntervalMs && !stop_; waited += 50) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  } while (prober_.SleepFor(std::chrono::milliseconds(kProbeIntervalMs)));
 }
 
 void KafkaSink::SetProblem(std::string problem) {

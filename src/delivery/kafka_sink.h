@@ -1,14 +1,13 @@
 #pragma once
 
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/defaults.h"
 #include "common/result.h"
+#include "common/stoppable_thread.h"
 #include "delivery/sink.h"
 
 namespace delayq::delivery {
@@ -50,11 +49,10 @@ class KafkaSink final : public Sink {
 
   std::unique_ptr<Handle> handle_;
   int64_t message_timeout_ms_ = 0;
-  std::atomic<bool> stop_{false};
   mutable std::mutex problem_mu_;
   std::string problem_;  // guarded by problem_mu_
-  std::thread poller_;
-  std::thread prober_;
+  StoppableThread poller_;
+  StoppableThread prober_;
 };
 
 }  // namespace delayq::delivery

@@ -1,14 +1,15 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "common/defaults.h"
 #include "common/result.h"
+#include "common/stoppable_thread.h"
 #include "delivery/sink.h"
 
 namespace delayq::store {
@@ -45,18 +46,20 @@ class RedisStreamSink final : public Sink {
   };
   explicit RedisStreamSink(RedisStreamSinkConfig config);
   void Run();
+  // Connects when there is no connection (at most once per reconnect interval), else checks
+  // the one there is while idle.
+  void KeepConnected(bool idle, std::chrono::steady_clock::time_point& next_connect);
+  std::vector<SinkOutcome> Append(std::vector<Item>& batch);
   void SetProblem(std::string problem);
 
   const RedisStreamSinkConfig config_;
   std::unique_ptr<store::RedisClient> client_;  // worker thread only
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
+  // Its mutex guards queue_, sending_ and problem_.
+  StoppableThread worker_;
   std::condition_variable drained_;
-  std::deque<Item> queue_;  // mu_
-  size_t sending_ = 0;      // mu_: taken from the queue, outcome not reported yet
-  bool stop_ = false;       // mu_
-  std::string problem_;     // mu_
-  std::thread worker_;
+  std::deque<Item> queue_;
+  size_t sending_ = 0;  // taken from the queue, outcome not reported yet
+  std::string problem_;
 };
 
 }  // namespace delayq::delivery

@@ -19,24 +19,18 @@ Scheduler::Scheduler(store::Store& store, const Clock& clock, SchedulerListener&
 Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_.Start([this] { Run(); });
 }
 
-void Scheduler::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void Scheduler::Stop() { thread_.Stop(); }
 
 void Scheduler::Kick(int64_t at_ms) {
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(thread_.mutex());
     if (at_ms >= planned_wake_ms_) return;
     kicked_ = true;
-    wake_.notify_one();  // under the lock, as in StoreWorker: the kicker is done with us after it
+    thread_.condition()
+        .notify_one();  // under the lock, as in StoreWorker: the kicker is done with us after it
   }
 }
 
@@ -63,19 +57,19 @@ void Scheduler::Run() {
     }
     wake_at = std::min({wake_at, listener_.OnTick(now), now + kMaxSleepMs});
 
-    std::unique_lock lock(mu_);
-    if (stopping_) return;
+    std::unique_lock lock(thread_.mutex());
+    if (thread_.stopping()) return;
     if (kicked_) {
       kicked_ = false;
       continue;
     }
     planned_wake_ms_ = wake_at;
     int64_t sleep_ms = wake_at - clock_.NowMs();
-    if (sleep_ms > 0) {
-      wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms),
-                     [&] { return stopping_ || kicked_; });
+    if (sleep_ms > 0 &&
+        !thread_.WaitFor(lock, std::chrono::milliseconds(sleep_ms), [&] { return kicked_; })) {
+      return;
     }
-    if (stopping_) return;
+    if (thread_.stopping()) return;
     kicked_ = false;
     planned_wake_ms_ = kAwake;
   }

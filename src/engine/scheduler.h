@@ -1,12 +1,10 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <limits>
-#include <mutex>
-#include <thread>
 
 #include "common/clock.h"
+#include "common/stoppable_thread.h"
 #include "store/store.h"
 
 namespace delayq::engine {
@@ -44,15 +42,12 @@ class Scheduler {
   const Clock& clock_;
   SchedulerListener& listener_;
 
-  std::mutex mu_;
-  std::condition_variable wake_;
   // While the thread is awake this is kAwake, so that a kick arriving between Promote and
-  // the next sleep is not lost.
+  // the next sleep is not lost. It and kicked_ are guarded by thread_.mutex().
   int64_t planned_wake_ms_ = kAwake;
   uint64_t failures_ = 0;  // consecutive failed Promote rounds (scheduler thread only)
   bool kicked_ = false;
-  bool stopping_ = false;
-  std::thread thread_;
+  StoppableThread thread_;
 };
 
 }  // namespace delayq::engine

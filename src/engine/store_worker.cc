@@ -12,10 +12,10 @@ StoreWorker::StoreWorker(store::Store& store, const Clock& clock, Metrics& metri
 StoreWorker::~StoreWorker() { Stop(); }
 
 void StoreWorker::Start() {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(thread_.mutex());
   if (started_) return;
   started_ = true;
-  thread_ = std::thread([this] { Run(); });
+  thread_.Start([this] { Run(); });
 }
 
 // Submitters signal the condition variable before they release the mutex, so that a
@@ -23,45 +23,38 @@ void StoreWorker::Start() {
 // after the unlock, a settlement from the delivery thread could be done (its callback slot
 // released, WaitForCallbacks satisfied, the engine stopped and this worker destroyed) while
 // the delivery thread was still to call notify_one on a destroyed condition variable.
-void StoreWorker::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void StoreWorker::Stop() { thread_.Stop(); }
 
 bool StoreWorker::SubmitAdd(std::vector<Task>&& tasks, AddDone&& done) {
   {
-    std::lock_guard lock(mu_);
-    if (stopping_ || queued_ + tasks.size() > max_queued_) return false;
+    std::lock_guard lock(thread_.mutex());
+    if (thread_.stopping() || queued_ + tasks.size() > max_queued_) return false;
     queued_ += tasks.size();
     adds_.push_back(AddRequest{std::move(tasks), std::move(done)});
-    wake_.notify_one();  // under the lock: see Stop
+    thread_.condition().notify_one();  // under the lock: see Stop
   }
   return true;
 }
 
 bool StoreWorker::Submit(Job&& job) {
   {
-    std::lock_guard lock(mu_);
-    if (stopping_ || queued_ + 1 > max_queued_) return false;
+    std::lock_guard lock(thread_.mutex());
+    if (thread_.stopping() || queued_ + 1 > max_queued_) return false;
     ++queued_;
     jobs_.push_back(std::move(job));
-    wake_.notify_one();
+    thread_.condition().notify_one();
   }
   return true;
 }
 
 bool StoreWorker::SubmitSettle(store::Settlement&& settlement, SettleDone&& done) {
   {
-    std::lock_guard lock(mu_);
-    if (stopping_ || queued_ + 1 > max_queued_) return false;
+    std::lock_guard lock(thread_.mutex());
+    if (thread_.stopping() || queued_ + 1 > max_queued_) return false;
     ++queued_;
     settles_.push_back(std::move(settlement));
     settle_done_.push_back(std::move(done));
-    wake_.notify_one();
+    thread_.condition().notify_one();
   }
   return true;
 }
@@ -73,9 +66,8 @@ void StoreWorker::Run() {
   std::vector<SettleDone> settle_done;
   for (;;) {
     {
-      std::unique_lock lock(mu_);
-      wake_.wait(
-          lock, [&] { return stopping_ || !adds_.empty() || !jobs_.empty() || !settles_.empty(); });
+      std::unique_lock lock(thread_.mutex());
+      thread_.Wait(lock, [&] { return !adds_.empty() || !jobs_.empty() || !settles_.empty(); });
       if (adds_.empty() && jobs_.empty() && settles_.empty()) return;  // stopping, all done
       adds.swap(adds_);
       jobs.swap(jobs_);
@@ -100,7 +92,7 @@ void StoreWorker::Run() {
     settle_done.clear();
     {
       // Counted until done, so that queued plus in-progress work stays within max_queued.
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(thread_.mutex());
       queued_ -= round;
     }
   }

@@ -1,14 +1,12 @@
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "common/stoppable_thread.h"
 #include "engine/metrics.h"
 #include "queue/task.h"
 #include "store/store.h"
@@ -64,16 +62,14 @@ class StoreWorker {
   Metrics& metrics_;
   const size_t max_queued_;
 
-  std::mutex mu_;
-  std::condition_variable wake_;
+  // The queues, queued_ and started_ are guarded by thread_.mutex().
+  StoppableThread thread_;
   std::vector<AddRequest> adds_;
   std::vector<Job> jobs_;
   std::vector<store::Settlement> settles_;
   std::vector<SettleDone> settle_done_;  // parallel to settles_
   size_t queued_ = 0;
-  bool stopping_ = false;
   bool started_ = false;
-  std::thread thread_;
 };
 
 }  // namespace delayq::engine

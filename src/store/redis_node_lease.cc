@@ -24,7 +24,7 @@ Result<uint32_t> RedisStore::AcquireNodeId(uint32_t configured) {
     if (reply->integer == 1) {
       node_id_ = node;
       node_acquired_ = true;
-      renewer_ = std::thread([this] { RenewLoop(); });
+      renewer_.Start([this] { RenewLoop(); });
       return node;
     }
   }
@@ -35,18 +35,12 @@ std::string RedisStore::NodeKey(uint32_t node) { return kGlobal + "node:" + std:
 
 void RedisStore::RenewLoop() {
   std::string ttl = std::to_string(config_.redis_node_lease_ms);
-  std::unique_lock lock(node_mu_);
-  while (!stopping_) {
-    node_wake_.wait_for(lock, std::chrono::milliseconds(config_.redis_node_lease_ms / 3),
-                        [&] { return stopping_; });
-    if (stopping_) return;
-    lock.unlock();
+  while (renewer_.SleepFor(std::chrono::milliseconds(config_.redis_node_lease_ms / 3))) {
     auto reply =
         redis_->Run(ScriptCommand(scripts::RenewNode(), {NodeKey(node_id_)}, {node_owner_, ttl}));
     // The layout marker again, in case the database was emptied under running instances
     // (FLUSHDB): otherwise their next start would take the new data for an older layout.
     (void)redis_->Run(RedisCommand{{"SET", kLayout, std::string(kLayoutVersion), "NX"}, kGlobal});
-    lock.lock();
     if (!reply || reply->IsError()) continue;  // Redis away: try again; adds fail meanwhile anyway
     if (reply->integer != 1 && !node_lost_) {
       node_lost_ = true;

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -17,12 +16,12 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "common/stoppable_thread.h"
 #include "store/redis_client.h"
 #include "store/redis_keys.h"
 #include "store/redis_record.h"
@@ -39,12 +38,7 @@ class RedisStore final : public Store {
       : config_(std::move(config)), redis_(std::move(client)), rng_(std::random_device{}()) {}
 
   ~RedisStore() override {
-    {
-      std::lock_guard lock(node_mu_);
-      stopping_ = true;
-    }
-    node_wake_.notify_all();
-    if (renewer_.joinable()) renewer_.join();
+    renewer_.Stop();
     if (node_acquired_) {
       // Give the number back at once rather than after the lease runs out.
       (void)redis_->Run(
@@ -132,10 +126,7 @@ class RedisStore final : public Store {
   std::unordered_map<TaskId, Where> topic_cache_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
-  std::mutex node_mu_;
-  std::condition_variable node_wake_;
-  bool stopping_ = false;
-  std::thread renewer_;
+  StoppableThread renewer_;
   uint32_t node_id_ = 0;
   bool node_acquired_ = false;
   std::string node_owner_;

@@ -7,15 +7,14 @@
 #include <fstream>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
 namespace delayq {
 namespace {
 
-using testing::HttpClient;
-using testing::ServerProcess;
-using testing::TempDir;
+using namespace delayq::integration;
 namespace json = boost::json;
 
 constexpr const char* kAdmin = "admin-token-0123456789";

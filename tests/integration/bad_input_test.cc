@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/raw_http.h"
 #include "support/served.h"
 #include "support/server_process.h"
@@ -33,16 +34,12 @@
 namespace delayq {
 namespace {
 
+using namespace delayq::integration;
 using testing::ExchangeUntilClosed;
 using testing::ExpectTransportError;
-using testing::HttpClient;
-using testing::HttpResponse;
 using testing::JsonQuoted;
 using testing::ProcessAlive;
 using testing::RequestHead;
-using testing::ServerProcess;
-using testing::TempDir;
-using testing::WallClockMs;
 namespace json = boost::json;
 
 constexpr size_t kMaxBodyBytes = 65536;

@@ -12,6 +12,7 @@
 
 #include "support/callback_receiver.h"
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -20,12 +21,7 @@
 namespace delayq {
 namespace {
 
-using testing::CallbackReceiver;
-using testing::HttpClient;
-using testing::RunCommand;
-using testing::ServerProcess;
-using testing::TempDir;
-using testing::WallClockMs;
+using namespace delayq::integration;
 namespace json = boost::json;
 
 // The documented receiver-side check (docs/API.md): hex HMAC-SHA256 of "timestamp.body".

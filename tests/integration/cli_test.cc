@@ -13,6 +13,7 @@
 
 #include "support/callback_receiver.h"
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -20,13 +21,9 @@
 namespace delayq {
 namespace {
 
-using testing::CallbackReceiver;
-using testing::HttpClient;
+using namespace delayq::integration;
 using testing::ProcessResult;
 using testing::RunProcess;
-using testing::ServerProcess;
-using testing::TempDir;
-using testing::WallClockMs;
 namespace json = boost::json;
 
 using ::testing::HasSubstr;

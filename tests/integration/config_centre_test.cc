@@ -12,6 +12,7 @@
 #include "support/callback_receiver.h"
 #include "support/etcd_process.h"
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -20,14 +21,8 @@ namespace delayq {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::CallbackReceiver;
+using namespace delayq::integration;
 using testing::EtcdProcess;
-using testing::HttpClient;
-using testing::RunCommand;
-using testing::ServerProcess;
-using testing::TempDir;
-using testing::WaitFor;
-using testing::WallClockMs;
 namespace json = boost::json;
 
 constexpr const char* kPrefix = "/delayq-test/";

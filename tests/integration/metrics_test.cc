@@ -14,6 +14,7 @@
 
 #include "support/callback_receiver.h"
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -21,13 +22,9 @@
 namespace delayq {
 namespace {
 
-using testing::CallbackReceiver;
-using testing::HttpClient;
-using testing::HttpResponse;
+using namespace delayq::integration;
 using testing::ProcessResult;
 using testing::RunProcess;
-using testing::ServerProcess;
-using testing::TempDir;
 namespace json = boost::json;
 
 constexpr const char* kAdmin = "metrics-admin-token-0123";

@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -17,8 +18,7 @@ namespace delayq {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::HttpClient;
-using testing::HttpResponse;
+using namespace delayq::integration;
 using ::testing::Not;
 using testing::RunProcess;
 using testing::ServerProcess;

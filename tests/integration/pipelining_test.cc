@@ -9,16 +9,14 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
 namespace delayq {
 namespace {
 
-using testing::HttpClient;
-using testing::HttpResponse;
-using testing::ServerProcess;
-using testing::TempDir;
+using namespace delayq::integration;
 namespace json = boost::json;
 
 std::string PostBytes(const std::string& target, const std::string& body) {

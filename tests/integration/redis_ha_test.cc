@@ -9,6 +9,7 @@
 
 #include "support/delivery_ledger.h"
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/redis_server.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -17,12 +18,9 @@
 namespace delayq {
 namespace {
 
+using namespace delayq::integration;
 using testing::DeliveryLedger;
-using testing::HttpClient;
 using testing::RedisServer;
-using testing::ServerProcess;
-using testing::WaitFor;
-using testing::WallClockMs;
 
 std::string Port(int port) { return "127.0.0.1:" + std::to_string(port); }
 

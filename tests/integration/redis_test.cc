@@ -15,6 +15,7 @@
 #include "support/callback_receiver.h"
 #include "support/delivery_ledger.h"
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/redis_server.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -24,14 +25,10 @@ namespace delayq {
 namespace {
 
 namespace json = boost::json;
-using testing::CallbackReceiver;
+using namespace delayq::integration;
 using testing::DeliveryLedger;
-using testing::HttpClient;
 using testing::RedisCluster;
 using testing::RedisServer;
-using testing::ServerProcess;
-using testing::WaitFor;
-using testing::WallClockMs;
 
 // Callback timeout 3 s: short, so that the delivering leases a killed instance held (timeout
 // + 5 s) run out soon, yet long enough that a call which only waited under load (10,000

@@ -10,15 +10,14 @@
 #include <thread>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
 namespace delayq {
 namespace {
 
-using testing::HttpClient;
-using testing::ServerProcess;
-using testing::TempDir;
+using namespace delayq::integration;
 namespace json = boost::json;
 
 constexpr int kConnections = 8;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -16,11 +17,7 @@
 namespace delayq {
 namespace {
 
-using testing::HttpClient;
-using testing::RunCommand;
-using testing::ServerProcess;
-using testing::TempDir;
-using testing::WallClockMs;
+using namespace delayq::integration;
 namespace json = boost::json;
 
 class SeedApi : public ::testing::Test {

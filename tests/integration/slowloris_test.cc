@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/raw_http.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
@@ -45,12 +46,9 @@
 namespace delayq {
 namespace {
 
+using namespace delayq::integration;
 using testing::ConnectTo;
-using testing::HttpClient;
-using testing::HttpResponse;
 using testing::ProcessAlive;
-using testing::ServerProcess;
-using testing::TempDir;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;

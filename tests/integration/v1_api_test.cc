@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/http_client.h"
+#include "support/integration.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -19,11 +20,7 @@
 namespace delayq {
 namespace {
 
-using testing::HttpClient;
-using testing::RunCommand;
-using testing::ServerProcess;
-using testing::TempDir;
-using testing::WallClockMs;
+using namespace delayq::integration;
 namespace json = boost::json;
 
 struct Reply {

@@ -14,6 +14,7 @@ namespace delayq::integration {
 using testing::CallbackReceiver;
 using testing::HttpClient;
 using testing::HttpResponse;
+using testing::RunCommand;
 using testing::ServerProcess;
 using testing::TempDir;
 using testing::WaitFor;

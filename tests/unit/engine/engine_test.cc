@@ -10,8 +10,7 @@
 #include <set>
 #include <thread>
 
-#include "support/server_process.h"
-#include "support/temp_dir.h"
+#include "engine_fixture.h"
 
 // GCC 12 reports a false "may be used uninitialized" inside std::expected's move when the
 // Result<vector> lambdas below are inlined (the value is always engaged where it is read).
@@ -20,29 +19,8 @@
 namespace delayq::engine {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000'000;
-
-class EngineTest : public ::testing::Test {
+class EngineTest : public EngineFixture {
  protected:
-  void SetUp() override { Open(); }
-  void TearDown() override { Close(); }
-
-  void Open() {
-    store::StoreConfig config;
-    config.data_dir = dir_.Sub("data");
-    auto opened = store::OpenStore(config);
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(*opened);
-    engine_ = std::make_unique<Engine>(*store_, clock_, engine_config_, sink_);
-    ASSERT_TRUE(engine_->Start());
-  }
-
-  void Close() {
-    if (engine_) engine_->Stop();
-    engine_.reset();
-    store_.reset();
-  }
-
   Result<std::vector<TaskId>> Add(const std::string& topic, int64_t due_at_ms,
                                   std::string payload = "p") {
     std::vector<NewTask> tasks(1);
@@ -90,13 +68,6 @@ class EngineTest : public ::testing::Test {
     }
     return done.get_future().get();
   }
-
-  testing::TempDir dir_;
-  ManualClock clock_{kNow};
-  EngineConfig engine_config_;
-  CallbackSink* sink_ = nullptr;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(EngineTest, AddedTaskIsPulledOnceWhenDue) {

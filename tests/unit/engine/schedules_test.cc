@@ -7,35 +7,13 @@
 #include <set>
 
 #include "engine/engine.h"
-#include "support/server_process.h"
-#include "support/temp_dir.h"
+#include "engine_fixture.h"
 
 namespace delayq::engine {
 namespace {
 
-constexpr int64_t kNow = 1'800'000'000'000;
-
-class ScheduleEngineTest : public ::testing::Test {
+class ScheduleEngineTest : public EngineFixture {
  protected:
-  void SetUp() override { Open(); }
-  void TearDown() override { Close(); }
-
-  void Open() {
-    store::StoreConfig config;
-    config.data_dir = dir_.Sub("data");
-    auto opened = store::OpenStore(config);
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(*opened);
-    engine_ = std::make_unique<Engine>(*store_, clock_, EngineConfig{});
-    ASSERT_TRUE(engine_->Start());
-  }
-
-  void Close() {
-    if (engine_) engine_->Stop();
-    engine_.reset();
-    store_.reset();
-  }
-
   static schedule::Definition EverySecond(schedule::CatchUp policy = schedule::CatchUp::kLatest) {
     schedule::Definition d;
     d.topic = "ticks";
@@ -90,11 +68,6 @@ class ScheduleEngineTest : public ::testing::Test {
     if (!stats || stats->empty()) return {};
     return stats->front().by_state;
   }
-
-  testing::TempDir dir_;
-  ManualClock clock_{kNow};
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(ScheduleEngineTest, CreateMakesTheFirstOccurrenceAsATask) {

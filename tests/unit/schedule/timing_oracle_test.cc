@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <ctime>
 #include <optional>
 #include <random>
 #include <string>
@@ -18,16 +19,18 @@ using std::chrono::seconds;
 using SysSeconds = date::sys_time<seconds>;
 using LocalSeconds = date::local_time<seconds>;
 
+// The wall clock of a local time, by the C library rather than the date library that
+// schedule/timing.cc uses, so that the oracle shares no conversion with the code under test.
 CivilTime ToCivil(LocalSeconds t) {
-  auto day = date::floor<date::days>(t);
-  date::year_month_day ymd(day);
-  date::hh_mm_ss<seconds> hms(t - day);
-  return CivilTime{static_cast<int>(ymd.year()),
-                   static_cast<unsigned>(ymd.month()),
-                   static_cast<unsigned>(ymd.day()),
-                   static_cast<unsigned>(hms.hours().count()),
-                   static_cast<unsigned>(hms.minutes().count()),
-                   static_cast<unsigned>(hms.seconds().count())};
+  std::time_t s = t.time_since_epoch().count();
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  return CivilTime{tm.tm_year + 1900,
+                   static_cast<unsigned>(tm.tm_mon + 1),
+                   static_cast<unsigned>(tm.tm_mday),
+                   static_cast<unsigned>(tm.tm_hour),
+                   static_cast<unsigned>(tm.tm_min),
+                   static_cast<unsigned>(tm.tm_sec)};
 }
 
 // Steps absolute time one unit (minute, or second) at a time. A local time fires at the first
