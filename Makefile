@@ -41,7 +41,7 @@ run: build
 test: test-release test-asan test-tsan
 
 # Tests run in parallel; those that must not overlap hold a CTest RESOURCE_LOCK, and the
-# benchmark smoke runs count as two (PROCESSORS). Most release tests wait on servers, timers
+# benchmark smoke run counts as two (PROCESSORS). Most release tests wait on servers, timers
 # and sockets rather than compute, so the release build runs three per core (RELEASE_TEST_JOBS);
 # the sanitizer builds, several times slower per test, one per core (TEST_JOBS). Each run ends
 # with its ten slowest tests.
