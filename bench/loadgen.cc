@@ -434,6 +434,29 @@ std::string AckRequest(std::string_view host, const PulledTask& task) {
                      "{\"lease\":\"" + task.lease + "\"}");
 }
 
+// One POST /v1/tasks:ack for every task of a pull.
+std::string BatchAckRequest(std::string_view host, const std::vector<PulledTask>& tasks) {
+  std::string body = "{\"acks\":[";
+  body.reserve(16 + tasks.size() * 60);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (i) body += ',';
+    body += "{\"id\":\"" + std::to_string(tasks[i].id) + "\",\"lease\":\"" + tasks[i].lease + "\"}";
+  }
+  body += "]}";
+  return PostRequest("/v1/tasks:ack", host, body);
+}
+
+// How many items of a batch ack answer were applied: {"results":[{"id":…,"state":"done"},…]}.
+size_t CountBatchAcked(std::string_view body) {
+  size_t count = 0;
+  constexpr std::string_view kDone = "\"state\":\"done\"";
+  for (size_t at = body.find(kDone); at != std::string_view::npos;
+       at = body.find(kDone, at + kDone.size())) {
+    ++count;
+  }
+  return count;
+}
+
 // Boost's system_error what() appends a source location that buries the actual reason.
 std::string Describe(const std::exception& error) {
   if (const auto* system = dynamic_cast<const boost::system::system_error*>(&error)) {
@@ -829,6 +852,9 @@ struct PullState {
   int64_t max = 100;
   int64_t wait_ms = 500;
   int64_t lease_ms = 60'000;
+  // Acks: one request per task, pipelined ("single"), or one POST /v1/tasks:ack per pull
+  // ("batch").
+  bool batch_ack = false;
 
   // Preload. With `timed`, task i is due at first_due_ms + floor(i * spread_ms / tasks) (an
   // `at_ms` per item, the fire-ms scenario); otherwise every task is due now.
@@ -971,7 +997,30 @@ awaitable<void> PullConsumer(PullState& state) {
         state.lateness.Record(lateness_us);
         state.last_received_us = received_us;
       }
-      acks += AckRequest(state.addr, task);
+      if (!state.batch_ack) acks += AckRequest(state.addr, task);
+    }
+    if (state.batch_ack) {
+      try {
+        auto started = SteadyClock::now();
+        HttpResponse response = co_await connection.RoundTrip(BatchAckRequest(state.addr, tasks));
+        state.last_ack_at = SteadyClock::now();
+        state.ack_latency.Record(
+            std::chrono::duration_cast<std::chrono::microseconds>(state.last_ack_at - started)
+                .count());
+        size_t done = response.status == 200 ? CountBatchAcked(response.body) : 0;
+        state.acked += done;
+        if (done != tasks.size()) {
+          state.ack_errors += tasks.size() - done;
+          if (state.first_ack_error.empty()) {
+            state.first_ack_error = "batch ack: HTTP " + std::to_string(response.status) + ": " +
+                                    response.body.substr(0, 300);
+          }
+        }
+      } catch (const std::exception& e) {
+        state.ack_errors += tasks.size();
+        if (state.first_ack_error.empty()) state.first_ack_error = Describe(e);
+      }
+      continue;
     }
     try {
       auto started = SteadyClock::now();
@@ -999,8 +1048,18 @@ awaitable<void> PullConsumer(PullState& state) {
   }
 }
 
+// --ack-mode single (default: a request per task, pipelined) or batch (one tasks:ack per pull).
+bool AckMode(const Options& options) {
+  std::string mode = options.String("ack-mode", "single");
+  if (mode != "single" && mode != "batch") {
+    throw std::invalid_argument("--ack-mode must be single or batch, not " + mode);
+  }
+  return mode == "batch";
+}
+
 int RunPull(const Options& options) {
   PullState state;
+  state.batch_ack = AckMode(options);
   state.addr = options.String("addr");
   state.endpoint = ParseEndpoint(state.addr);
   state.tasks = options.Integer("tasks", 100'000);
@@ -1085,6 +1144,7 @@ int RunPull(const Options& options) {
 // due_at_ms, once per task.
 int RunFireMs(const Options& options) {
   PullState state;
+  state.batch_ack = AckMode(options);
   state.timed = true;
   state.addr = options.String("addr");
   state.endpoint = ParseEndpoint(state.addr);
@@ -1135,7 +1195,8 @@ int RunFireMs(const Options& options) {
   ReportErrors("fire-ms", "pull errors", state.pull_errors, state.first_pull_error);
   ReportErrors("fire-ms", "ack errors", state.ack_errors, state.first_ack_error);
   std::printf(
-      "{\"scenario\":\"fire-ms\",\"tasks\":%lld,\"spread_ms\":%lld,\"lead_ms\":%lld,"
+      "{\"scenario\":\"fire-ms\",\"ack_mode\":\"%s\",\"tasks\":%lld,\"spread_ms\":%lld,\"lead_ms\":"
+      "%lld,"
       "\"consumers\":%lld,\"max\":%lld,\"wait_ms\":%lld,\"add_tasks_per_s\":%.1f,\"add_s\":%.3f,"
       "\"add_errors\":%llu,\"added_after_due\":%llu,\"first_due_after_adds_ms\":%lld,"
       "\"added\":%llu,\"received\":%llu,\"missing\":%llu,\"duplicates\":%llu,\"unexpected\":%llu,"
@@ -1143,9 +1204,10 @@ int RunFireMs(const Options& options) {
       "\"empty_pulls\":%llu,\"pull_errors\":%llu,\"min_ms\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
       "\"max_ms\":%.3f,\"last_received_after_last_due_ms\":%.3f,"
       "\"note\":\"lateness = wall time a pull answer was read - due_at_ms of each task in it\"}\n",
-      static_cast<long long>(state.tasks), static_cast<long long>(state.spread_ms),
-      static_cast<long long>(lead_ms), static_cast<long long>(consumers),
-      static_cast<long long>(state.max), static_cast<long long>(state.wait_ms),
+      state.batch_ack ? "batch" : "single", static_cast<long long>(state.tasks),
+      static_cast<long long>(state.spread_ms), static_cast<long long>(lead_ms),
+      static_cast<long long>(consumers), static_cast<long long>(state.max),
+      static_cast<long long>(state.wait_ms),
       preload_s > 0 ? static_cast<double>(added) / preload_s : 0.0, preload_s,
       static_cast<unsigned long long>(state.preload_errors),
       static_cast<unsigned long long>(state.added_after_due),
@@ -2004,7 +2066,7 @@ int main(int argc, char** argv) {
     if (command == "pull") {
       return RunPull(Options(argc, argv,
                              {"addr", "tasks", "consumers", "max", "wait-ms", "lease-ms",
-                              "preload-connections", "topic", "timeout-s"}));
+                              "preload-connections", "topic", "timeout-s", "ack-mode"}));
     }
     if (command == "longpoll") {
       return RunLongPoll(Options(argc, argv, {"addr", "rounds", "delay-ms", "wait-ms", "topic"}));
@@ -2021,7 +2083,7 @@ int main(int argc, char** argv) {
       return RunFireMs(
           Options(argc, argv,
                   {"addr", "tasks", "spread-ms", "lead-ms", "consumers", "max", "wait-ms",
-                   "lease-ms", "preload-connections", "topic", "timeout-s"}));
+                   "lease-ms", "preload-connections", "topic", "timeout-s", "ack-mode"}));
     }
     if (command == "backlog-add") {
       return RunBacklogAdd(

@@ -30,8 +30,6 @@ Result<json::object> ParseBodyObject(std::string_view body, std::string_view wha
   return std::move(value.get_object());
 }
 
-namespace {
-
 std::string_view KindName(const json::value& value) {
   switch (value.kind()) {
     case json::kind::null:
@@ -51,6 +49,8 @@ std::string_view KindName(const json::value& value) {
   }
   return "unknown";
 }
+
+namespace {
 
 Result<int64_t> ToInteger(const json::value& value, std::string_view field) {
   std::string name(field);

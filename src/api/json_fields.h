@@ -17,6 +17,9 @@ inline constexpr size_t kMaxJsonDepth = 32;
 // was expected; `what` names the endpoint's fields for the empty-body message.
 Result<boost::json::object> ParseBodyObject(std::string_view body, std::string_view what);
 
+// "null", "a boolean", "a number", "a string", "an array", "an object": for messages.
+std::string_view KindName(const boost::json::value& value);
+
 // Field accessors: a missing or mistyped field yields kInvalidArgument naming the field.
 Result<std::string> RequireString(const boost::json::object& object, std::string_view field);
 Result<int64_t> RequireInteger(const boost::json::object& object, std::string_view field);

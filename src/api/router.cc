@@ -12,6 +12,7 @@
 #include "api/metrics_text.h"
 #include "api/request_id.h"
 #include "api/seed_api.h"
+#include "api/task_access.h"
 #include "api/v1_api.h"
 #include "api/v1_schedules.h"
 #include "common/logfmt.h"
@@ -132,17 +133,8 @@ void Router::Dispatch(const RouteMatch& match, const http::Request& request,
   if (match.routes.front().scope == Scope::kTask) {
     Right right = route != nullptr ? route->right : match.routes.back().right;
     if (who != nullptr || (route != nullptr && route->endpoint == Endpoint::kGetTask)) {
-      TaskId id = *ParseTaskId(match.id);
-      auto found = engine_.Get(id);
+      auto found = TaskForCaller(engine_, who, right, *ParseTaskId(match.id));
       if (!found) return respond(MakeErrorResponse(found.error()));
-      // A topic token learns nothing about other topics' tasks: one not among its topics
-      // answers exactly as an unknown id does (404), not 403.
-      if (who != nullptr && !who->admin &&
-          std::find(who->topics.begin(), who->topics.end(), found->topic) == who->topics.end()) {
-        return respond(
-            MakeErrorResponse({Errc::kNotFound, "task " + std::to_string(id) + " not found"}));
-      }
-      if (deny(right, found->topic)) return;
       task = std::move(*found);
     }
   }
@@ -186,6 +178,10 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return Pull(engine_, std::string(match.topic), request, std::move(respond));
     case Endpoint::kDead:
       return ListDead(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kPauseTopic:
+    case Endpoint::kResumeTopic:
+      return SetTopicPaused(engine_, match.topic, route.endpoint == Endpoint::kPauseTopic,
+                            std::move(respond));
     case Endpoint::kGetTask:
       return GetTask(engine_, *task, std::move(respond));
     case Endpoint::kCancel:
@@ -194,6 +190,10 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
     case Endpoint::kNack:
       return SettleLease(engine_, api_config_, id, route.endpoint == Endpoint::kNack, request,
                          std::move(respond));
+    case Endpoint::kAckBatch:
+    case Endpoint::kNackBatch:
+      return SettleLeases(engine_, api_config_, who, route.endpoint == Endpoint::kNackBatch,
+                          request, std::move(respond));
     case Endpoint::kExtend:
       return ExtendLease(engine_, id, request, std::move(respond));
     case Endpoint::kReschedule:

@@ -26,10 +26,14 @@ enum class Endpoint {
   kAddBatch,
   kPull,
   kDead,
+  kPauseTopic,
+  kResumeTopic,
   kGetTask,
   kCancel,
   kAck,
   kNack,
+  kAckBatch,   // POST /v1/tasks:ack (v1_lease_batch.cc)
+  kNackBatch,  // POST /v1/tasks:nack
   kExtend,
   kReschedule,
   kRedrive,

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/auth.h"
 #include "api/validate.h"
 #include "common/result.h"
 #include "engine/engine.h"
@@ -17,6 +18,9 @@ namespace delayq::api {
 
 // GET /v1/topics (topic "") and GET /v1/topics/{topic}.
 void ListTopics(engine::Engine& engine, std::string_view topic, http::Responder respond);
+// POST /v1/topics/{topic}/pause (`paused` true) and /resume: the topic object as it is then.
+void SetTopicPaused(engine::Engine& engine, std::string_view topic, bool paused,
+                    http::Responder respond);
 void ListDead(engine::Engine& engine, std::string_view topic, const http::Request& request,
               http::Responder respond);
 void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,
@@ -30,6 +34,12 @@ void CancelTask(engine::Engine& engine, TaskId id, http::Responder respond);
 // ack (`nack` false) or nack.
 void SettleLease(engine::Engine& engine, const ApiConfig& api_config, TaskId id, bool nack,
                  const http::Request& request, http::Responder respond);
+// POST /v1/tasks:ack (`nack` false) and POST /v1/tasks:nack (v1_lease_batch.cc): many leases
+// ended by one request, in one store worker round; each item applied or refused on its own,
+// with what the single ack or nack would answer. `who` (null: authentication is off) needs the
+// consume right on each item's topic; an item refused for it gets its own error.
+void SettleLeases(engine::Engine& engine, const ApiConfig& api_config, const Principal* who,
+                  bool nack, const http::Request& request, http::Responder respond);
 void ExtendLease(engine::Engine& engine, TaskId id, const http::Request& request,
                  http::Responder respond);
 void Reschedule(engine::Engine& engine, const ApiConfig& api_config, TaskId id,

@@ -15,15 +15,12 @@ namespace delayq::api {
 
 namespace json = boost::json;
 
-namespace {
+namespace {}  // namespace
 
-// The state a user sees: a scheduled task whose time has come is "due".
 std::string_view VisibleState(const Task& task, int64_t now_ms) {
   if (task.state == TaskState::kScheduled && task.due_at_ms <= now_ms) return "due";
   return StateName(task.state);
 }
-
-}  // namespace
 
 http::Response JsonResponse(int status, const json::value& body) {
   return http::Response{status, "application/json", json::serialize(body)};
@@ -72,13 +69,14 @@ json::object TaskJson(const Task& task, int64_t now_ms) {
   return out;
 }
 
-Result<uint64_t> DecodeLease(const json::object& body) {
+Result<uint64_t> DecodeLease(const json::object& body, std::string_view prefix) {
   auto lease = RequireString(body, "lease");
-  if (!lease) return std::unexpected(lease.error());
+  if (!lease) return Fail(Errc::kInvalidArgument, std::string(prefix) + lease.error().message);
   uint64_t token = 0;
   auto [end, ec] = std::from_chars(lease->data(), lease->data() + lease->size(), token, 16);
   if (ec != std::errc() || end != lease->data() + lease->size() || lease->empty() || token == 0) {
-    return Fail(Errc::kInvalidArgument, "lease must be the lease string returned by pull");
+    return Fail(Errc::kInvalidArgument,
+                std::string(prefix) + "lease must be the lease string returned by pull");
   }
   return token;
 }

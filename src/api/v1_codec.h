@@ -31,10 +31,13 @@ http::Response DeferredJson(int status, Build build) {
 // The payload as given: a JSON value when it was one, else a string.
 boost::json::value PayloadValue(const Task& task);
 std::string LeaseString(uint64_t token);  // 16 hex digits
+// The state a user sees: a scheduled task whose time has come is "due".
+std::string_view VisibleState(const Task& task, int64_t now_ms);
 boost::json::object TaskJson(const Task& task, int64_t now_ms);
 
-// The lease string of a pull answer, from a body's "lease".
-Result<uint64_t> DecodeLease(const boost::json::object& body);
+// The lease string of a pull answer, from a body's "lease"; `prefix` is prepended to the field
+// name in messages ("acks[3].").
+Result<uint64_t> DecodeLease(const boost::json::object& body, std::string_view prefix = "");
 // An optional integer field within [min, max].
 Result<std::optional<int64_t>> BoundedInteger(const boost::json::object& body,
                                               std::string_view prefix, std::string_view field,

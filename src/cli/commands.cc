@@ -101,17 +101,20 @@ void Commands::Impl::RegisterTaskCommands() {
 
 // The lease printed by `delayq pull` (without --ack) completes or returns the task.
 void Commands::Impl::RegisterLeaseCommands() {
-  ack_command = app.add_subcommand("ack", "complete a task taken by pull (needs its lease)");
-  ack_command->add_option("id", id, "task id")->required();
-  ack_command->add_option("--lease", lease_token, "the lease printed by delayq pull")->required();
+  constexpr const char* kItems =
+      "a task id (with --lease), or ID:LEASE for each of many tasks (one request for all)";
+  ack_command = app.add_subcommand(
+      "ack", "complete tasks taken by pull (needs their leases): ID --lease LEASE, or ID:LEASE...");
+  ack_command->add_option("tasks", lease_items, kItems)->required();
+  ack_command->add_option("--lease", lease_token, "the lease printed by delayq pull (one task)");
   AddCommon(ack_command);
 
   nack_command = app.add_subcommand(
       "nack",
-      "give back a task taken by pull: due again (attempt + 1), or dead when out of "
-      "attempts");
-  nack_command->add_option("id", id, "task id")->required();
-  nack_command->add_option("--lease", lease_token, "the lease printed by delayq pull")->required();
+      "give back tasks taken by pull: due again (attempt + 1), or dead when out of "
+      "attempts; ID --lease LEASE, or ID:LEASE...");
+  nack_command->add_option("tasks", lease_items, kItems)->required();
+  nack_command->add_option("--lease", lease_token, "the lease printed by delayq pull (one task)");
   nack_command->add_option("--delay", delay, "due again after this long (default: now)");
   AddCommon(nack_command);
 

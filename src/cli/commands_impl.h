@@ -21,6 +21,8 @@ namespace delayq::cli {
 inline constexpr std::chrono::milliseconds kCallTimeout{30'000};
 // The server's long-poll bound (docs/API.md, pull wait_ms).
 inline constexpr int64_t kMaxWaitMs = 30'000;
+// The server's bound on one batch acknowledgement (docs/API.md, POST /v1/tasks:ack).
+inline constexpr size_t kMaxLeaseBatch = 1000;
 // Payloads are cut to this many characters in tables (--json shows them whole).
 inline constexpr size_t kPayloadColumn = 60;
 
@@ -56,6 +58,8 @@ struct Commands::Impl {
   std::string id;
   std::string lease_token;
   std::string delay;
+  // ack, nack: one ID (with --lease) or ID:LEASE items, sent as one batch.
+  std::vector<std::string> lease_items;
 
   CLI::App* pull = nullptr;
   int64_t max = 1;
@@ -112,6 +116,26 @@ struct Commands::Impl {
   int RunGet();
   int RunTaskAction(std::string_view command, std::string_view method, std::string_view suffix);
   int RunLeaseAction(std::string_view command);
+  int RunLeaseBatch(std::string_view command, int64_t delay_ms);
+
+  // One lease to end in a batch, and what became of it (`error` empty: `state`).
+  struct LeaseItem {
+    std::string id;
+    std::string lease;
+  };
+  struct BatchOutcome {
+    std::string id;
+    std::string state;
+    std::string error;  // "409 lease is stale: ..."
+  };
+  // POST /v1/tasks:ack or :nack with `items` (each nack due again after `delay_ms`). Prints
+  // each refused item to stderr and sets *exit_code when any was; nullopt when the call
+  // itself failed (printed, *exit_code set). `raw_body` (may be null): the answer as sent.
+  std::optional<std::vector<BatchOutcome>> SettleBatch(Client& client, std::string_view command,
+                                                       bool nack,
+                                                       const std::vector<LeaseItem>& items,
+                                                       int64_t delay_ms, int* exit_code,
+                                                       std::string* raw_body = nullptr);
   int RunExtend();
   int RunPull();
   int RunTopics();

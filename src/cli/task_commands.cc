@@ -1,6 +1,7 @@
 // Each client subcommand: checks its arguments, makes the call, prints the answer.
 #include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "cli/commands_impl.h"
 #include "cli/format.h"
@@ -83,38 +84,6 @@ int Commands::Impl::RunTaskAction(std::string_view command, std::string_view met
   return ShowTask(command, method, "/v1/tasks/" + id + std::string(suffix), "");
 }
 
-int Commands::Impl::RunLeaseAction(std::string_view command) {
-  if (!IsTaskId(id)) return Usage(command, BadId());
-  json::object body{{"lease", lease_token}};
-  if (!delay.empty()) {
-    auto ms = ParseDurationMs(delay);
-    if (!ms || *ms < 0) {
-      return Usage(command, "--delay '" + delay + "' is not a duration: use e.g. 30s or 5m");
-    }
-    body["delay_ms"] = *ms;
-  }
-  return ShowTask(command, "POST", "/v1/tasks/" + id + "/" + std::string(command),
-                  json::serialize(body));
-}
-
-int Commands::Impl::RunExtend() {
-  if (!IsTaskId(id)) return Usage("extend", BadId());
-  auto ms = ParseDurationMs(extend_for);
-  if (!ms || *ms < 100 || *ms > 43'200'000) {
-    return Usage("extend", "--for '" + extend_for + "' is not a lease length from 100ms to 12h");
-  }
-  json::object body{{"lease", lease_token}, {"lease_ms", *ms}};
-  Exchanged call = Exchange("extend", "POST", "/v1/tasks/" + id + "/extend", json::serialize(body));
-  if (!call.answer) return call.exit_code;
-  const json::object& answer = *call.answer;
-  Table table({"FIELD", "VALUE"});
-  table.Row({"id", Text(answer.if_contains("id"))});
-  table.Row({"lease", Text(answer.if_contains("lease"))});
-  table.Row({"lease until", Time(Int(answer, "lease_until_ms"), NowMs())});
-  table.Print(std::cout, /*header=*/false);
-  return kExitOk;
-}
-
 int Commands::Impl::RunPull() {
   if (!IsValidTopic(topic)) {
     return Usage("pull", BadTopic());
@@ -145,24 +114,33 @@ int Commands::Impl::RunPull() {
     return kExitRefused;
   }
   int64_t now = NowMs();
+  // --ack: the whole pull in one batch acknowledgement.
+  std::map<std::string, std::string> acked;  // task id -> "yes" or why not
+  if (ack && !list->as_array().empty()) {
+    std::vector<LeaseItem> items;
+    for (const json::value& item : list->as_array()) {
+      if (!item.is_object()) continue;
+      items.push_back(
+          {Text(item.as_object().if_contains("id")), Text(item.as_object().if_contains("lease"))});
+    }
+    auto results = SettleBatch(client, "pull --ack", false, items, 0, &exit_code);
+    if (results) {
+      for (const BatchOutcome& outcome : *results) {
+        acked[outcome.id] = outcome.error.empty() ? "yes" : "no: " + outcome.error;
+      }
+    }
+  }
   Table table(ack ? std::vector<std::string>{"ID", "ATTEMPT", "DUE", "PAYLOAD", "ACKED"}
                   : std::vector<std::string>{"ID", "ATTEMPT", "DUE", "PAYLOAD", "LEASE"});
   for (const json::value& item : list->as_array()) {
     if (!item.is_object()) continue;
     const json::object& task = item.as_object();
     std::string task_id = Text(task.if_contains("id"));
-    std::string lease_text = Text(task.if_contains("lease"));
-    std::string last = lease_text;
+    std::string last = Text(task.if_contains("lease"));
     if (ack) {
-      json::object ack_body{{"lease", lease_text}};
-      auto acked = Call(client, "pull --ack", "POST", "/v1/tasks/" + task_id + "/ack",
-                        json::serialize(ack_body), &exit_code);
-      if (!acked) {
-        // Keep going: the other tasks are still leased to us and can be acked.
-        last = "no";
-      } else {
-        last = "yes";
-      }
+      // A task the batch did not settle stays leased to us until its lease runs out.
+      auto it = acked.find(task_id);
+      last = it == acked.end() ? "no" : Truncate(it->second, kPayloadColumn);
     }
     table.Row({task_id, std::to_string(Int(task, "attempt")), Time(Int(task, "due_at_ms"), now),
                Truncate(Text(task.if_contains("payload")), kPayloadColumn), last});
@@ -181,7 +159,7 @@ int Commands::Impl::RunTopics() {
   if (!call.answer) return call.exit_code;
   const json::object& answer = *call.answer;
   Table table({"TOPIC", "SCHEDULED", "DUE", "LEASED", "DELIVERING", "DONE", "DEAD", "CANCELLED",
-               "OLDEST DUE"});
+               "OLDEST DUE", "PAUSED"});
   if (const json::value* list = answer.if_contains("topics"); list && list->is_array()) {
     for (const json::value& item : list->as_array()) {
       if (!item.is_object()) continue;
@@ -194,7 +172,8 @@ int Commands::Impl::RunTopics() {
       int64_t lateness = Int(t, "oldest_due_lateness_ms");
       table.Row({Text(t.if_contains("topic")), count("scheduled"), std::to_string(Int(t, "due")),
                  count("leased"), count("delivering"), count("done"), count("dead"),
-                 count("cancelled"), Int(t, "due") > 0 ? Duration(lateness) + " late" : "-"});
+                 count("cancelled"), Int(t, "due") > 0 ? Duration(lateness) + " late" : "-",
+                 Text(t.if_contains("paused"))});
     }
   }
   if (table.empty()) {

@@ -245,38 +245,80 @@ void Engine::WakeWaiters(const std::string& topic) {
 
 Engine::TaskDone Engine::CountOutcome(TaskDone done) {
   return [this, done = std::move(done)](Result<Task> task) {
-    if (task) {
-      switch (task->state) {
-        case TaskState::kDone:
-          metrics_.topics.Count(task->topic, TopicEvent::kDelivered);
-          break;
-        case TaskState::kDead:
-          metrics_.topics.Count(task->topic, TopicEvent::kFailed);
-          metrics_.topics.Count(task->topic, TopicEvent::kDead);
-          break;
-        case TaskState::kScheduled:  // nacked, due again later
-          metrics_.topics.Count(task->topic, TopicEvent::kFailed);
-          break;
-        case TaskState::kCancelled:
-          metrics_.topics.Count(task->topic, TopicEvent::kCancelled);
-          break;
-        default:
-          break;
-      }
-    }
+    if (task) CountState(*task);
     done(std::move(task));
   };
 }
 
+void Engine::CountState(const Task& task) {
+  switch (task.state) {
+    case TaskState::kDone:
+      metrics_.topics.Count(task.topic, TopicEvent::kDelivered);
+      break;
+    case TaskState::kDead:
+      metrics_.topics.Count(task.topic, TopicEvent::kFailed);
+      metrics_.topics.Count(task.topic, TopicEvent::kDead);
+      break;
+    case TaskState::kScheduled:  // nacked, due again later
+      metrics_.topics.Count(task.topic, TopicEvent::kFailed);
+      break;
+    case TaskState::kCancelled:
+      metrics_.topics.Count(task.topic, TopicEvent::kCancelled);
+      break;
+    default:
+      break;
+  }
+}
+
+store::Settlement Engine::SettlementOf(TaskId id, uint64_t lease_token, bool nack,
+                                       int64_t delay_ms) {
+  if (!nack) return store::Settlement{id, lease_token, true, 0, {}};
+  return store::Settlement{id, lease_token, false, clock_.NowMs() + std::max<int64_t>(delay_ms, 0),
+                           "nacked by consumer"};
+}
+
 // Acks and nacks are settlements: the store worker records all of a round's in one write.
 void Engine::Ack(TaskId id, uint64_t lease_token, TaskDone done) {
-  Settle(store::Settlement{id, lease_token, true, 0, {}}, CountOutcome(std::move(done)));
+  Settle(SettlementOf(id, lease_token, false, 0), CountOutcome(std::move(done)));
 }
 
 void Engine::Nack(TaskId id, uint64_t lease_token, int64_t delay_ms, TaskDone done) {
-  Settle(store::Settlement{id, lease_token, false, clock_.NowMs() + std::max<int64_t>(delay_ms, 0),
-                           "nacked by consumer"},
-         CountOutcome(std::move(done)));
+  Settle(SettlementOf(id, lease_token, true, delay_ms), CountOutcome(std::move(done)));
+}
+
+void Engine::SettleMany(std::vector<LeaseEnd> ends, SettledDone done) {
+  if (ends.empty()) return done(std::vector<Result<Task>>());
+  // Every entry's callback runs on the worker thread, one after another in the same round,
+  // so the collection needs no lock; the last one answers.
+  struct Collected {
+    std::vector<Result<Task>> results;
+    size_t left = 0;
+    SettledDone done;
+  };
+  auto collected = std::make_shared<Collected>();
+  collected->results.resize(ends.size(), std::unexpected(Overloaded()));
+  collected->left = ends.size();
+  collected->done = std::move(done);
+  std::vector<store::Settlement> settlements;
+  std::vector<StoreWorker::SettleDone> each;
+  settlements.reserve(ends.size());
+  each.reserve(ends.size());
+  for (size_t i = 0; i < ends.size(); ++i) {
+    const LeaseEnd& end = ends[i];
+    settlements.push_back(SettlementOf(end.id, end.lease_token, end.nack, end.delay_ms));
+    each.push_back([this, collected, i](Result<Task> task) {
+      if (task) {
+        CountState(*task);
+        if (task->state == TaskState::kScheduled) scheduler_->Kick(task->due_at_ms);
+      }
+      collected->results[i] = std::move(task);
+      if (--collected->left == 0) collected->done(std::move(collected->results));
+    });
+  }
+  if (!worker_->SubmitSettles(std::move(settlements), std::move(each))) {
+    metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
+    collected->done(std::unexpected(Overloaded()));
+  }
 }
 
 void Engine::Settle(store::Settlement settlement, TaskDone done) {

@@ -140,11 +140,29 @@ class Engine final : private SchedulerListener {
   void Ack(TaskId id, uint64_t lease_token, TaskDone done);
   // Due again after `delay_ms` (or dead when out of attempts).
   void Nack(TaskId id, uint64_t lease_token, int64_t delay_ms, TaskDone done);
+  // Acks and nacks many leases with one submission: they are recorded in one store worker
+  // round (one Store::Settle with the round's other settlements). `done` gets, per entry in
+  // order, what Ack or Nack would have answered, counted in the same metrics; it fails as a
+  // whole (kOverloaded, nothing applied) only when the worker refuses the submission.
+  struct LeaseEnd {
+    TaskId id = 0;
+    uint64_t lease_token = 0;
+    bool nack = false;
+    int64_t delay_ms = 0;  // nack: due again after this long
+  };
+  using SettledDone = std::function<void(Result<std::vector<Result<Task>>>)>;
+  void SettleMany(std::vector<LeaseEnd> ends, SettledDone done);
   // Moves a current lease's deadline to now + `lease_ms` (Store::ExtendLease).
   void Extend(TaskId id, uint64_t lease_token, int64_t lease_ms, TaskDone done);
   void Cancel(TaskId id, TaskDone done);
   void Reschedule(TaskId id, int64_t due_at_ms, TaskDone done);
   void Redrive(TaskId id, TaskDone done);
+
+  using TopicDone = std::function<void(Result<store::TopicStats>)>;
+  // Pauses or resumes the deliveries of a topic (Store::SetPaused) on the store worker and
+  // answers the topic as it is then. Leases and calls already out finish; a resume wakes the
+  // topic's long polls and claims its due callbacks, oldest first (engine_topics.cc).
+  void SetTopicPaused(std::string topic, bool paused, TopicDone done);
 
   // Reads from any thread; never wait for the store worker.
   Result<Task> Get(TaskId id);
@@ -210,6 +228,8 @@ class Engine final : private SchedulerListener {
   void RecordDelivery(const Task& task, int64_t now_ms);
   // Wraps `done` so that the task state it reports is counted in the per-topic series.
   TaskDone CountOutcome(TaskDone done);
+  void CountState(const Task& task);
+  store::Settlement SettlementOf(TaskId id, uint64_t lease_token, bool nack, int64_t delay_ms);
   static Error Overloaded();
 
   // Schedules (engine_schedules.cc), on the store worker (or in Start, before the threads).

@@ -1,6 +1,8 @@
 #include "engine/store_worker.h"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <optional>
 
 namespace delayq::engine {
@@ -54,6 +56,19 @@ bool StoreWorker::SubmitSettle(store::Settlement&& settlement, SettleDone&& done
     ++queued_;
     settles_.push_back(std::move(settlement));
     settle_done_.push_back(std::move(done));
+    thread_.condition().notify_one();
+  }
+  return true;
+}
+
+bool StoreWorker::SubmitSettles(std::vector<store::Settlement>&& settlements,
+                                std::vector<SettleDone>&& done) {
+  {
+    std::lock_guard lock(thread_.mutex());
+    if (thread_.stopping() || queued_ + settlements.size() > max_queued_) return false;
+    queued_ += settlements.size();
+    std::move(settlements.begin(), settlements.end(), std::back_inserter(settles_));
+    std::move(done.begin(), done.end(), std::back_inserter(settle_done_));
     thread_.condition().notify_one();
   }
   return true;

@@ -46,6 +46,10 @@ class StoreWorker {
   [[nodiscard]] bool Submit(Job&& job);
   // Ack or nack of one lease; `done` gets what Store::Ack / Store::Nack would return.
   [[nodiscard]] bool SubmitSettle(store::Settlement&& settlement, SettleDone&& done);
+  // Many at once, all in the same round (one Store::Settle with the round's others), or none
+  // when refused; `done[i]` gets settlement i's outcome. Same size.
+  [[nodiscard]] bool SubmitSettles(std::vector<store::Settlement>&& settlements,
+                                   std::vector<SettleDone>&& done);
 
  private:
   struct AddRequest {

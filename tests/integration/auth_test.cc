@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <map>
 
 #include "support/http_client.h"
 #include "support/integration.h"
@@ -75,6 +76,9 @@ std::vector<Endpoint> AllEndpoints(const std::string& id) {
       {"DELETE", "/v1/tasks/" + id, ""},
       {"POST", "/v1/tasks/" + id + "/ack", R"({"lease":"00000000000000ff"})"},
       {"POST", "/v1/tasks/" + id + "/nack", R"({"lease":"00000000000000ff"})"},
+      {"POST", "/v1/tasks:ack", R"({"acks":[{"id":")" + id + R"(","lease":"00000000000000ff"}]})"},
+      {"POST", "/v1/tasks:nack",
+       R"({"nacks":[{"id":")" + id + R"(","lease":"00000000000000ff"}]})"},
       {"POST", "/v1/tasks/" + id + "/reschedule", R"({"delay_ms":10})"},
       {"POST", "/v1/tasks/" + id + "/redrive", ""},
       {"GET", "/v1/topics", ""},
@@ -162,6 +166,64 @@ TEST_F(Auth, AConsumerTokenConsumesItsTopicOnly) {
   // Its own topic but a right it lacks: 403 (it may already see that topic's tasks).
   EXPECT_EQ(Send("DELETE", "/v1/tasks/" + id, "", kConsumer).status, 403);
   EXPECT_EQ(Send("GET", "/v1/tasks/" + id, "", kConsumer).status, 200);
+}
+
+// A batch acknowledgement is authorized per item, as the single ack of each would be: items of
+// the token's topics are applied, another topic's task is refused as unknown (404) and a task
+// of its topic without the consume right as forbidden (403), each in its own result.
+TEST_F(Auth, BatchAckAuthorizesEachItemOnItsOwnTasksTopic) {
+  std::string first = AddOrder(kAdmin);
+  std::string second = AddOrder(kAdmin);
+  auto paid = Send("POST", "/v1/topics/payments/tasks", R"({"payload":"p"})", kAdmin);
+  ASSERT_EQ(paid.status, 201) << paid.body;
+  auto lease_of = [&](const std::string& topic, const std::string& token) {
+    std::map<std::string, std::string> leases;
+    auto pulled =
+        Send("POST", "/v1/topics/" + topic + "/pull", R"({"max":10,"wait_ms":1000})", token);
+    EXPECT_EQ(pulled.status, 200) << pulled.body;
+    json::value answer = json::parse(pulled.body);  // kept: the loop refers into it
+    for (const json::value& task : answer.at("tasks").as_array()) {
+      leases[std::string(task.at("id").as_string())] = std::string(task.at("lease").as_string());
+    }
+    return leases;
+  };
+  std::map<std::string, std::string> orders = lease_of("orders", kConsumer);
+  ASSERT_EQ(orders.size(), 2u);
+  std::map<std::string, std::string> payments = lease_of("payments", kAdmin);
+  ASSERT_EQ(payments.size(), 1u);
+  const auto& [paid_id, paid_lease] = *payments.begin();
+  auto item = [](const std::string& id, const std::string& lease) {
+    return R"({"id":")" + id + R"(","lease":")" + lease + R"("})";
+  };
+
+  auto acked = Send("POST", "/v1/tasks:ack",
+                    R"({"acks":[)" + item(first, orders[first]) + "," + item(paid_id, paid_lease) +
+                        "," + item(second, orders[second]) + "]}",
+                    kConsumer);
+  ASSERT_EQ(acked.status, 200) << acked.body;
+  json::array results = json::parse(acked.body).at("results").as_array();
+  ASSERT_EQ(results.size(), 3u) << acked.body;
+  EXPECT_EQ(json::serialize(results[0]), R"({"id":")" + first + R"(","state":"done"})");
+  EXPECT_EQ(json::serialize(results[1]), R"({"id":")" + paid_id +
+                                             R"(","error":{"code":404,"message":"task )" + paid_id +
+                                             R"( not found"}})");
+  EXPECT_EQ(json::serialize(results[2]), R"({"id":")" + second + R"(","state":"done"})");
+  auto paid_task = Send("GET", "/v1/tasks/" + paid_id, "", kAdmin);
+  EXPECT_EQ(json::parse(paid_task.body).at("state"), "leased") << paid_task.body;
+
+  // The publisher may see orders' tasks but not consume them.
+  std::string third = AddOrder(kAdmin);
+  std::map<std::string, std::string> held = lease_of("orders", kAdmin);
+  ASSERT_EQ(held.count(third), 1u);
+  auto refused =
+      Send("POST", "/v1/tasks:nack", R"({"nacks":[)" + item(third, held[third]) + "]}", kPublisher);
+  ASSERT_EQ(refused.status, 200) << refused.body;
+  EXPECT_EQ(
+      json::serialize(json::parse(refused.body).at("results")),
+      R"([{"id":")" + third +
+          R"(","error":{"code":403,"message":"this token may not consume from topic 'orders'"}}])");
+  auto third_task = Send("GET", "/v1/tasks/" + third, "", kAdmin);
+  EXPECT_EQ(json::parse(third_task.body).at("state"), "leased") << third_task.body;
 }
 
 }  // namespace

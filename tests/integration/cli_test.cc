@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -282,6 +283,44 @@ TEST_F(Cli, AckAndNackUseTheLeasePrintedByPull) {
   EXPECT_THAT(missing.err, HasSubstr("--lease is required"));
 }
 
+// Many ID:LEASE items go in one batch request: each task's new state in a table, each refused
+// item on stderr with the single call's status and message, exit 1 when any was refused.
+TEST_F(Cli, AckAndNackTakeManyIdLeaseItemsInOneBatch) {
+  std::string a = AddJson({"--topic", "many", "--payload", "a"});
+  std::string b = AddJson({"--topic", "many", "--payload", "b"});
+  std::string c = AddJson({"--topic", "many", "--payload", "c"});
+  ProcessResult pulled = Run({"pull", "--topic", "many", "--max", "3", "--json"});
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.err;
+  std::map<std::string, std::string> lease;
+  json::value answer = json::parse(pulled.out);  // kept: the loop refers into it
+  for (const json::value& task : answer.at("tasks").as_array()) {
+    lease[std::string(task.at("id").as_string())] = std::string(task.at("lease").as_string());
+  }
+  ASSERT_EQ(lease.size(), 3u) << pulled.out;
+
+  ProcessResult acked = Run({"ack", a + ":" + lease[a], b + ":" + lease[b]});
+  ASSERT_EQ(acked.exit_code, 0) << acked.err;
+  EXPECT_THAT(acked.out, ::testing::ContainsRegex(a + " +done"));
+  EXPECT_THAT(acked.out, ::testing::ContainsRegex(b + " +done"));
+  EXPECT_EQ(Api("GET", "/v1/tasks/" + b)["state"], "done");
+
+  // One stale (a is done now), one applied: exit 1, the stale one named on stderr.
+  ProcessResult mixed = Run({"nack", a + ":" + lease[a], c + ":" + lease[c], "--delay", "1h"});
+  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_THAT(mixed.err, HasSubstr("task " + a + ": the server answered 409 lease is stale: task " +
+                                   a + " is done"));
+  EXPECT_THAT(mixed.out, ::testing::ContainsRegex(a + " +refused"));
+  EXPECT_THAT(mixed.out, ::testing::ContainsRegex(c + " +scheduled"));
+  EXPECT_EQ(Api("GET", "/v1/tasks/" + c)["state"], "scheduled");
+
+  ProcessResult bare = Run({"ack", a, b + ":" + lease[b]});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_THAT(bare.err, HasSubstr("--lease is required for a bare task id ('" + a + "')"));
+  ProcessResult two_with_lease = Run({"ack", a, b, "--lease", lease[a]});
+  EXPECT_EQ(two_with_lease.exit_code, 2);
+  EXPECT_THAT(two_with_lease.err, HasSubstr("--lease goes with one task id"));
+}
+
 TEST_F(Cli, TopicsListsCountsPerState) {
   AddJson({"--topic", "alpha", "--in", "1h", "--payload", "1"});
   AddJson({"--topic", "alpha", "--in", "1h", "--payload", "2"});
@@ -297,6 +336,27 @@ TEST_F(Cli, TopicsListsCountsPerState) {
   ProcessResult j = Run({"topics", "--json"});
   ASSERT_EQ(j.exit_code, 0);
   EXPECT_EQ(json::parse(j.out).at("topics").as_array().size(), 2u);
+}
+
+TEST_F(Cli, TopicPauseHoldsDeliveriesAndResumeReleasesThem) {
+  std::string id = AddJson({"--topic", "held", "--payload", "x"});
+  ProcessResult paused = Run({"topic", "pause", "held"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.err;
+  EXPECT_THAT(paused.out, HasSubstr("topic held paused since "));
+  EXPECT_EQ(Api("GET", "/v1/topics/held")["paused"], json::value(true));
+  ProcessResult listed = Run({"topics"});
+  EXPECT_THAT(listed.out, HasSubstr("PAUSED"));
+  EXPECT_THAT(listed.out, HasSubstr("true"));
+  EXPECT_THAT(Run({"pull", "--topic", "held"}).out, HasSubstr("no task due in topic 'held'"));
+
+  ProcessResult resumed = Run({"topic", "resume", "held", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(json::parse(resumed.out).at("paused"), json::value(false));
+  EXPECT_THAT(Run({"pull", "--topic", "held"}).out, HasSubstr(id));
+
+  ProcessResult bad = Run({"topic", "pause", "no/slash"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("is not a valid topic name"));
 }
 
 TEST_F(Cli, DeadListsDeadTasksAndRedrivePutsThemBack) {

@@ -641,5 +641,65 @@ TEST(RedisClusterMode, FiftyTopicsAcrossSlots) {
   EXPECT_EQ(topics.at("topics").as_array().size(), 50u);
 }
 
+// One batch acknowledgement whose items' topics hash to slots on different masters: each item
+// is applied on its own node (grouped per node by the store), in request order in the answer.
+TEST(RedisClusterMode, BatchAckAcrossSlotsSettlesEachItemOnItsOwnNode) {
+  testing::TempDir dir;
+  RedisCluster cluster(dir.Sub("cluster"));
+  ASSERT_TRUE(cluster.Start()) << cluster.last_error();
+  ServerProcess instance(dir.Sub("i0"), RedisFlags(cluster.url()));
+  ASSERT_TRUE(instance.Start()) << instance.last_error();
+  HttpClient client(instance.address());
+  std::mt19937 rng(11);
+  for (int t = 0; t < 10; ++t) {
+    ASSERT_EQ(AddBatch(client, "spread-" + std::to_string(t), 3, WallClockMs(), 0, "", rng).size(),
+              3u);
+  }
+  std::vector<std::pair<std::string, std::string>> leases;  // id, lease
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int t = 0; t < 10; ++t) {
+          auto response =
+              client.Post("/v1/topics/spread-" + std::to_string(t) + "/pull", R"({"max":10})");
+          if (response.status != 200) continue;
+          json::value answer = Parse(response.body);  // kept: the loop refers into it
+          for (const auto& item : answer.at("tasks").as_array()) {
+            leases.emplace_back(item.at("id").as_string(), item.at("lease").as_string());
+          }
+        }
+        return leases.size() >= 30;
+      },
+      std::chrono::seconds(20)))
+      << "pulled " << leases.size() << " of 30";
+  ASSERT_EQ(leases.size(), 30u);
+  // The last item with a lease that is not its own: refused alone.
+  const std::string wrong =
+      leases.back().second == "00000000000000ab" ? "00000000000000ac" : "00000000000000ab";
+  std::string body = R"({"acks":[)";
+  for (size_t i = 0; i < leases.size(); ++i) {
+    std::string lease = i + 1 == leases.size() ? wrong : leases[i].second;
+    body += (i ? "," : "") + std::string(R"({"id":")") + leases[i].first + R"(","lease":")" +
+            lease + "\"}";
+  }
+  auto acked = client.Post("/v1/tasks:ack", body + "]}");
+  ASSERT_EQ(acked.status, 200) << acked.body;
+  const json::array results = Parse(acked.body).at("results").as_array();
+  ASSERT_EQ(results.size(), 30u);
+  for (size_t i = 0; i + 1 < results.size(); ++i) {
+    EXPECT_EQ(results[i].at("id").as_string(), leases[i].first) << i;
+    EXPECT_EQ(results[i].at("state").as_string(), "done") << json::serialize(results[i]);
+  }
+  EXPECT_EQ(results[29].at("error").at("code").as_int64(), 409) << json::serialize(results[29]);
+  EXPECT_EQ(Parse(client.Get("/v1/tasks/" + leases[29].first).body).at("state"), "leased");
+  auto nacked =
+      client.Post("/v1/tasks:nack", R"({"nacks":[{"id":")" + leases[29].first + R"(","lease":")" +
+                                        leases[29].second + R"(","delay_ms":3600000}]})");
+  ASSERT_EQ(nacked.status, 200) << nacked.body;
+  EXPECT_EQ(Parse(nacked.body).at("results").as_array()[0].at("state"), "scheduled") << nacked.body;
+  for (size_t i = 0; i + 1 < leases.size(); ++i) {
+    EXPECT_EQ(Parse(client.Get("/v1/tasks/" + leases[i].first).body).at("state"), "done");
+  }
+}
+
 }  // namespace
 }  // namespace delayq

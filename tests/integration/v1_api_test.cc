@@ -256,6 +256,101 @@ TEST_F(V1Api, NackWithDelayBringsTheTaskBackLater) {
   EXPECT_EQ(again[0].at("attempt").as_int64(), 2);
 }
 
+// A consumer ends a whole pull's leases in one request: each item is applied or refused on its
+// own, in request order, with the status and message the single ack or nack of it answers, and
+// counted in the same per-topic series.
+TEST_F(V1Api, BatchAckAndNackSettleEachItemAsTheSingleCallWould) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(AddTask("drain", R"("payload":"x","max_attempts":1)"));
+  std::string later = AddTask("drain", R"("payload":"later","delay_ms":3600000)");
+  json::array pulled = Pull(*client_, "drain", 10, 1000, 60000);
+  ASSERT_EQ(pulled.size(), 4u);
+  std::map<std::string, std::string> lease;
+  for (const json::value& task : pulled) lease[Str(task, "id")] = Str(task, "lease");
+  ASSERT_EQ(Ack(*client_, json::object{{"id", ids[3]}, {"lease", lease[ids[3]]}}), 200);
+  const std::string unknown = "12345";
+  const std::string stale =
+      lease[ids[1]] == "00000000000000ab" ? "00000000000000ac" : "00000000000000ab";
+  struct Item {
+    std::string id, lease;
+  };
+  std::vector<Item> acks = {{ids[0], lease[ids[0]]},
+                            {ids[1], stale},
+                            {unknown, lease[ids[0]]},
+                            {later, lease[ids[0]]},
+                            {ids[3], lease[ids[3]]}};
+  auto body = [](const std::string& field, const std::vector<Item>& items,
+                 const std::string& extra) {
+    std::string out = "{\"" + field + "\":[";
+    for (size_t i = 0; i < items.size(); ++i) {
+      out += (i ? "," : "") + std::string(R"({"id":")") + items[i].id + R"(","lease":")" +
+             items[i].lease + "\"" + extra + "}";
+    }
+    return out + "]}";
+  };
+  Reply acked = Call(*client_, "POST", "/v1/tasks:ack", body("acks", acks, ""));
+  ASSERT_EQ(acked.status, 200) << json::serialize(acked.body);
+  const json::array& results = acked.body.at("results").as_array();
+  ASSERT_EQ(results.size(), acks.size());
+  EXPECT_EQ(json::serialize(results[0]), R"({"id":")" + ids[0] + R"(","state":"done"})");
+  for (size_t i = 1; i < acks.size(); ++i) {
+    EXPECT_EQ(Str(results[i], "id"), acks[i].id);
+    ASSERT_TRUE(results[i].as_object().contains("error")) << json::serialize(results[i]);
+    // The single ack of the same item, sent now (a refusal changes nothing): same answer.
+    Reply single = Call(*client_, "POST", "/v1/tasks/" + acks[i].id + "/ack",
+                        R"({"lease":")" + acks[i].lease + R"("})");
+    EXPECT_EQ(results[i].at("error").at("code").as_int64(), single.status) << i;
+    EXPECT_EQ(results[i].at("error").at("message"), single.body.at("error_msg")) << i;
+  }
+  EXPECT_EQ(results[1].at("error").at("code").as_int64(), 409);
+  EXPECT_EQ(results[2].at("error").at("code").as_int64(), 404);
+  EXPECT_EQ(Str(Get(ids[1]), "state"), "leased");
+  EXPECT_EQ(Str(Get(later), "state"), "scheduled");
+
+  // Nacks: one due again in an hour (its attempts allow another delivery only after a redrive:
+  // max_attempts 1 makes it dead), the other with its stale lease refused.
+  Reply nacked =
+      Call(*client_, "POST", "/v1/tasks:nack",
+           body("nacks", {{ids[2], lease[ids[2]]}, {ids[1], stale}}, R"(,"delay_ms":3600000)"));
+  ASSERT_EQ(nacked.status, 200) << json::serialize(nacked.body);
+  const json::array& nack_results = nacked.body.at("results").as_array();
+  ASSERT_EQ(nack_results.size(), 2u);
+  EXPECT_EQ(json::serialize(nack_results[0]), R"({"id":")" + ids[2] + R"(","state":"dead"})");
+  EXPECT_EQ(nack_results[1].at("error").at("code").as_int64(), 409);
+  EXPECT_EQ(Str(Get(ids[2]), "last_error"), "nacked by consumer");
+
+  // Counted as single acks and nacks are: two delivered (one single, one batch), one failed
+  // and dead.
+  std::string metrics = client_->Get("/metrics").body;
+  EXPECT_NE(metrics.find("delayq_topic_tasks_delivered_total{topic=\"drain\"} 2\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("delayq_topic_tasks_dead_total{topic=\"drain\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("delayq_topic_tasks_failed_total{topic=\"drain\"} 1\n"),
+            std::string::npos);
+}
+
+// A nack in a batch makes its task due again after its own delay_ms, like the single nack.
+TEST_F(V1Api, BatchNackBringsEachTaskBackAfterItsDelay) {
+  std::string soon = AddTask("renack", R"("payload":"soon")");
+  std::string late = AddTask("renack", R"("payload":"late")");
+  json::array first = Pull(*client_, "renack", 2, 1000, 60000);
+  ASSERT_EQ(first.size(), 2u);
+  std::map<std::string, std::string> lease;
+  for (const json::value& task : first) lease[Str(task, "id")] = Str(task, "lease");
+  Reply r = Call(*client_, "POST", "/v1/tasks:nack",
+                 R"({"nacks":[{"id":")" + soon + R"(","lease":")" + lease[soon] +
+                     R"(","delay_ms":300},{"id":")" + late + R"(","lease":")" + lease[late] +
+                     R"(","delay_ms":3600000}]})");
+  ASSERT_EQ(r.status, 200) << json::serialize(r.body);
+  json::array again = Pull(*client_, "renack", 2, 3000, 60000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(Str(again[0], "id"), soon);
+  EXPECT_EQ(again[0].at("attempt").as_int64(), 2);
+  EXPECT_EQ(Str(Get(late), "state"), "scheduled");
+  EXPECT_GT(Get(late).at("due_at_ms").as_int64(), WallClockMs() + 3'000'000);
+}
+
 TEST_F(V1Api, BatchIsAllOrNothing) {
   Reply bad = Call(*client_, "POST", "/v1/topics/batch/tasks:batch",
                    R"({"tasks":[{"payload":"ok"},{"payload":"ok"},{"delay_ms":5}]})");

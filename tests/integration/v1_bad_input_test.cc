@@ -93,6 +93,13 @@ std::string Batch(const std::vector<std::string>& items) {
   return body + "]}";
 }
 
+// {"acks":[<items>]}
+std::string Acks(const std::vector<std::string>& items) {
+  std::string body = R"({"acks":[)";
+  for (size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + items[i];
+  return body + "]}";
+}
+
 // A JSON array of `count` copies of `element`.
 std::string ArrayOf(size_t count, const std::string& element) {
   std::string out = "[";
@@ -137,6 +144,9 @@ std::vector<BadRequest> BadRequests() {
   const std::string over_limit_array = ArrayOf(200000, "12345");  // 1,200,001 bytes
   const std::string callback_url = R"("url":"http://127.0.0.1:9/cb")";
   std::vector<std::string> items_1001(1001, ok_item);
+  // The seeded leased task with its real lease: applied if a refused batch applied anything.
+  const std::string leased_item = R"({"id":"{leased}","lease":"{lease}"})";
+  std::vector<std::string> acks_1001(1001, leased_item);
   std::vector<std::string> bad_in_the_middle(5, ok_item);
   bad_in_the_middle[2] = R"({"payload":"ok","delay_ms":-4})";
 
@@ -346,6 +356,55 @@ std::vector<BadRequest> BadRequests() {
        R"({"lease":"{lease}","delay_ms":)" + beyond_max_delay + "}", 400, 1, "delay_ms"},
       {"NackStaleLease", "POST", task("{leased}", "nack"), R"({"lease":"{stale_lease}"})", 409, 1,
        "lease is stale"},
+
+      // --- POST /v1/tasks:ack and /v1/tasks:nack: each has the real {leased} item first, so a
+      // refused batch that applied anything would show in StoredTasksSurvive... ---
+      {"BatchAckEmptyBody", "POST", "/v1/tasks:ack", "", 400, 1, "acks"},
+      {"BatchAckNotJson", "POST", "/v1/tasks:ack", R"({"acks":[{"id":)", 400, 1, "not valid JSON"},
+      {"BatchAckBodyIsArray", "POST", "/v1/tasks:ack", "[" + leased_item + "]", 400, 1,
+       "JSON object with acks"},
+      {"BatchAckWithoutAcks", "POST", "/v1/tasks:ack", R"({"nacks":[)" + leased_item + "]}", 400, 1,
+       "acks is required"},
+      {"BatchAckAcksNotArray", "POST", "/v1/tasks:ack", R"({"acks":)" + leased_item + "}", 400, 1,
+       "acks must be an array"},
+      {"BatchAckEmptyAcks", "POST", "/v1/tasks:ack", R"({"acks":[]})", 400, 1,
+       "acks must hold 1 to 1000 items, not 0"},
+      {"BatchAck1001Items", "POST", "/v1/tasks:ack", Acks(acks_1001), 413, 1,
+       "acks must hold 1 to 1000 items, not 1001"},
+      {"BatchAckItemNotObject", "POST", "/v1/tasks:ack", Acks({leased_item, R"("{leased}")"}), 400,
+       1, "acks[1] must be an object"},
+      {"BatchAckItemWithoutId", "POST", "/v1/tasks:ack",
+       Acks({leased_item, R"({"lease":"{lease}"})"}), 400, 1, "acks[1].id is required"},
+      {"BatchAckItemIdNumber", "POST", "/v1/tasks:ack",
+       Acks({leased_item, R"({"id":5,"lease":"{lease}"})"}), 400, 1, "acks[1].id must be a string"},
+      {"BatchAckItemIdNotDecimal", "POST", "/v1/tasks:ack",
+       Acks({leased_item, R"({"id":"0x10","lease":"{lease}"})"}), 400, 1,
+       "acks[1].id must be a task id"},
+      {"BatchAckItemWithoutLease", "POST", "/v1/tasks:ack",
+       Acks({leased_item, R"({"id":"{scheduled}"})"}), 400, 1, "acks[1].lease is required"},
+      {"BatchAckItemLeaseNumber", "POST", "/v1/tasks:ack",
+       Acks({leased_item, R"({"id":"{scheduled}","lease":12})"}), 400, 1,
+       "acks[1].lease must be a string"},
+      {"BatchAckItemLeaseNotHex", "POST", "/v1/tasks:ack",
+       Acks({leased_item, R"({"id":"{scheduled}","lease":"zz"})"}), 400, 1,
+       "acks[1].lease must be the lease string returned by pull"},
+      {"BatchAckDuplicateId", "POST", "/v1/tasks:ack", Acks({leased_item, leased_item}), 400, 1,
+       "acks[1].id repeats acks[0].id"},
+      {"GetOnBatchAck", "GET", "/v1/tasks:ack", "", 405, 1, "use POST"},
+      {"BatchNackWithoutNacks", "POST", "/v1/tasks:nack", R"({"acks":[)" + leased_item + "]}", 400,
+       1, "nacks is required"},
+      {"BatchNackItemDelayNegative", "POST", "/v1/tasks:nack",
+       R"({"nacks":[)" + leased_item + R"(,{"id":"{scheduled}","lease":"{lease}","delay_ms":-1}]})",
+       400, 1, "nacks[1].delay_ms must be between 0 and"},
+      {"BatchNackItemDelayString", "POST", "/v1/tasks:nack",
+       R"({"nacks":[{"id":"{leased}","lease":"{lease}","delay_ms":"5"}]})", 400, 1,
+       "nacks[0].delay_ms"},
+      {"BatchNackItemDelayBeyondMaxDelay", "POST", "/v1/tasks:nack",
+       R"({"nacks":[{"id":"{leased}","lease":"{lease}","delay_ms":)" + beyond_max_delay + "}]}",
+       400, 1, "nacks[0].delay_ms must be between 0 and"},
+      {"BatchNackDuplicateId", "POST", "/v1/tasks:nack",
+       R"({"nacks":[)" + leased_item + "," + leased_item + "]}", 400, 1,
+       "nacks[1].id repeats nacks[0].id"},
 
       // --- POST /v1/tasks/{id}/reschedule ---
       {"RescheduleEmptyBody", "POST", task("{scheduled}", "reschedule"), "", 400, 1, "body"},
@@ -695,7 +754,8 @@ TEST(BadV1RequestTable, HasAtLeast40DistinctNamedCasesCoveringEveryV1Endpoint) {
   for (const char* route :
        {"/v1/topics/{topic}/tasks", "/v1/topics/{topic}/tasks:batch", "/v1/topics/{topic}/pull",
         "/v1/tasks/{id}", "/v1/tasks/{id}/ack", "/v1/tasks/{id}/nack", "/v1/tasks/{id}/reschedule",
-        "/v1/tasks/{id}/redrive", "/v1/topics", "/v1/topics/{topic}", "/v1/topics/{topic}/dead"}) {
+        "/v1/tasks/{id}/redrive", "/v1/topics", "/v1/topics/{topic}", "/v1/topics/{topic}/dead",
+        "/v1/tasks:ack", "/v1/tasks:nack"}) {
     EXPECT_TRUE(routes.contains(route)) << "no case for " << route;
   }
   std::cout << "[ table    ] " << table.size() << " cases on " << routes.size() << " routes\n";

@@ -307,6 +307,71 @@ TEST_P(StoreContract, SettleAcksAndNacksManyLeasesAsAckAndNackWould) {
   EXPECT_EQ(TakeAll("t", kNow + 5'000), std::vector<TaskId>{c[1].id});
 }
 
+// A consumer's batch acknowledgement is one Settle: each entry is refused exactly as the single
+// Ack or Nack of it is (same category, same message), and the refusals change nothing, so the
+// single calls made afterwards on the same entries are the reference.
+TEST_P(StoreContract, SettleRefusesEachEntryWithTheSingleCallsCodeAndMessage) {
+  std::vector<Task> tasks;
+  for (int i = 0; i < 4; ++i) tasks.push_back(Make("mix", kNow - 10 + i));
+  Task later = Make("mix", kNow + 600'000);  // scheduled: never leased
+  tasks.push_back(later);
+  ASSERT_TRUE(store_->Add(tasks));
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto claimed = store_->ClaimDue("mix", DeliveryKind::kPull, 10, kNow, kNow + 60'000);
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  ASSERT_EQ(claimed->size(), 4u);
+  const std::vector<Task>& c = *claimed;
+  ASSERT_EQ(store_->Ack(c[3].id, c[3].lease_token, kNow)->state, TaskState::kDone);
+  const TaskId unknown = 999'999;
+  std::vector<Settlement> batch = {
+      {c[0].id, c[0].lease_token, true, 0, {}},               // good ack
+      {c[1].id, c[1].lease_token + 1, true, 0, {}},           // stale lease
+      {unknown, 5, true, 0, {}},                              // unknown id
+      {later.id, 5, false, kNow + 10, "nacked by consumer"},  // scheduled: wrong state
+      {c[3].id, c[3].lease_token, true, 0, {}},               // done already
+      {c[2].id, c[2].lease_token, false, kNow + 5'000, "nacked by consumer"},  // good nack
+      {c[1].id, c[1].lease_token + 2, false, kNow, "nacked by consumer"},      // stale nack
+  };
+  std::vector<Result<Task>> settled = store_->Settle(batch, kNow + 1);
+  ASSERT_EQ(settled.size(), batch.size());
+  ASSERT_TRUE(settled[0]) << settled[0].error().message;
+  EXPECT_EQ(settled[0]->state, TaskState::kDone);
+  ASSERT_TRUE(settled[5]) << settled[5].error().message;
+  EXPECT_EQ(settled[5]->state, TaskState::kScheduled);
+  EXPECT_EQ(settled[5]->due_at_ms, kNow + 5'000);
+  EXPECT_EQ(settled[5]->last_error, "nacked by consumer");
+
+  for (size_t i : {1u, 2u, 3u, 4u, 6u}) {
+    const Settlement& s = batch[i];
+    ASSERT_FALSE(settled[i]) << "entry " << i << " was applied";
+    Result<Task> single =
+        s.ok ? store_->Ack(s.id, s.lease_token, kNow + 1)
+             : store_->Nack(s.id, s.lease_token, s.retry_at_ms, s.reason, kNow + 1);
+    ASSERT_FALSE(single) << "entry " << i;
+    EXPECT_EQ(settled[i].error().code, single.error().code) << "entry " << i;
+    EXPECT_EQ(settled[i].error().message, single.error().message) << "entry " << i;
+  }
+  EXPECT_EQ(settled[1].error().code, Errc::kConflict);
+  EXPECT_EQ(settled[1].error().message,
+            "lease is stale: task " + std::to_string(c[1].id) +
+                " is leased under another lease (the lease expired, or the task was already "
+                "acked or nacked)");
+  EXPECT_EQ(settled[2].error().code, Errc::kNotFound);
+  EXPECT_EQ(settled[2].error().message, "task 999999 not found");
+  EXPECT_EQ(settled[3].error().message,
+            "lease is stale: task " + std::to_string(later.id) +
+                " is scheduled (the lease expired, or the task was already acked or nacked)");
+  EXPECT_EQ(settled[4].error().code, Errc::kConflict);
+
+  Reopen();  // the refused entries changed nothing
+  EXPECT_EQ(store_->Get(c[1].id)->state, TaskState::kLeased);
+  EXPECT_EQ(store_->Get(c[1].id)->lease_token, c[1].lease_token);
+  EXPECT_EQ(store_->Get(later.id)->state, TaskState::kScheduled);
+  EXPECT_EQ(store_->Get(later.id)->due_at_ms, kNow + 600'000);
+  EXPECT_EQ(store_->Get(c[0].id)->state, TaskState::kDone);
+  EXPECT_EQ(store_->Get(c[2].id)->state, TaskState::kScheduled);
+}
+
 TEST_P(StoreContract, ClaimLeasesAndAckCompletes) {
   TaskId id = AddOne("jobs", kNow - 5);
   ASSERT_TRUE(store_->Promote(kNow));
