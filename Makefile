@@ -41,7 +41,7 @@ run: build
 test: test-release test-asan test-tsan
 
 # Tests run in parallel; those that must not overlap hold a CTest RESOURCE_LOCK, and the
-# benchmark smoke runs count as two (PROCESSORS). Most release tests wait on servers, timers
+# benchmark smoke run counts as two (PROCESSORS). Most release tests wait on servers, timers
 # and sockets rather than compute, so the release build runs three per core (RELEASE_TEST_JOBS);
 # the sanitizer builds, several times slower per test, one per core (TEST_JOBS). Each run ends
 # with its ten slowest tests.
@@ -94,10 +94,11 @@ soak: build
 	@if [ "$(SOAK_ONLY)" != crash ]; then \
 	  DELAYQ_SOAK_SECONDS=$${SOAK_SECONDS:-1800} ./$(BUILD)/tests/soak/soak_driver || exit 1; fi
 
-# Benchmarks (not tests): installs the references, runs every scenario, prints a table.
+# Benchmarks (not tests): installs the references, runs every section of bench/scenarios.toml,
+# writes bench/results/<date>-<commit>.json and prints the tables (BENCH_ARGS: e.g. --only adds).
 bench: build
 	@bash scripts/bootstrap.sh bench
-	bash bench/run.sh $(BUILD)
+	/usr/bin/python3 bench/run.py $(BUILD) $(BENCH_ARGS)
 
 # Fuzzing (not a test; fuzz/README.md): clang++ + libFuzzer build in $(FUZZ_BUILD), then each
 # target for FUZZ_SECONDS on fuzz/corpus/<target>. A crash input is kept in fuzz/corpus as a

@@ -1,5 +1,5 @@
-// The reference of bench/sinks.py: a plain librdkafka producer loop, with the settings of
-// delayq's Kafka sink (idempotent, acks=all, one copy of each value), producing `count`
+// The reference of the sinks section of bench/run.py: a plain librdkafka producer loop, with the
+// settings of delayq's Kafka sink (idempotent, acks=all, one copy of each value), producing `count`
 // messages of `size` bytes to `topic` as fast as librdkafka takes them, and waiting for every
 // delivery report. Prints one JSON line: {"messages", "failed", "seconds", "per_second"}.
 //

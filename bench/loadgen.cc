@@ -1,4 +1,4 @@
-// delayq_loadgen: closed-loop HTTP load generator for bench/run.sh.
+// delayq_loadgen: closed-loop HTTP load generator for bench/run.py.
 //
 // One tool drives both delayq and the nginx reference so the numbers are comparable: same
 // connection handling, same request formatting cost, same latency histogram. It speaks just
@@ -170,7 +170,7 @@ tcp::endpoint ParseEndpoint(const std::string& addr) {
 }
 
 // "HOST:PORT[,HOST:PORT...]": closed-loop runs spread their connections over several
-// servers (bench/redis_mode.sh drives 2-3 instances from one client process, as
+// servers (the redis-mode section drives 2-3 instances from one client process, as
 // redis-benchmark is one process).
 std::vector<tcp::endpoint> ParseEndpoints(const std::string& addrs) {
   std::vector<tcp::endpoint> out;
@@ -1807,7 +1807,7 @@ int RunLongPoll(const Options& options) {
 
 // ---- Callback scenarios -----------------------------------------------------------------------
 
-// Adds callback tasks in batches; the receiver (nginx in bench/run.sh) logs each call, and
+// Adds callback tasks in batches; the receiver (nginx in bench/run.py) logs each call, and
 // `callback-log` reads that log back.
 struct CallbackAddState {
   tcp::endpoint endpoint;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Profiles delayq during the burst drain of bench/run.sh's fire-ms section: one server (fsync),
+# Profiles delayq during the burst drain of the fire-ms section of bench/run.py: one server (fsync),
 # the same sequence as the suite (3 runs of 50,000 due within 5 s, then 100,000 due within one
 # second), `perf record` attached to the server for the drain of the last run only.
 #

@@ -30,7 +30,7 @@ packages=(
 # Node.js + npm run the browser test (playwright-core); a machine may already have them.
 command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "bench" ]]; then
-  # The references of bench/run.sh: nginx (HTTP ceiling, callback receiver), wrk, beanstalkd,
+  # The references of bench/run.py: nginx (HTTP ceiling, callback receiver), wrk, beanstalkd,
   # redis-server + redis-tools (redis-benchmark); linux-perf for bench/perf_burst.sh.
   packages+=(wrk nginx-light beanstalkd redis-server redis-tools linux-perf)
 fi

@@ -20,6 +20,7 @@
 #include "api/router.h"
 #include "cli/commands.h"
 #include "cli/schedule_commands.h"
+#include "cli/topic_commands.h"
 #include "config/config.h"
 #include "config/etcd_source.h"
 #include "delivery/dispatcher.h"
@@ -258,6 +259,7 @@ int main(int argc, char** argv) {
 
   cli::Commands client_commands(app);
   cli::ScheduleCommands schedule_commands(app);
+  cli::TopicCommands topic_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -276,6 +278,7 @@ int main(int argc, char** argv) {
 
   if (auto status = client_commands.Run()) return *status;
   if (auto status = schedule_commands.Run()) return *status;
+  if (auto status = topic_commands.Run()) return *status;
 
   if (serve->parsed()) {
     std::map<std::string, std::string> given;

@@ -1,5 +1,6 @@
 // Package delayq is the Go client of the delayq delay-queue server: adds, reads, cancels,
-// leases (pull, ack, nack, extend), schedules, a Consumer loop and a webhook receiver helper.
+// leases (pull, ack, nack, extend, batch ack and nack), schedules, a Consumer loop and a
+// webhook receiver helper.
 // Standard library only.
 package delayq
 

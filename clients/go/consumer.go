@@ -26,13 +26,20 @@ type ConsumerOptions struct {
 	// Grace: after ctx is cancelled, running handlers get this long to finish; then their
 	// contexts are cancelled and their tasks given back (nack without delay). Default 30 s.
 	Grace time.Duration
+	// AckBatch: the acks of successful handlers are sent together, one POST /v1/tasks:ack
+	// once this many are waiting (default 100, at most 1,000)...
+	AckBatch int
+	// AckFlush: ...or this long after the first of them (default 50 ms, at most a quarter of
+	// Lease, so that an ack arrives well before its lease, no longer extended, runs out).
+	AckFlush time.Duration
 	// OnError is told about failed pulls, acks, nacks and extensions (default: ignored).
 	OnError func(err error)
 }
 
 // Consume long-polls topic and runs handler on each task with at most Concurrency at once,
 // until ctx is cancelled; then it stops pulling, lets running handlers finish (up to
-// Grace), and returns. Tasks received after the stop began are given back at once.
+// Grace), sends the acks still waiting, and returns. Tasks received after the stop began
+// are given back at once. Acks go in batches (AckBatch, AckFlush); nacks one by one.
 func (c *Client) Consume(ctx context.Context, topic string, o ConsumerOptions, handler Handler) error {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 1
@@ -52,6 +59,15 @@ func (c *Client) Consume(ctx context.Context, topic string, o ConsumerOptions, h
 	if o.Grace <= 0 {
 		o.Grace = 30 * time.Second
 	}
+	if o.AckBatch <= 0 || o.AckBatch > 1000 {
+		o.AckBatch = 100
+	}
+	if o.AckFlush <= 0 {
+		o.AckFlush = 50 * time.Millisecond
+	}
+	if o.AckFlush > o.Lease/4 {
+		o.AckFlush = o.Lease / 4
+	}
 	report := func(err error) {
 		if o.OnError != nil && err != nil {
 			o.OnError(err)
@@ -60,6 +76,7 @@ func (c *Client) Consume(ctx context.Context, topic string, o ConsumerOptions, h
 	// Handlers' contexts outlive ctx by the grace period; acks and nacks use their own.
 	handlers, cancelHandlers := context.WithCancel(context.Background())
 	defer cancelHandlers()
+	acks := &ackBatcher{c: c, size: o.AckBatch, every: o.AckFlush, report: report}
 	slots := make(chan struct{}, o.Concurrency)
 	var running sync.WaitGroup
 	for ctx.Err() == nil {
@@ -103,7 +120,7 @@ func (c *Client) Consume(ctx context.Context, topic string, o ConsumerOptions, h
 			running.Add(1)
 			go func() {
 				defer func() { <-slots; running.Done() }()
-				c.runOne(handlers, task, o, handler, report)
+				c.runOne(handlers, task, o, handler, acks, report)
 			}()
 		}
 	}
@@ -115,10 +132,12 @@ func (c *Client) Consume(ctx context.Context, topic string, o ConsumerOptions, h
 		cancelHandlers()
 		<-finished
 	}
+	acks.close()
 	return nil
 }
 
-func (c *Client) runOne(parent context.Context, task *Leased, o ConsumerOptions, handler Handler, report func(error)) {
+func (c *Client) runOne(parent context.Context, task *Leased, o ConsumerOptions, handler Handler,
+	acks *ackBatcher, report func(error)) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	stopExtending := make(chan struct{})
@@ -157,8 +176,7 @@ func (c *Client) runOne(parent context.Context, task *Leased, o ConsumerOptions,
 		return
 	}
 	if err == nil {
-		_, err = c.Ack(context.Background(), task.ID, task.Lease)
-		report(err)
+		acks.add(task)
 		return
 	}
 	_, nerr := c.Nack(context.Background(), task.ID, task.Lease, o.RetryDelay(task.Attempt, err))

@@ -132,10 +132,26 @@ func addDue(t *testing.T, c *delayq.Client, topic string, n int, maxAttempts int
 	return ids
 }
 
-// 2. A consumer with concurrency 8 processes 1,000 due tasks, each exactly once.
+// pathCounter counts the requests per path.
+type pathCounter struct {
+	mu   sync.Mutex
+	n    map[string]int
+	base http.Transport
+}
+
+func (p *pathCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	p.mu.Lock()
+	p.n[r.URL.Path]++
+	p.mu.Unlock()
+	return p.base.RoundTrip(r)
+}
+
+// 2. A consumer with concurrency 8 processes 1,000 due tasks, each exactly once; its acks go
+// in batches.
 func TestScenario2ConsumerConcurrency8ExactlyOnce(t *testing.T) {
 	s := startServer(t, nil)
-	c := delayq.New(s.addr)
+	paths := &pathCounter{n: map[string]int{}}
+	c := delayq.New(s.addr, delayq.WithHTTPClient(&http.Client{Transport: paths, Timeout: 40 * time.Second}))
 	ids := addDue(t, c, "work", 1000, 0)
 	var mu sync.Mutex
 	seen := map[string]int{}
@@ -184,6 +200,18 @@ func TestScenario2ConsumerConcurrency8ExactlyOnce(t *testing.T) {
 	}
 	if peak > 8 || peak < 2 {
 		t.Fatalf("peak concurrency %d, want 2..8", peak)
+	}
+	paths.mu.Lock()
+	defer paths.mu.Unlock()
+	single := 0
+	for path, n := range paths.n {
+		if strings.HasSuffix(path, "/ack") {
+			single += n
+		}
+	}
+	t.Logf("acks: %d single, %d batches", single, paths.n["/v1/tasks:ack"])
+	if batches := paths.n["/v1/tasks:ack"]; single != 0 || batches < 1 || batches > 500 {
+		t.Fatalf("%d single acks and %d batch acks for 1,000 tasks, want only batches of 2 or more on average", single, batches)
 	}
 }
 

@@ -86,6 +86,15 @@ void StateGauges(std::string* out, engine::Engine& engine) {
       "delayq_oldest_due_lateness_seconds {}\n",
       static_cast<double>(oldest_lateness_ms) / 1000.0);
   Gauge(out, "delayq_topics", "Topics with at least one stored task.", topics->size());
+  // One series per paused topic (value 1), none for the others: bounded by what an operator
+  // paused, not by the number of topics; a resumed topic's series ends.
+  *out +=
+      "# HELP delayq_topic_paused Topics whose deliveries are paused (1), by topic; they keep "
+      "taking adds.\n"
+      "# TYPE delayq_topic_paused gauge\n";
+  for (const store::TopicStats& t : *topics) {
+    if (t.paused) *out += fmt::format("delayq_topic_paused{{topic=\"{}\"}} 1\n", t.topic);
+  }
 }
 
 // Wall clock at start-up, for restart alerts (changes() of this series).

@@ -178,6 +178,10 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return Pull(engine_, std::string(match.topic), request, std::move(respond));
     case Endpoint::kDead:
       return ListDead(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kPauseTopic:
+    case Endpoint::kResumeTopic:
+      return SetTopicPaused(engine_, match.topic, route.endpoint == Endpoint::kPauseTopic,
+                            std::move(respond));
     case Endpoint::kGetTask:
       return GetTask(engine_, *task, std::move(respond));
     case Endpoint::kCancel:

@@ -29,6 +29,9 @@ constexpr std::array kRoutes = {
     Route{"POST", "/v1/topics/{topic}/tasks:batch", kAddBatch, Scope::kTopic, Right::kPublish},
     Route{"POST", "/v1/topics/{topic}/pull", kPull, Scope::kTopic, Right::kConsume},
     Route{"GET", "/v1/topics/{topic}/dead", kDead, Scope::kTopic, Right::kRead},
+    // Pausing stops what the topic's publishers asked for, as pausing its schedules does.
+    Route{"POST", "/v1/topics/{topic}/pause", kPauseTopic, Scope::kTopic, Right::kPublish},
+    Route{"POST", "/v1/topics/{topic}/resume", kResumeTopic, Scope::kTopic, Right::kPublish},
     // Batch acknowledgements check the consume right on each item's task, in their handler.
     Route{"POST", "/v1/tasks:ack", kAckBatch, Scope::kNone, kAny},
     Route{"POST", "/v1/tasks:nack", kNackBatch, Scope::kNone, kAny},

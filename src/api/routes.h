@@ -26,6 +26,8 @@ enum class Endpoint {
   kAddBatch,
   kPull,
   kDead,
+  kPauseTopic,
+  kResumeTopic,
   kGetTask,
   kCancel,
   kAck,

@@ -31,6 +31,8 @@ json::object StatsJson(const store::TopicStats& stats) {
   out["counts"] = std::move(counts);
   out["due"] = stats.due_waiting;
   out["oldest_due_lateness_ms"] = stats.oldest_due_lateness_ms;
+  out["paused"] = stats.paused;
+  if (stats.paused) out["paused_at_ms"] = stats.paused_at_ms;
   return out;
 }
 
@@ -235,6 +237,15 @@ void ListTopics(engine::Engine& engine, std::string_view topic, http::Responder 
   json::object out;
   out["topics"] = std::move(topics);
   respond(JsonResponse(200, out));
+}
+
+void SetTopicPaused(engine::Engine& engine, std::string_view topic, bool paused,
+                    http::Responder respond) {
+  engine.SetTopicPaused(std::string(topic), paused,
+                        [respond = std::move(respond)](Result<store::TopicStats> stats) {
+                          if (!stats) return respond(MakeErrorResponse(stats.error()));
+                          respond(JsonResponse(200, StatsJson(*stats)));
+                        });
 }
 
 void ListDead(engine::Engine& engine, std::string_view topic, const http::Request& request,

@@ -18,6 +18,9 @@ namespace delayq::api {
 
 // GET /v1/topics (topic "") and GET /v1/topics/{topic}.
 void ListTopics(engine::Engine& engine, std::string_view topic, http::Responder respond);
+// POST /v1/topics/{topic}/pause (`paused` true) and /resume: the topic object as it is then.
+void SetTopicPaused(engine::Engine& engine, std::string_view topic, bool paused,
+                    http::Responder respond);
 void ListDead(engine::Engine& engine, std::string_view topic, const http::Request& request,
               http::Responder respond);
 void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,

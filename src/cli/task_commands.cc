@@ -159,7 +159,7 @@ int Commands::Impl::RunTopics() {
   if (!call.answer) return call.exit_code;
   const json::object& answer = *call.answer;
   Table table({"TOPIC", "SCHEDULED", "DUE", "LEASED", "DELIVERING", "DONE", "DEAD", "CANCELLED",
-               "OLDEST DUE"});
+               "OLDEST DUE", "PAUSED"});
   if (const json::value* list = answer.if_contains("topics"); list && list->is_array()) {
     for (const json::value& item : list->as_array()) {
       if (!item.is_object()) continue;
@@ -172,7 +172,8 @@ int Commands::Impl::RunTopics() {
       int64_t lateness = Int(t, "oldest_due_lateness_ms");
       table.Row({Text(t.if_contains("topic")), count("scheduled"), std::to_string(Int(t, "due")),
                  count("leased"), count("delivering"), count("done"), count("dead"),
-                 count("cancelled"), Int(t, "due") > 0 ? Duration(lateness) + " late" : "-"});
+                 count("cancelled"), Int(t, "due") > 0 ? Duration(lateness) + " late" : "-",
+                 Text(t.if_contains("paused"))});
     }
   }
   if (table.empty()) {

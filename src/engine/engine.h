@@ -158,6 +158,12 @@ class Engine final : private SchedulerListener {
   void Reschedule(TaskId id, int64_t due_at_ms, TaskDone done);
   void Redrive(TaskId id, TaskDone done);
 
+  using TopicDone = std::function<void(Result<store::TopicStats>)>;
+  // Pauses or resumes the deliveries of a topic (Store::SetPaused) on the store worker and
+  // answers the topic as it is then. Leases and calls already out finish; a resume wakes the
+  // topic's long polls and claims its due callbacks, oldest first (engine_topics.cc).
+  void SetTopicPaused(std::string topic, bool paused, TopicDone done);
+
   // Reads from any thread; never wait for the store worker.
   Result<Task> Get(TaskId id);
   Result<std::vector<Task>> ListDead(const std::string& topic, TaskId after_id, size_t limit);

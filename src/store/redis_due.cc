@@ -21,6 +21,7 @@ Result<void> RedisStore::CheckLanes(const std::vector<std::pair<std::string, Del
     gens.args.push_back(GenField(topic, kind));
     checks.push_back(
         RedisCommand{{"ZRANGE", Lane(topic, kind), "0", "0", "WITHSCORES"}, Prefix(topic)});
+    checks.push_back(RedisCommand{{"EXISTS", Prefix(topic) + "paused"}, Prefix(topic)});
   }
   auto read = redis_->Phases({{gens}, checks});
   if (!read) return std::unexpected(read.error());
@@ -28,11 +29,15 @@ Result<void> RedisStore::CheckLanes(const std::vector<std::pair<std::string, Del
   std::vector<RedisCommand> fixes;
   for (size_t i = 0; i < lanes.size(); ++i) {
     const auto& [topic, kind] = lanes[i];
-    const RedisReply& min = (*read)[1][i];
+    const RedisReply& min = (*read)[1][2 * i];
+    const RedisReply& paused = (*read)[1][2 * i + 1];
     const RedisReply& gen = (*read)[0][0].elements[i];
     std::string seen = gen.IsNil() ? "0" : gen.str;
     if (min.IsError()) return std::unexpected(ReplyError(min, "promote"));
     if (min.elements.size() >= 2 && ParseScore(min.elements[1].str) <= now_ms) {
+      // A paused topic's due lane is not reported (and its entry, which is right, stays):
+      // every poll looks at it again, so its resume is seen within one poll.
+      if (paused.integer == 1) continue;
       auto& ready =
           kind == DeliveryKind::kCallback ? result.callback_topics_ready : result.topics_ready;
       ready.push_back(topic);
@@ -101,10 +106,14 @@ Result<PromoteResult> RedisStore::Promote(int64_t now_ms) {
 }
 
 bool RedisStore::HasDue(std::string_view topic, DeliveryKind kind, int64_t now_ms) {
-  auto reply = redis_->Run(RedisCommand{
-      {"ZRANGEBYSCORE", Lane(topic, kind), "-inf", std::to_string(now_ms), "LIMIT", "0", "1"},
-      Prefix(topic)});
-  return reply && reply->type == Type::kArray && !reply->elements.empty();
+  std::string p = Prefix(topic);
+  std::vector<RedisCommand> reads{
+      {{"ZRANGEBYSCORE", Lane(topic, kind), "-inf", std::to_string(now_ms), "LIMIT", "0", "1"}, p},
+      {{"EXISTS", p + "paused"}, p}};
+  auto replies = redis_->Pipeline(reads);
+  if (!replies || replies->size() != 2) return false;
+  const RedisReply& due = (*replies)[0];
+  return due.type == Type::kArray && !due.elements.empty() && (*replies)[1].integer == 0;
 }
 
 Result<std::vector<Task>> RedisStore::ConsumeDue(std::string_view topic, size_t max,

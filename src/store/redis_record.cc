@@ -2,6 +2,7 @@
 
 #include "queue/transitions.h"
 #include "store/redis_keys.h"
+#include "store/store.h"
 
 namespace delayq::store::redis {
 
@@ -72,6 +73,7 @@ Result<Task> TaskFromScript(std::string_view topic, TaskId id, const RedisReply&
     if (reply.str == "NF") return std::unexpected(TaskNotFound(id));
     if (reply.str == "ND")
       return Fail(Errc::kNotDue, "task " + std::to_string(id) + " is not due yet");
+    if (reply.str == "PA") return std::unexpected(PausedRefusal(topic, id));
   }
   if (reply.type == Type::kArray && reply.elements.size() == 2 &&
       reply.elements[0].type == Type::kString && reply.elements[0].str == "CF") {

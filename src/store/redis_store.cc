@@ -151,13 +151,14 @@ Result<std::vector<TopicStats>> RedisStore::Topics(std::string_view topic, int64
       reads.push_back({{"ZCOUNT", Lane(name, kind), "-inf", now}, p});
       reads.push_back({{"ZRANGE", Lane(name, kind), "0", "0", "WITHSCORES"}, p});
     }
+    reads.push_back({{"GET", p + "paused"}, p});
   }
   std::vector<TopicStats> out;
   if (reads.empty()) return out;
   auto replies = redis_->Pipeline(reads);
   if (!replies) return std::unexpected(replies.error());
   for (size_t t = 0; t < names.size(); ++t) {
-    const RedisReply* r = &(*replies)[t * 5];
+    const RedisReply* r = &(*replies)[t * 6];
     TopicStats stats;
     stats.topic = names[t];
     for (size_t i = 0; i + 1 < r[0].elements.size(); i += 2) {
@@ -177,6 +178,7 @@ Result<std::vector<TopicStats>> RedisStore::Topics(std::string_view topic, int64
           stats.oldest_due_lateness_ms = std::max(stats.oldest_due_lateness_ms, lateness);
       }
     }
+    if (!r[5].IsNil() && ParseNumber(r[5].str, stats.paused_at_ms)) stats.paused = true;
     out.push_back(std::move(stats));
   }
   return out;

@@ -75,6 +75,8 @@ class RedisStore final : public Store {
   bool Healthy() override;
   StoreStats Stats() const override;
   Result<uint32_t> AcquireNodeId(uint32_t configured) override;
+  // Paused topics (redis_pause.cc).
+  Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
   // Schedules (redis_schedules.cc).
   Result<std::optional<ScheduleRecord>> GetSchedule(std::string_view name) override;
   Result<uint64_t> PutSchedule(const ScheduleRecord& record, uint64_t expected_version) override;

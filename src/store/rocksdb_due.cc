@@ -19,11 +19,11 @@ Result<PromoteResult> RocksStore::Promote(int64_t now_ms) {
   topics.swap(pending_topics_);
   for (uint32_t lane : topics) {
     const std::string& name = window_.TopicName(lane);
-    if (!name.empty() && name[0] == kCallbackLaneMark) {
-      result.callback_topics_ready.push_back(name.substr(1));
-    } else {
-      result.topics_ready.push_back(name);
-    }
+    bool callback = !name.empty() && name[0] == kCallbackLaneMark;
+    std::string_view topic = callback ? std::string_view(name).substr(1) : name;
+    // A paused topic's due entries wait in its ready sets; its resume wakes its consumers.
+    if (PausedLocked(topic)) continue;
+    (callback ? result.callback_topics_ready : result.topics_ready).emplace_back(topic);
   }
   result.leases_expired = leases_.NextDeadlineMs() <= now_ms;
 
@@ -44,6 +44,7 @@ Result<PromoteResult> RocksStore::Promote(int64_t now_ms) {
 
 bool RocksStore::HasDue(std::string_view topic, DeliveryKind kind, int64_t now_ms) {
   std::lock_guard lock(mu_);
+  if (PausedLocked(topic)) return false;
   window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
   auto index = window_.FindTopic(LaneName(kind, topic));
   return index && window_.HasReady(*index, now_ms);
@@ -77,6 +78,10 @@ Result<Task> RocksStore::ConsumeById(std::string_view topic, TaskId id, int64_t 
   if (task->due_at_ms > now_ms) {
     return Fail(Errc::kNotDue,
                 name + " is not due yet (due_at_ms " + std::to_string(task->due_at_ms) + ")");
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (PausedLocked(topic)) return std::unexpected(PausedRefusal(topic, id));
   }
   Batch batch;
   batch.Delete(due_cf_, TimeIdKey(task->due_at_ms, task->id));
@@ -141,6 +146,8 @@ Result<std::vector<Task>> RocksStore::TakeDue(std::string_view topic, DeliveryKi
     // by the next Promote), without depending on the scheduler having loaded the window.
     if (auto loaded = LoadWindow(now_ms); !loaded) return std::unexpected(loaded.error());
     window_.Promote(now_ms, kPromoteSlice, &pending_topics_);
+    // Checked under write_mu_, which SetPaused holds too: nothing is taken once it returned.
+    if (PausedLocked(topic)) return taken;
     topic_index = window_.FindTopic(LaneName(kind, topic));
   }
   if (!topic_index) return taken;

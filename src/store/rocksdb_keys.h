@@ -19,6 +19,7 @@ namespace delayq::store::rocks {
 
 // Column families (docs/ARCHITECTURE.md):
 //   default:  "n" topic \0 state(u8)              -> i64 count (merge: add)
+//             "P" topic                          -> i64 paused_at_ms  [paused topics]
 //   tasks:    id (u64 BE)                         -> record (record_codec.h)
 //   due:      due_at_ms (u64 BE), id (u64 BE)     -> kind (u8), topic   [scheduled tasks]
 //   leases:   lease_until_ms (u64 BE), id (BE)    -> empty              [leased tasks]
@@ -92,6 +93,15 @@ inline std::string CountKey(std::string_view topic, TaskState state) {
   std::string key(1, kCountPrefix);
   key.append(topic).push_back('\0');
   key.push_back(static_cast<char>(state));
+  return key;
+}
+
+// Uppercase: "p" would meet the readiness probe's key "probe" (topic "robe").
+constexpr char kPausedPrefix = 'P';
+
+inline std::string PausedKey(std::string_view topic) {
+  std::string key(1, kPausedPrefix);
+  key.append(topic);
   return key;
 }
 

@@ -111,6 +111,7 @@ Result<std::vector<TopicStats>> RocksStore::Topics(std::string_view topic, int64
   }
   if (!it->status().ok()) return ReadFailed(it->status());
   std::lock_guard lock(mu_);
+  AddPausedStats(topic, stats);
   for (TopicStats& s : stats) {
     for (DeliveryKind kind : {DeliveryKind::kPull, DeliveryKind::kCallback}) {
       auto index = window_.FindTopic(LaneName(kind, s.topic));
@@ -230,6 +231,7 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreConfig& config) {
   auto store = std::make_unique<rocks::RocksStore>(
       config, std::move(plan), std::unique_ptr<rocksdb::DB>(raw), std::move(handles));
   if (auto loaded = store->LoadLeases(); !loaded) return std::unexpected(loaded.error());
+  if (auto loaded = store->LoadPaused(); !loaded) return std::unexpected(loaded.error());
   return std::unique_ptr<Store>(std::move(store));
 }
 

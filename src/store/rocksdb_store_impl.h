@@ -83,6 +83,7 @@ class RocksStore final : public Store {
   ~RocksStore() override { Detach(); }
 
   Result<void> LoadLeases();
+  Result<void> LoadPaused();
 
   // --- Adding ---------------------------------------------------------------------------------
 
@@ -134,6 +135,10 @@ class RocksStore final : public Store {
   std::string HealthProblem() override;
   StoreStats Stats() const override;
 
+  // --- Topic pause (rocksdb_pause.cc) -----------------------------------------------------------
+
+  Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
+
   // --- Schedules (rocksdb_schedules.cc) ---------------------------------------------------------
 
   Result<std::optional<ScheduleRecord>> GetSchedule(std::string_view name) override;
@@ -147,6 +152,9 @@ class RocksStore final : public Store {
 
  private:
   Result<std::optional<ScheduleRecord>> ReadSchedule(std::string_view name);
+  // Whether deliveries of `topic` are paused. Caller holds mu_.
+  bool PausedLocked(std::string_view topic) const;
+  void AddPausedStats(std::string_view topic, std::vector<TopicStats>& stats) const;
   enum class LoadOutcome { kUpToDate, kMorePending, kWindowFull };
   Result<std::vector<Task>> TakeDue(std::string_view topic, DeliveryKind kind, size_t max,
                                     int64_t now_ms, int64_t lease_until_ms);
@@ -203,6 +211,8 @@ class RocksStore final : public Store {
   NearWindow window_;
   TimerQueue leases_;  // lease deadlines (topic unused); entries may be stale
   std::vector<uint32_t> pending_topics_;
+  // Paused topics -> paused_at_ms, as on disk (keys "P" + topic); changed under write_mu_.
+  std::unordered_map<std::string, int64_t> paused_;
   std::mt19937_64 lease_rng_;  // guarded by write_mu_
   // Makes a schedule's version check and write one step (lock order: after db_mu_).
   std::mutex schedules_mu_;

@@ -85,6 +85,8 @@ struct TopicStats {
   std::array<int64_t, 6> by_state{};  // index: static_cast<int>(TaskState)
   size_t due_waiting = 0;
   int64_t oldest_due_lateness_ms = 0;
+  bool paused = false;       // Store::SetPaused
+  int64_t paused_at_ms = 0;  // when it was paused (0: not paused)
 };
 
 // A backend's own series for /metrics (the Redis client's connections and faults).
@@ -253,6 +255,19 @@ class Store {
 
   virtual StoreStats Stats() const = 0;
 
+  // --- Topic pause ------------------------------------------------------------------------------
+
+  // Pauses (or resumes) the deliveries of `topic`. While a topic is paused, ConsumeDue and
+  // ClaimDue take none of its tasks (of either kind), ConsumeById answers kNotDue, HasDue is
+  // false and Promote does not report it; everything else (adds, acks, nacks, extensions,
+  // cancels, lease expiry) goes on, so leases and calls already out finish as usual. Its
+  // tasks wait in due order and are taken oldest first once it is resumed. Durable, shared by
+  // every instance on the same store, and atomic with the claims: a claim that starts after
+  // SetPaused returned takes nothing. A topic needs no tasks to be paused (it is then listed
+  // by Topics). Pausing a paused topic keeps its paused_at_ms; resuming a topic that is not
+  // paused changes nothing.
+  virtual Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) = 0;
+
   // --- Schedules --------------------------------------------------------------------------------
   // Each call is atomic; several instances sharing one store change a schedule only through
   // PutSchedule's version check, so exactly one of them wins each step. Durable.
@@ -279,6 +294,13 @@ class Store {
   // (trying `configured` first) and keeps renewing it.
   virtual Result<uint32_t> AcquireNodeId(uint32_t configured) { return configured; }
 };
+
+// What ConsumeById answers for a task of a paused topic, in the words of both backends.
+inline Error PausedRefusal(std::string_view topic, TaskId id) {
+  return Error{Errc::kNotDue, "task " + std::to_string(id) + " is not handed out: topic '" +
+                                  std::string(topic) +
+                                  "' is paused (POST /v1/topics/{topic}/resume)"};
+}
 
 Result<std::unique_ptr<Store>> OpenStore(const StoreConfig& config);
 

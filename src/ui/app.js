@@ -78,9 +78,31 @@ function renderTopics(topics) {
       td.dataset.state = state;
     }
     cell(row, t.due > 0 ? formatMs(t.oldest_due_lateness_ms) : '–');
+    const state = cell(row, t.paused ? 'paused' : 'delivering', t.paused ? 'dead-count' : '');
+    state.dataset.field = 'paused';
+    if (t.paused) state.title = `paused since ${formatTime(t.paused_at_ms)}`;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = t.paused ? 'Resume' : 'Pause';
+    button.className = t.paused ? 'resume' : 'pause';
+    button.addEventListener('click', () => toggleTopic(t.topic, t.paused, button));
+    row.appendChild(document.createElement('td')).appendChild(button);
     body.appendChild(row);
   }
   $('topics-empty').hidden = topics.length > 0;
+}
+
+// A paused topic keeps taking adds and delivers nothing until resumed (docs/API.md).
+async function toggleTopic(topic, paused, button) {
+  button.disabled = true;
+  try {
+    await api('POST', `/v1/topics/${encodeURIComponent(topic)}/${paused ? 'resume' : 'pause'}`);
+    setStatus(`topic ${topic} ${paused ? 'resumed' : 'paused'}`);
+    await refresh();
+  } catch (e) {
+    button.disabled = false;
+    handleError(e);
+  }
 }
 
 // --- Sinks ------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 // End-to-end test of the dashboard in headless Chromium (ctest: dashboard_browser_test).
 //   node dashboard.test.mjs path/to/delayq
 // Starts delayq with an admin token, adds tasks through the API, and checks what a user of
-// the page sees: the token prompt, the topics with their counts, the lateness chart, the
-// dead task and its redrive button, and the task lookup. Exits non-zero on the first failure.
+// the page sees: the token prompt, the topics with their counts and their pause/resume
+// button, the lateness chart, the dead task and its redrive button, and the task lookup. Exits non-zero on the first failure.
 import assert from 'node:assert/strict';
 import { client, launchBrowser, seedTasks, startServer } from './harness.mjs';
 
@@ -20,7 +20,7 @@ function step(name) {
 
 try {
   const call = client(server.url, TOKEN);
-  const { orders, deadId } = await seedTasks(call);
+  const { orders, emails, deadId } = await seedTasks(call);
 
   step('the page needs no token, its data does; the lateness endpoint counts the two pulls');
   const page0 = await fetch(server.url + '/');
@@ -94,6 +94,28 @@ try {
   await call('POST', '/v1/topics/reports/tasks', { payload: 'weekly', delay_ms: 60000 });
   await row('reports').waitFor({ timeout: 10000 });
   assert.equal(await count('reports', 'scheduled'), 1);
+
+  step('Pause stops a topic\'s deliveries: the server holds it paused and a pull gets nothing');
+  const pausedCell = (topic) => row(topic).locator('td[data-field="paused"]');
+  assert.equal(await pausedCell('emails').textContent(), 'delivering');
+  await row('emails').locator('button.pause').click();
+  await page.waitForFunction(() => document.querySelector(
+    '#topics tr[data-topic="emails"] td[data-field="paused"]')?.textContent === 'paused', null,
+  { timeout: 10000 });
+  assert.equal((await call('GET', '/v1/topics/emails')).paused, true);
+  const whilePaused = await call('POST', '/v1/topics/emails/pull', { max: 10 });
+  assert.equal(whilePaused.tasks.length, 0, 'a paused topic hands out none of its 2 due tasks');
+  assert.equal(await count('emails', 'due'), 2);
+
+  step('Resume delivers again: the next pull gets the oldest due task');
+  await row('emails').locator('button.resume').click();
+  await page.waitForFunction(() => document.querySelector(
+    '#topics tr[data-topic="emails"] td[data-field="paused"]')?.textContent === 'delivering',
+  null, { timeout: 10000 });
+  assert.equal((await call('GET', '/v1/topics/emails')).paused, false);
+  const resumed = await call('POST', '/v1/topics/emails/pull', { max: 1, wait_ms: 5000 });
+  assert.equal(resumed.tasks.length, 1);
+  assert.equal(resumed.tasks[0].id, emails[1], 'the oldest due task not yet pulled comes first');
 
   step('looking a task up by id shows its state and payload');
   await page.fill('#lookup-id', orders[1]);

@@ -338,6 +338,27 @@ TEST_F(Cli, TopicsListsCountsPerState) {
   EXPECT_EQ(json::parse(j.out).at("topics").as_array().size(), 2u);
 }
 
+TEST_F(Cli, TopicPauseHoldsDeliveriesAndResumeReleasesThem) {
+  std::string id = AddJson({"--topic", "held", "--payload", "x"});
+  ProcessResult paused = Run({"topic", "pause", "held"});
+  ASSERT_EQ(paused.exit_code, 0) << paused.err;
+  EXPECT_THAT(paused.out, HasSubstr("topic held paused since "));
+  EXPECT_EQ(Api("GET", "/v1/topics/held")["paused"], json::value(true));
+  ProcessResult listed = Run({"topics"});
+  EXPECT_THAT(listed.out, HasSubstr("PAUSED"));
+  EXPECT_THAT(listed.out, HasSubstr("true"));
+  EXPECT_THAT(Run({"pull", "--topic", "held"}).out, HasSubstr("no task due in topic 'held'"));
+
+  ProcessResult resumed = Run({"topic", "resume", "held", "--json"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(json::parse(resumed.out).at("paused"), json::value(false));
+  EXPECT_THAT(Run({"pull", "--topic", "held"}).out, HasSubstr(id));
+
+  ProcessResult bad = Run({"topic", "pause", "no/slash"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("is not a valid topic name"));
+}
+
 TEST_F(Cli, DeadListsDeadTasksAndRedrivePutsThemBack) {
   ProcessResult none = Run({"dead", "--topic", "jobs"});
   EXPECT_EQ(none.exit_code, 0);

@@ -104,6 +104,10 @@ class FailingStore final : public store::Store {
   Result<void> Sync() override { return real_->Sync(); }
   bool Healthy() override { return !failing && real_->Healthy(); }
   store::StoreStats Stats() const override { return real_->Stats(); }
+  Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override {
+    if (failing) return Down();
+    return real_->SetPaused(topic, paused, now_ms);
+  }
 
  private:
   static std::unexpected<Error> Down() {

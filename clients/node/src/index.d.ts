@@ -150,6 +150,15 @@ export interface Triggered {
   occurrence_ms: number;
 }
 
+/**
+ * One item's outcome of a batch ack or nack: `state` when applied ("done" for an ack;
+ * "scheduled", "due" or "dead" for a nack), else the error of its code (ConflictError: the
+ * lease was lost; NotFoundError; UnauthorizedError; OverloadedError: storage failed for it).
+ */
+export type Settled =
+  | { id: string; state: TaskState; error?: undefined }
+  | { id: string; state?: undefined; error: DelayqError };
+
 export interface ClientOptions {
   /** bearer token */
   token?: string;
@@ -185,6 +194,12 @@ export class Client {
   pull(topic: string, options?: { max?: number; wait_ms?: number; lease_ms?: number }): Promise<Leased[]>;
   ack(id: string, lease: string): Promise<Task>;
   nack(id: string, lease: string, delay_ms?: number): Promise<Task>;
+  /**
+   * Ends 1-1,000 leases with one request, each item applied or refused on its own; the
+   * results in request order. Rejects when the request itself was refused (nothing applied).
+   */
+  ackBatch(items: Array<{ id: string; lease: string }>): Promise<Settled[]>;
+  nackBatch(items: Array<{ id: string; lease: string; delay_ms?: number }>): Promise<Settled[]>;
   /** the new lease deadline, unix ms */
   extend(id: string, lease: string, lease_ms: number): Promise<number>;
   /**
@@ -221,6 +236,10 @@ export interface ConsumerOptions {
   retryDelayMs?: (attempt: number, error: unknown) => number;
   graceMs?: number;
   onError?: (error: unknown) => void;
+  /** acks are sent together once this many wait (default 100, at most 1,000)... */
+  ackBatch?: number;
+  /** ...or this long after the first of them (default 50, at most a quarter of leaseMs) */
+  ackFlushMs?: number;
 }
 
 export class Consumer {

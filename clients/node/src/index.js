@@ -157,6 +157,21 @@ export class Client {
   nack(id, lease, delay_ms = 0) {
     return this.#call("POST", `${Client.#task(id)}/nack`, { lease, delay_ms });
   }
+  /**
+   * Completes 1-1,000 leased tasks ({id, lease} each, of any topics) with one request, each
+   * applied or refused on its own: resolves to [{id, state} | {id, error}] in request order,
+   * `error` the DelayqError of the item's code (ConflictError: the lease was lost). Rejects
+   * when the request itself was refused (then nothing was applied).
+   */
+  async ackBatch(items) {
+    const acks = items.map(({ id, lease }) => ({ id, lease }));
+    return settledOf(await this.#call("POST", "/v1/tasks:ack", { acks }));
+  }
+  /** Gives back 1-1,000 leased tasks ({id, lease, delay_ms?} each), each on its own. */
+  async nackBatch(items) {
+    const nacks = items.map(({ id, lease, delay_ms = 0 }) => ({ id, lease, delay_ms }));
+    return settledOf(await this.#call("POST", "/v1/tasks:nack", { nacks }));
+  }
   /** Resolves to the new lease deadline (unix ms); ConflictError when stale or expired. */
   async extend(id, lease, lease_ms) {
     return (await this.#call("POST", `${Client.#task(id)}/extend`, { lease, lease_ms })).lease_until_ms;
@@ -216,6 +231,11 @@ export class Client {
   }
 }
 
+function settledOf(answer) {
+  return answer.results.map((r) =>
+    r.error ? { id: r.id, error: errorFor(r.error.code, 0, r.error.message, null) } : r);
+}
+
 function seedTaskId(text) {
   const m = text.match(/"task_id"\s*:\s*(\d+)/);
   return m ? m[1] : "0";
@@ -227,7 +247,8 @@ function seedTaskId(text) {
  * Long-polls `topic` and runs `handler(task, signal)` with at most `concurrency` at once:
  * resolves → ack, rejects → nack after retryDelayMs(attempt) (dead after max_attempts).
  * `signal` aborts when the lease is lost or the stop's grace ends. The lease is extended
- * each time `extendAfter` of it has passed while the handler runs.
+ * each time `extendAfter` of it has passed while the handler runs. Acks go together, one
+ * POST /v1/tasks:ack per `ackBatch` waiting or `ackFlushMs` after the first; nacks one by one.
  */
 export class Consumer {
   constructor(client, topic, handler, options = {}) {
@@ -242,6 +263,14 @@ export class Consumer {
     this.retryDelayMs = options.retryDelayMs ?? ((attempt) => 1000 * attempt);
     this.graceMs = options.graceMs ?? 30_000;
     this.onError = options.onError ?? (() => {});
+    const batch = options.ackBatch ?? 100;
+    this.ackBatch = batch > 0 && batch <= 1000 ? batch : 100;
+    // At most a quarter of the lease: an ack arrives well before its lease, no longer
+    // extended, runs out.
+    this.ackFlushMs = Math.min(options.ackFlushMs > 0 ? options.ackFlushMs : 50, this.leaseMs / 4);
+    this.pendingAcks = [];
+    this.ackTimer = null;
+    this.sendingAcks = new Set();
     this.stopping = new AbortController();
     this.giveUp = new AbortController();
     this.running = new Set();
@@ -291,6 +320,27 @@ export class Consumer {
     const timer = setTimeout(() => this.giveUp.abort(), this.graceMs);
     await all;
     clearTimeout(timer);
+    this.#flushAcks();
+    await Promise.allSettled([...this.sendingAcks]);
+  }
+
+  // Acks wait to be sent together: once ackBatch are waiting, or ackFlushMs after the first.
+  #ack(task) {
+    this.pendingAcks.push({ id: task.id, lease: task.lease });
+    if (this.pendingAcks.length >= this.ackBatch) this.#flushAcks();
+    else this.ackTimer ??= setTimeout(() => this.#flushAcks(), this.ackFlushMs);
+  }
+
+  #flushAcks() {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    if (this.pendingAcks.length === 0) return;
+    const items = this.pendingAcks.splice(0, this.pendingAcks.length);
+    const sending = this.client.ackBatch(items)
+      .then((results) => { for (const r of results) if (r.error) this.onError(r.error); })
+      .catch(this.onError) // the leases run out and the tasks come again
+      .finally(() => this.sendingAcks.delete(sending));
+    this.sendingAcks.add(sending);
   }
 
   async #runOne(task) {
@@ -318,7 +368,7 @@ export class Consumer {
     if (leaseLost) return; // someone else holds the task now
     try {
       if (this.giveUp.signal.aborted) await this.client.nack(task.id, task.lease, 0);
-      else if (error === null) await this.client.ack(task.id, task.lease);
+      else if (error === null) this.#ack(task);
       else await this.client.nack(task.id, task.lease, this.retryDelayMs(task.attempt, error));
     } catch (e) {
       this.onError(e);

@@ -1,4 +1,4 @@
-// The seven must-show scenarios and schedules (8) against the real delayq binary
+// The seven must-show scenarios, schedules (8) and batch ack/nack (9) against the real delayq binary
 // (DELAYQ_BINARY), each on its own server on an ephemeral loopback port.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import {
-  BadSignatureError, Client, Consumer, InvalidError, NotFoundError, OverloadedError,
+  BadSignatureError, Client, ConflictError, Consumer, InvalidError, NotFoundError, OverloadedError,
   StaleTimestampError, UnauthorizedError, verifyWebhook, webhookHandler,
 } from "../src/index.js";
 
@@ -89,8 +89,15 @@ test("1. add / get / cancel; a batch of 1,000; the same dedup key twice returns 
   assert.equal(second.duplicate, true);
 });
 
-test("2. a consumer with concurrency 8 processes 1,000 due tasks, each exactly once", async (t) => {
-  const c = new Client(await startServer(t));
+test("2. a consumer with concurrency 8 processes 1,000 due tasks, each exactly once; acks in batches", async (t) => {
+  const paths = new Map();
+  const c = new Client(await startServer(t), {
+    fetch: (url, init) => {
+      const path = new URL(url).pathname;
+      paths.set(path, (paths.get(path) ?? 0) + 1);
+      return fetch(url, init);
+    },
+  });
   const ids = await addDue(c, "work", 1000);
   const seen = new Map();
   let inFlight = 0;
@@ -111,6 +118,9 @@ test("2. a consumer with concurrency 8 processes 1,000 due tasks, each exactly o
   assert.equal((await c.topic("work")).counts.done, 1000);
   for (const id of ids) assert.equal(seen.get(id), 1, `task ${id}`);
   assert.ok(peak >= 2 && peak <= 8, `peak concurrency ${peak}`);
+  const single = [...paths].filter(([path]) => path.endsWith("/ack")).reduce((n, [, k]) => n + k, 0);
+  const batches = paths.get("/v1/tasks:ack") ?? 0;
+  assert.ok(single === 0 && batches >= 1 && batches <= 500, `${single} single acks, ${batches} batch acks`);
 });
 
 test("3. a handler that takes 3x its lease keeps its task (auto-extend)", async (t) => {
@@ -307,4 +317,31 @@ test("8. schedules: put, get, list by topic, an occurrence's task, pause, resume
   assert.ok(error instanceof InvalidError, String(error));
   assert.equal(error.status, 400);
   assert.match(error.serverMessage, /cron: hour field "25"/);
+});
+
+test("9. batch ack and nack: each item on its own, in request order; a refused request is the typed error", async (t) => {
+  const c = new Client(await startServer(t));
+  await addDue(c, "batch", 3);
+  const tasks = [];
+  for (let tries = 0; tasks.length < 3; tries++) { // a pull answers with the tasks ready then
+    assert.ok(tries < 5, `pulled ${tasks.length} of 3`);
+    tasks.push(...(await c.pull("batch", { max: 3 - tasks.length, wait_ms: 5000, lease_ms: 10_000 })));
+  }
+  const [a, b, d] = tasks;
+  const acked = await c.ackBatch([{ id: a.id, lease: a.lease }, { id: b.id, lease: d.lease }]);
+  assert.deepEqual(acked.map((r) => r.id), [a.id, b.id]);
+  assert.equal(acked[0].state, "done");
+  assert.ok(acked[1].error instanceof ConflictError, String(acked[1].error));
+  assert.equal(acked[1].error.status, 409);
+  assert.match(acked[1].error.serverMessage, /lease/);
+  const nacked = await c.nackBatch([{ id: b.id, lease: b.lease }, { id: d.id, lease: d.lease, delay_ms: 3_600_000 }]);
+  assert.deepEqual(nacked.map((r) => r.error), [undefined, undefined]);
+  assert.ok(["due", "scheduled"].includes(nacked[0].state), nacked[0].state);
+  assert.equal(nacked[1].state, "scheduled");
+  const task = await c.get(d.id);
+  assert.equal(task.state, "scheduled");
+  assert.ok(task.due_at_ms > Date.now() + 3_000_000);
+  const refused = await c.ackBatch([]).catch((e) => e);
+  assert.ok(refused instanceof InvalidError, String(refused));
+  assert.match(refused.serverMessage, /acks must hold 1 to 1000 items/);
 });

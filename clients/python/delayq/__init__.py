@@ -12,6 +12,7 @@ from .errors import (
     UnauthorizedError,
 )
 from .schedules import Schedule, ScheduleSpec, ScheduleTask, Triggered
+from .settle_batch import Settled
 from .webhook import BadSignature, StaleTimestamp, Webhook, verify_webhook, webhook_handler
 
 __version__ = "0.1.0"
@@ -19,6 +20,6 @@ __version__ = "0.1.0"
 __all__ = [
     "BadSignature", "Callback", "Client", "ConflictError", "Consumer", "DelayqError",
     "InvalidError", "Leased", "NewTask", "NotFoundError", "OverloadedError", "Schedule",
-    "ScheduleSpec", "ScheduleTask", "ServerError", "StaleTimestamp", "Task", "Triggered",
+    "ScheduleSpec", "ScheduleTask", "ServerError", "Settled", "StaleTimestamp", "Task", "Triggered",
     "UnauthorizedError", "Webhook", "verify_webhook", "webhook_handler",
 ]

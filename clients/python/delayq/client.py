@@ -1,4 +1,5 @@
-"""The HTTP client: every v1 call and the seed API's add and pull (schedules: schedules.py)."""
+"""The HTTP client: every v1 call and the seed API's add and pull (schedules: schedules.py;
+batch ack and nack: settle_batch.py)."""
 
 import datetime
 import json
@@ -13,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .callback import Callback
 from .errors import DelayqError, error_for
 from .schedules import ScheduleCalls
+from .settle_batch import SettleBatchCalls
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Added:
     duplicate: bool = False
 
 
-class Client(ScheduleCalls):
+class Client(ScheduleCalls, SettleBatchCalls):
     """A client of one delayq server. Thread-safe (one connection per call).
 
     token: bearer token; timeout: seconds per HTTP attempt; retries/backoff: how often and

@@ -1,5 +1,5 @@
-"""A consumer loop: long poll, a thread per running handler up to a limit, ack/nack,
-automatic lease extension, graceful stop."""
+"""A consumer loop: long poll, a thread per running handler up to a limit, acks in batches,
+nacks, automatic lease extension, graceful stop."""
 
 import signal
 import threading
@@ -7,6 +7,7 @@ from typing import Callable, Optional
 
 from .client import Client, Leased
 from .errors import ConflictError, DelayqError
+from .settle_batch import AckBatcher
 
 
 class Consumer:
@@ -15,14 +16,20 @@ class Consumer:
     handler returns normally → ack; raises → nack, due again after retry_delay_ms(attempt)
     (dead after max_attempts). `lost` is a threading.Event set when the lease was lost (an
     extension answered 409) or the stop's grace ran out: stop working then. While a handler
-    runs, its lease is extended each time `extend_after` of it has passed."""
+    runs, its lease is extended each time `extend_after` of it has passed.
+
+    Acks are sent together, one POST /v1/tasks:ack once `ack_batch` (at most 1,000) are
+    waiting or `ack_flush_ms` after the first of them (at most a quarter of the lease, so
+    that an ack arrives well before its lease, no longer extended, runs out); nacks one by
+    one."""
 
     def __init__(self, client: Client, topic: str, handler: Callable[[Leased, threading.Event], None],
                  concurrency: int = 1, lease_ms: int = 30_000, wait_ms: int = 5_000,
                  extend_after: float = 0.5,
                  retry_delay_ms: Callable[[int, BaseException], int] = lambda attempt, e: 1000 * attempt,
                  grace_s: float = 30.0,
-                 on_error: Optional[Callable[[BaseException], None]] = None):
+                 on_error: Optional[Callable[[BaseException], None]] = None,
+                 ack_batch: int = 100, ack_flush_ms: int = 50):
         self.client = client
         self.topic = topic
         self.handler = handler
@@ -33,6 +40,9 @@ class Consumer:
         self.retry_delay_ms = retry_delay_ms
         self.grace_s = grace_s
         self.on_error = on_error or (lambda e: None)
+        self.ack_batch = ack_batch if 0 < ack_batch <= 1000 else 100
+        self.ack_flush_ms = min(ack_flush_ms if ack_flush_ms > 0 else 50, lease_ms / 4)
+        self._acks: Optional[AckBatcher] = None
         self._stopping = threading.Event()
         self._slots = threading.Semaphore(concurrency)
         self._running = set()
@@ -49,7 +59,10 @@ class Consumer:
             signal.signal(sig, lambda *_: self.stop())
 
     def run(self) -> None:
-        """Blocks until stop(); returns once the running handlers finished or were given up."""
+        """Blocks until stop(); returns once the running handlers finished or were given up
+        and the acks still waiting were sent."""
+        self._acks = AckBatcher(self.client, self.ack_batch, self.ack_flush_ms / 1000.0,
+                                self.on_error)
         while not self._stopping.is_set():
             self._slots.acquire()
             free = 1
@@ -84,6 +97,7 @@ class Consumer:
             threads = list(self._running)
         for thread in threads:
             thread.join()
+        self._acks.close()
 
     def _quiet(self, call) -> None:
         try:
@@ -125,7 +139,7 @@ class Consumer:
             if self._all_lost.is_set():
                 self._quiet(lambda: self.client.nack(task.id, task.lease, 0))
             elif error is None:
-                self._quiet(lambda: self.client.ack(task.id, task.lease))
+                self._acks.add(task.id, task.lease)
             else:
                 delay = self.retry_delay_ms(task.attempt, error)
                 self._quiet(lambda: self.client.nack(task.id, task.lease, delay))

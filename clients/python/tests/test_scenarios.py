@@ -1,6 +1,7 @@
 """The seven must-show scenarios against the real delayq binary (the eighth, schedules:
 test_schedules.py)."""
 
+import collections
 import http.server
 import socket
 import threading
@@ -54,10 +55,25 @@ def test_scenario1_add_get_cancel_batch_dedup(start_server):
     assert second.id == first.id and second.duplicate
 
 
-# 2. A consumer with concurrency 8 processes 1,000 due tasks, each exactly once.
+def count_paths(client):
+    """Counts the client's HTTP attempts per path (query left out)."""
+    paths = collections.Counter()
+    once = client._once
+
+    def counting(method, path, data):
+        paths[path.split("?")[0]] += 1
+        return once(method, path, data)
+
+    client._once = counting
+    return paths
+
+
+# 2. A consumer with concurrency 8 processes 1,000 due tasks, each exactly once; its acks go
+# in batches.
 def test_scenario2_consumer_concurrency_8_exactly_once(start_server):
     c = Client(start_server().url)
     ids = add_due(c, "work", 1000)
+    paths = count_paths(c)
     seen = {}
     lock = threading.Lock()
     in_flight = [0, 0]  # now, peak
@@ -83,6 +99,8 @@ def test_scenario2_consumer_concurrency_8_exactly_once(start_server):
     assert c.topic("work")["counts"]["done"] == 1000
     assert all(seen.get(i) == 1 for i in ids)
     assert 2 <= in_flight[1] <= 8
+    single = sum(n for path, n in paths.items() if path.endswith("/ack"))
+    assert single == 0 and 1 <= paths["/v1/tasks:ack"] <= 500, paths
 
 
 # 3. A handler that takes 3x its lease keeps its task (auto-extend): no redelivery,

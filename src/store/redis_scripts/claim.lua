@@ -1,5 +1,10 @@
 local now, max, until_, mode, kind = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local L = lane(kind)
+if redis.call('EXISTS', P .. 'paused') == 1 then
+  -- A paused topic hands out nothing; its next-due entry stays as it is (too early is allowed).
+  local first = redis.call('ZRANGE', L, 0, 0, 'WITHSCORES')
+  return {first[2] or '', 0, {}}
+end
 local out, dead, got, scans = {}, 0, 0, 0
 while got < max and scans < 4 do
   scans = scans + 1

@@ -9,5 +9,6 @@ elseif f[1] == '1' then
 else
   return 'NF'
 end
+if redis.call('EXISTS', P .. 'paused') == 1 then return 'PA' end
 finish(k, id, '3', now)
 return redis.call('HGETALL', k)
