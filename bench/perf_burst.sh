@@ -5,8 +5,9 @@
 #
 #   bash bench/perf_burst.sh BUILD_DIR [--ack-mode batch|single] [--out DIR]
 #
-# Leaves DIR/perf.data (default: a temp dir, printed) and prints the loadgen line of each run
-# and `perf report`'s top entries (children off, by symbol) to stdout. Needs perf.
+# Leaves DIR/perf.data (default: a temp dir, printed) and prints the loadgen line of each run,
+# `perf report`'s top entries (self time, by symbol) and the samples per thread. Needs perf
+# (linux-perf).
 set -euo pipefail
 [[ $# -ge 1 ]] || { echo "usage: bash bench/perf_burst.sh BUILD_DIR [--ack-mode M] [--out DIR]" >&2; exit 2; }
 build_dir=$1
@@ -57,7 +58,8 @@ kill "$pid"
 wait "$pid" || true
 trap - EXIT
 echo "perf data: $out/perf.data"
-perf report -i "$out/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -v '^$' |
-  grep -E '^ +[0-9]' | head -40
-echo "by thread:"
-perf report -i "$out/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -10
+# `head` closes the pipe early: not a failure.
+perf report -i "$out/perf.data" --no-children -g none --sort symbol --stdio 2>/dev/null |
+  grep -E '^ +[0-9]' | head -25 || true
+echo "samples by thread id (the store worker is the busiest):"
+perf script -i "$out/perf.data" -F tid 2>/dev/null | sort | uniq -c | sort -rn | head -8 || true

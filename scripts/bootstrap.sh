@@ -2,7 +2,7 @@
 # Installs the Debian packages delayq needs, and only those that are missing.
 # Idempotent and quiet when everything is present (one dpkg-query, no apt-get).
 #   scripts/bootstrap.sh          build + test dependencies
-#   scripts/bootstrap.sh bench    also the benchmark references (wrk, nginx, beanstalkd, redis)
+#   scripts/bootstrap.sh bench    also the benchmark references (wrk, nginx, beanstalkd, redis) and perf
 #   scripts/bootstrap.sh fuzz     also clang and libFuzzer's runtime (make fuzz)
 set -euo pipefail
 
@@ -31,8 +31,8 @@ packages=(
 command -v npm >/dev/null || packages+=(nodejs npm)
 if [[ "${1:-}" == "bench" ]]; then
   # The references of bench/run.py: nginx (HTTP ceiling, callback receiver), wrk, beanstalkd,
-  # redis-server + redis-tools (redis-benchmark).
-  packages+=(wrk nginx-light beanstalkd redis-server redis-tools)
+  # redis-server + redis-tools (redis-benchmark); linux-perf for bench/perf_burst.sh.
+  packages+=(wrk nginx-light beanstalkd redis-server redis-tools linux-perf)
 fi
 if [[ "${1:-}" == "fuzz" ]]; then
   packages+=(clang libclang-rt-14-dev)

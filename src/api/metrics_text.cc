@@ -85,7 +85,8 @@ void StateGauges(std::string* out, engine::Engine& engine) {
       "# TYPE delayq_oldest_due_lateness_seconds gauge\n"
       "delayq_oldest_due_lateness_seconds {}\n",
       static_cast<double>(oldest_lateness_ms) / 1000.0);
-  Gauge(out, "delayq_topics", "Topics with at least one stored task.", topics->size());
+  Gauge(out, "delayq_topics", "Topics with at least one stored task, and paused topics.",
+        topics->size());
   // One series per paused topic (value 1), none for the others: bounded by what an operator
   // paused, not by the number of topics; a resumed topic's series ends.
   *out +=

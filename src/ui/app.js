@@ -138,7 +138,7 @@ function svg(name, attributes, text) {
 
 function renderLateness(data) {
   const chart = $('lateness-chart');
-  const width = 600;
+  const width = 1200;  // the panel spans the page: a wide, flat chart
   const height = 160;
   const left = 44;
   const bottom = 16;
