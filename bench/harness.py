@@ -135,10 +135,6 @@ class Context:
             argv += ["--" + key.replace("_", "-"), str(value)]
         return Loadgen(self, argv)
 
-    def ack_option(self):
-        """The loadgen flag for how pull consumers ack, when the run chose one."""
-        return {"ack_mode": self.ack_mode} if self.ack_mode else {}
-
     def closed_loop(self, scenario, addr, connections, duration_s=None, **options):
         """The repetitions of a closed-loop scenario: medians of rps and p99, sum of
         requests. A run with no requests or any error fails."""

@@ -22,7 +22,6 @@ import json
 import os
 import signal
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -87,11 +86,6 @@ def find_binaries(build_dir):
         if name not in found:
             sys.exit(f"bench: {os.path.join(build_dir, BINARIES[name])} not found; build it "
                      f"first: ninja -C {build_dir} delayq delayq_loadgen")
-    # A loadgen built before batch acks existed has no --ack-mode: its consumers ack one
-    # request per task.
-    probe = subprocess.run([found["loadgen"], "pull", "--ack-mode", "batch"], capture_output=True,
-                           text=True)
-    found["loadgen_ack_mode"] = "unknown option --ack-mode" not in probe.stderr
     for name, fallback in PROGRAMS.items():
         path = servers.find_binary(name, fallback)
         if path:
@@ -171,13 +165,7 @@ def main():
     run = harness.Run(mode, harness.resolve(scenarios["run"], mode), log)
     work = tempfile.mkdtemp(prefix="delayq-bench.")
     group = servers.ProcessGroup(work, log)
-    if not binaries["loadgen_ack_mode"]:
-        if args.ack_mode == "batch":
-            log("NOTE: this delayq_loadgen has no --ack-mode; its pull consumers ack one "
-                "request per task")
-        args.ack_mode = None
-    run.data.update(machine.describe(work, HERE), sections=args.sections,
-                    ack_mode=args.ack_mode or "single")
+    run.data.update(machine.describe(work, HERE), sections=args.sections, ack_mode=args.ack_mode)
     log(f"work dir {work}; {mode}, {run.settings['duration_s']} s per run, "
         f"{run.settings['repetitions']} repetition(s); sections {','.join(args.sections)}")
     try:

@@ -21,7 +21,7 @@ def run(ctx):
                               lead_ms=sizes["lead_ms"], consumers=sizes["consumers"],
                               max=sizes["max"], wait_ms=sizes["wait_ms"],
                               lease_ms=sizes["lease_ms"], timeout_s=sizes["timeout_s"],
-                              **ctx.ack_option())
+                              ack_mode=ctx.ack_mode)
             ctx.require_zero(out, CHECKED, f"fire-ms {name}")
             p50s.append(out["p50_ms"])
             p99s.append(out["p99_ms"])

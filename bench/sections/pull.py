@@ -10,7 +10,7 @@ def run(ctx):
             f"{sizes['max']}, delayq on {server.addr}")
     out = ctx.loadgen("pull", 180, addr=server.addr, tasks=sizes["tasks"],
                       consumers=sizes["consumers"], max=sizes["max"], lease_ms=sizes["lease_ms"],
-                      **ctx.ack_option())
+                      ack_mode=ctx.ack_mode)
     ctx.stop_delayq(server)
     ctx.require_zero(out, ["missing", "duplicates", "unexpected", "redelivered", "preload_errors",
                            "pull_errors", "ack_errors"], "pull")
