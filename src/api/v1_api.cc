@@ -6,6 +6,7 @@
 #include "api/errors.h"
 #include "api/json_fields.h"
 #include "api/v1_codec.h"
+#include "api/v1_schedules.h"
 
 namespace delayq::api {
 
@@ -142,6 +143,7 @@ void Pull(engine::Engine& engine, std::string topic, const http::Request& reques
                      item["due_at_ms"] = task.due_at_ms;
                      item["lease"] = LeaseString(task.lease_token);
                      item["lease_until_ms"] = task.lease_until_ms;
+                     AddOccurrenceFields(item, task.dedup_key);
                      out.push_back(std::move(item));
                    }
                    json::object body;

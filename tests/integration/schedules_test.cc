@@ -52,8 +52,9 @@ class Schedules : public ::testing::Test {
     return answer.is_object() ? answer.as_object() : json::object();
   }
 
-  // Due times of every due task of `topic`, taken under a long lease (each task once).
-  std::multiset<int64_t> PullAll(const std::string& topic) {
+  // Due times of every due task of `topic`, taken under a long lease (each task once). Every
+  // task must be an occurrence of `schedule`, which has no jitter: due at its occurrence.
+  std::multiset<int64_t> PullAll(const std::string& topic, const std::string& schedule) {
     std::multiset<int64_t> due;
     while (true) {
       auto response = client_->Post("/v1/topics/" + topic + "/pull",
@@ -63,7 +64,15 @@ class Schedules : public ::testing::Test {
       if (!answer.is_object()) return due;
       const json::array& tasks = answer.at("tasks").as_array();
       if (tasks.empty()) return due;
-      for (const json::value& t : tasks) due.insert(t.at("due_at_ms").to_number<int64_t>());
+      for (const json::value& t : tasks) {
+        const json::object& item = t.as_object();
+        due.insert(item.at("due_at_ms").to_number<int64_t>());
+        EXPECT_TRUE(item.contains("schedule") && item.contains("occurrence_ms")) << t;
+        if (!item.contains("schedule") || !item.contains("occurrence_ms")) continue;
+        EXPECT_EQ(item.at("schedule").as_string(), schedule);
+        EXPECT_EQ(item.at("occurrence_ms").to_number<int64_t>(),
+                  item.at("due_at_ms").to_number<int64_t>());
+      }
     }
   }
 
@@ -148,7 +157,7 @@ TEST_F(Schedules, RestartAcrossFiveOccurrencesFollowsEachCatchUpPolicy) {
   SleepUntil(o1 + 8500);  // o1 + 7 s and 8 s fire as usual
   for (const char* policy : {"skip", "latest", "all"}) {
     const int64_t o = first[policy];
-    std::multiset<int64_t> due = PullAll(policy);
+    std::multiset<int64_t> due = PullAll(policy, policy);
     std::multiset<int64_t> missed_fired;
     for (int64_t t : due) {
       EXPECT_EQ(due.count(t), 1u) << policy << ": occurrence " << t << " twice";
