@@ -104,6 +104,24 @@ Sample Measure(pid_t pid, const std::string& data_dir, double t_s) {
   return s;
 }
 
+// The server's open files by kind ("socket", "pipe", "anon_inode:[eventfd]", or a file's
+// extension under the data directory), for the report when open files grew.
+std::map<std::string, int> FileKinds(pid_t pid) {
+  namespace fs = std::filesystem;
+  std::map<std::string, int> kinds;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code link_ec;
+    std::string target = fs::read_symlink(it->path(), link_ec).string();
+    std::string kind = target.substr(0, target.find(':'));
+    if (!target.empty() && target[0] == '/') kind = "file " + fs::path(target).extension().string();
+    if (target.starts_with("anon_inode:")) kind = target;
+    ++kinds[kind];
+  }
+  return kinds;
+}
+
 // Growth over the second half by a least-squares line: slope x span. Returns the growth and
 // whether it is within the bound.
 struct Growth {
@@ -392,6 +410,11 @@ TEST(Soak, MixedLoadKeepsResourcesFlatAndTheLedgerExact) {
                                   : ", not checked: run too short")
               << ")\n";
     EXPECT_TRUE(g.ok) << series.name << " grew by " << g.growth << " over the second half";
+    if (!g.ok && series.field == &Sample::files) {
+      for (const auto& [kind, count] : FileKinds(server.pid())) {
+        std::cout << "  open now: " << count << " " << kind << "\n";
+      }
+    }
   }
   std::cout << "ledger: acknowledged " << soak.acknowledged() << ", delivered " << soak.delivered()
             << ", cancelled " << soak.cancelled() << ", lost " << soak.Lost() << "\n";
