@@ -9,6 +9,7 @@
 
 #include "support/http_client.h"
 #include "support/integration.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
@@ -22,19 +23,13 @@ constexpr const char* kAdmin = "admin-token-0123456789";
 constexpr const char* kPublisher = "orders-publisher-token";
 constexpr const char* kConsumer = "orders-consumer-token0";
 
-class Auth : public ::testing::Test {
+class Auth : public ::testing::Test, protected testing::Served {
  protected:
   void SetUp() override {
-    std::string path = dir_.Sub("delayq.yaml");
-    std::ofstream(path) << "auth:\n  tokens:\n    - \"" << kAdmin << "\"\n"
-                        << "    - token: \"" << kPublisher << "\"\n      topics: [orders]\n"
-                        << "      can: [publish]\n"
-                        << "    - token: \"" << kConsumer << "\"\n      topics: [orders]\n"
-                        << "      can: [consume]\n";
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"),
-                                              std::vector<std::string>{"--config", path});
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
+    StartWithConfig(std::string("auth:\n  tokens:\n    - \"") + kAdmin + "\"\n" +
+                    "    - token: \"" + kPublisher + "\"\n      topics: [orders]\n" +
+                    "      can: [publish]\n" + "    - token: \"" + kConsumer +
+                    "\"\n      topics: [orders]\n" + "      can: [consume]\n");
   }
 
   testing::HttpResponse Send(const std::string& method, const std::string& target,
@@ -53,10 +48,6 @@ class Auth : public ::testing::Test {
     EXPECT_EQ(r.status, 201) << r.body;
     return std::string(json::parse(r.body).at("id").as_string());
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 struct Endpoint {

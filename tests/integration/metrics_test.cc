@@ -15,6 +15,7 @@
 #include "support/callback_receiver.h"
 #include "support/http_client.h"
 #include "support/integration.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -44,20 +45,14 @@ std::map<std::string, double> ParseExposition(const std::string& text) {
   return series;
 }
 
-class Metrics : public ::testing::Test {
+class Metrics : public ::testing::Test, protected testing::Served {
  protected:
   void SetUp() override {
-    std::string path = dir_.Sub("delayq.yaml");
-    std::ofstream(path) << "auth:\n  tokens:\n    - \"" << kAdmin << "\"\n"
-                        << "    - token: \"" << kOrdersOnly << "\"\n      topics: [orders]\n"
-                        << "      can: [publish, consume]\n"
-                        << "metrics:\n  max_topics: 3\n"
-                        << "callbacks:\n  retry:\n    initial: 10ms\n";
-    server_ = std::make_unique<ServerProcess>(
-        dir_.Sub("data"), std::vector<std::string>{"--config", path, "--limits-max-body-bytes",
-                                                   "4096", "--limits-max-payload-bytes", "1024"});
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
+    StartWithConfig(std::string("auth:\n  tokens:\n    - \"") + kAdmin + "\"\n" +
+                        "    - token: \"" + kOrdersOnly + "\"\n      topics: [orders]\n" +
+                        "      can: [publish, consume]\n" + "metrics:\n  max_topics: 3\n" +
+                        "callbacks:\n  retry:\n    initial: 10ms\n",
+                    {"--limits-max-body-bytes", "4096", "--limits-max-payload-bytes", "1024"});
   }
 
   HttpResponse Send(const std::string& method, const std::string& target,
@@ -96,10 +91,6 @@ class Metrics : public ::testing::Test {
     EXPECT_EQ(check.out + check.err, "") << "promtool lint findings";
     return ParseExposition(r.body);
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(Metrics, PromtoolAcceptsTheExpositionAndCountersMoveAsTasksFlow) {

@@ -10,6 +10,7 @@
 
 #include "support/http_client.h"
 #include "support/integration.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -20,23 +21,15 @@ namespace {
 using namespace delayq::integration;
 namespace json = boost::json;
 
-class SeedApi : public ::testing::Test {
+class SeedApi : public ::testing::Test, protected testing::Served {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"));
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
-  }
+  void SetUp() override { StartServer({}); }
 
   json::object PostJson(const std::string& target, const std::string& body) {
     auto response = client_->Post(target, body);
     EXPECT_TRUE(response.ok());
     return json::parse(response.body).as_object();
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(SeedApi, SpecExamplesWorkVerbatimWithCurlFormEncoding) {
