@@ -15,6 +15,7 @@
 #include "support/callback_receiver.h"
 #include "support/http_client.h"
 #include "support/integration.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -29,13 +30,8 @@ namespace json = boost::json;
 
 using ::testing::HasSubstr;
 
-class Cli : public ::testing::Test {
+class Cli : public ::testing::Test, protected testing::Served {
  protected:
-  void StartServer(std::vector<std::string> flags = {}) {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), std::move(flags));
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
-  }
   void SetUp() override { StartServer(); }
 
   std::string Url() const { return "http://" + server_->address(); }
@@ -67,10 +63,6 @@ class Cli : public ::testing::Test {
     EXPECT_FALSE(ec) << r.out;
     return ec ? "" : std::string(v.at("id").as_string());
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(Cli, AddPrintsATableAndStoresThePayloadDueAfterIn) {

@@ -10,6 +10,7 @@
 
 #include "support/http_client.h"
 #include "support/integration.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
@@ -28,12 +29,9 @@ std::string GetBytes(const std::string& target) {
   return "GET " + target + " HTTP/1.1\r\nHost: t\r\n\r\n";
 }
 
-class Pipelining : public ::testing::Test {
+class Pipelining : public ::testing::Test, protected testing::Served {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"));
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-  }
+  void SetUp() override { StartServer(); }
 
   // Adds `count` pull tasks due now to `topic` and leases them all; returns (id, lease).
   std::vector<std::pair<std::string, std::string>> AddAndLease(const std::string& topic,
@@ -62,9 +60,6 @@ class Pipelining : public ::testing::Test {
     EXPECT_EQ(static_cast<int>(leased.size()), count);
     return leased;
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(Pipelining, PipelinedAcksAreAllAnsweredInOrderAndAGetBehindThemSeesThem) {

@@ -11,6 +11,7 @@
 
 #include "support/integration.h"
 #include "support/redis_server.h"
+#include "support/served.h"
 
 namespace delayq {
 namespace {
@@ -52,17 +53,16 @@ std::vector<Entry> ReadStream(RedisServer& redis, const std::string& stream) {
   return entries;
 }
 
-class RedisStreamSink : public ::testing::Test {
+class RedisStreamSink : public ::testing::Test, protected testing::Served {
  protected:
   void SetUp() override { ASSERT_TRUE(redis_.Start()); }
 
+  // The server talks to redis_, a member destroyed before the Served base.
+  ~RedisStreamSink() override { StopServer(); }
+
   void Start(std::vector<std::string> flags = {}) {
-    std::string path = dir_.Sub("delayq.yaml");
-    std::ofstream(path) << "sinks:\n  redis_stream:\n    url: \"" << redis_.url() << "\"\n";
-    flags.insert(flags.begin(), {"--config", path});
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), flags);
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-    client_ = std::make_unique<HttpClient>(server_->address());
+    StartWithConfig("sinks:\n  redis_stream:\n    url: \"" + redis_.url() + "\"\n",
+                    std::move(flags));
   }
 
   std::vector<Added> AddBatch(const std::string& topic, const std::string& stream, int count,
@@ -125,10 +125,7 @@ class RedisStreamSink : public ::testing::Test {
     return std::stod(text.substr(at + series.size() + 2));
   }
 
-  TempDir dir_;
   RedisServer redis_{dir_.Sub("redis")};
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 // delayq-due-at-ms is the due time of the delivery: the added one on a first attempt, the

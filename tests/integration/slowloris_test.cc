@@ -40,6 +40,7 @@
 #include "support/http_client.h"
 #include "support/integration.h"
 #include "support/raw_http.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 
@@ -393,12 +394,9 @@ void CheckConnectionLimit(const std::string& address) {
   EXPECT_EQ(normal.Get("/healthz").status, 200);
 }
 
-class Slowloris : public ::testing::Test {
+class Slowloris : public ::testing::Test, protected testing::Served {
  protected:
-  void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"), ServerArgs());
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
-  }
+  void SetUp() override { StartServer(ServerArgs()); }
 
   uint64_t TasksAdded() {
     HttpClient client(server_->address());
@@ -410,9 +408,6 @@ class Slowloris : public ::testing::Test {
     if (at == std::string::npos) return 0;
     return std::stoull(metrics.body.substr(at + name.size()));
   }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(Slowloris,

@@ -13,6 +13,7 @@
 
 #include "support/http_client.h"
 #include "support/integration.h"
+#include "support/served.h"
 #include "support/server_process.h"
 #include "support/temp_dir.h"
 #include "support/test_util.h"
@@ -41,13 +42,13 @@ std::string Str(const json::value& v, std::string_view key) {
   return std::string(v.at(key).as_string());
 }
 
-class V1Api : public ::testing::Test {
+class V1Api : public ::testing::Test, protected testing::Served {
  protected:
   void SetUp() override { StartServer(); }
 
+  // With a client that waits out the long polls of these tests.
   void StartServer() {
-    server_ = std::make_unique<ServerProcess>(dir_.Sub("data"));
-    ASSERT_TRUE(server_->Start()) << server_->last_error();
+    Served::StartServer();
     client_ = std::make_unique<HttpClient>(server_->address(), std::chrono::seconds(40));
   }
 
@@ -74,10 +75,6 @@ class V1Api : public ::testing::Test {
   }
 
   json::value Get(const std::string& id) { return Call(*client_, "GET", "/v1/tasks/" + id).body; }
-
-  TempDir dir_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(V1Api, TwoLongPollingConsumersShareAThousandTasksDisjointly) {

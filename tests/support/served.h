@@ -20,7 +20,7 @@ namespace delayq::testing {
 class Served {
  public:
   // Records a test failure (and returns) if the server does not start.
-  void StartServer(std::vector<std::string> args);
+  void StartServer(std::vector<std::string> args = {});
   // The same with `yaml` as its config file (--config), before `args`.
   void StartWithConfig(const std::string& yaml, std::vector<std::string> args = {});
 
