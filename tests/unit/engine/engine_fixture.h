@@ -19,14 +19,14 @@ class EngineFixture : public ::testing::Test {
   void SetUp() override { Open(); }
   void TearDown() override { Close(); }
 
-  // With engine_config_ and sink_ as the test set them.
+  // With engine_config_ and callbacks_ as the test set them.
   void Open() {
     store::StoreConfig config;
     config.data_dir = dir_.Sub("data");
     auto opened = store::OpenStore(config);
     ASSERT_TRUE(opened) << opened.error().message;
     store_ = std::move(*opened);
-    engine_ = std::make_unique<Engine>(*store_, clock_, engine_config_, sink_);
+    engine_ = std::make_unique<Engine>(*store_, clock_, engine_config_, callbacks_);
     ASSERT_TRUE(engine_->Start());
   }
 
@@ -39,7 +39,7 @@ class EngineFixture : public ::testing::Test {
   testing::TempDir dir_;
   ManualClock clock_{kNow};
   EngineConfig engine_config_;
-  CallbackSink* sink_ = nullptr;
+  CallbackSink* callbacks_ = nullptr;  // may be null: no callback task is due
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Engine> engine_;
 };

@@ -303,7 +303,7 @@ TEST_F(EngineTest, ManyTopicsWithOneCallbackEachAreAllCalledOnceWithinTheGlobalC
   constexpr int kTopics = 2000;
   // Holds calls until one more than the cap is in flight, which only a broken cap reaches.
   HoldingSink sink(/*batch=*/kCap + 1);
-  sink_ = &sink;
+  callbacks_ = &sink;
   engine_config_.max_callbacks_in_flight = kCap;
   Open();
   std::vector<std::string> topics;
@@ -331,13 +331,13 @@ TEST_F(EngineTest, ManyTopicsWithOneCallbackEachAreAllCalledOnceWithinTheGlobalC
       std::chrono::seconds(30)));
   EXPECT_TRUE(engine_->WaitForCallbacks(std::chrono::seconds(5)));
   Close();
-  sink_ = nullptr;
+  callbacks_ = nullptr;
 }
 
 TEST_F(EngineTest, PerTopicInFlightLimitHoldsUnderTheGlobalCap) {
   Close();
   HoldingSink sink(/*batch=*/1000);
-  sink_ = &sink;
+  callbacks_ = &sink;
   engine_config_.max_callbacks_in_flight = 64;
   engine_config_.default_topic_limits.max_in_flight = 5;
   Open();
@@ -354,7 +354,7 @@ TEST_F(EngineTest, PerTopicInFlightLimitHoldsUnderTheGlobalCap) {
   EXPECT_LE(sink.max_held(), 64u);
   EXPECT_TRUE(engine_->WaitForCallbacks(std::chrono::seconds(10)));
   Close();
-  sink_ = nullptr;
+  callbacks_ = nullptr;
 }
 
 }  // namespace

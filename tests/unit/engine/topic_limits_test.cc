@@ -10,14 +10,12 @@
 #include <mutex>
 
 #include "engine/engine.h"
-#include "support/server_process.h"
-#include "support/temp_dir.h"
+#include "engine_fixture.h"
 
 namespace delayq::engine {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr int64_t kNow = 1'800'000'000'000;
 
 // Holds every call until the test answers it; counts deliveries by topic.
 class HoldingSink final : public CallbackSink {
@@ -46,22 +44,16 @@ class HoldingSink final : public CallbackSink {
   std::map<std::string, size_t> delivered_;
 };
 
-class TopicLimitsTest : public ::testing::Test {
+class TopicLimitsTest : public EngineFixture {
  protected:
   void SetUp() override {
-    store::StoreConfig config;
-    config.data_dir = dir_.Sub("data");
-    auto opened = store::OpenStore(config);
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(*opened);
-    EngineConfig engine_config;
-    engine_config.topic_limits["cb"] = EngineConfig::TopicLimits{1, 0};
-    engine_ = std::make_unique<Engine>(*store_, clock_, engine_config, &sink_);
-    ASSERT_TRUE(engine_->Start());
+    engine_config_.topic_limits["cb"] = EngineConfig::TopicLimits{1, 0};
+    callbacks_ = &sink_;
+    EngineFixture::SetUp();
   }
   void TearDown() override {
     sink_.AnswerAll();
-    engine_->Stop();
+    EngineFixture::TearDown();
   }
 
   void Add(NewTask task) {
@@ -97,12 +89,8 @@ class TopicLimitsTest : public ::testing::Test {
     }
   }
 
-  testing::TempDir dir_;
   int probes_ = 0;
-  ManualClock clock_{kNow};
   HoldingSink sink_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(TopicLimitsTest, RaisedMaxInFlightAppliesToTheNextClaim) {

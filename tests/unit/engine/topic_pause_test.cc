@@ -8,15 +8,12 @@
 #include <mutex>
 
 #include "engine/engine.h"
-#include "support/server_process.h"
-#include "support/temp_dir.h"
+#include "engine_fixture.h"
 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // as in engine_test.cc
 
 namespace delayq::engine {
 namespace {
-
-constexpr int64_t kNow = 1'800'000'000'000;
 
 // Records the calls in order and answers each 200 at once.
 class RecordingSink final : public CallbackSink {
@@ -42,21 +39,11 @@ class RecordingSink final : public CallbackSink {
   std::vector<Task> calls_;
 };
 
-class TopicPause : public ::testing::Test {
+class TopicPause : public EngineFixture {
  protected:
   void SetUp() override {
-    store::StoreConfig config;
-    config.data_dir = dir_.Sub("data");
-    auto opened = store::OpenStore(config);
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(*opened);
-    engine_ = std::make_unique<Engine>(*store_, clock_, EngineConfig{}, &sink_);
-    ASSERT_TRUE(engine_->Start());
-  }
-  void TearDown() override {
-    engine_->Stop();
-    engine_.reset();
-    store_.reset();
+    callbacks_ = &sink_;
+    EngineFixture::SetUp();
   }
 
   TaskId Add(const std::string& topic, int64_t due_at_ms, DeliveryKind kind) {
@@ -80,11 +67,7 @@ class TopicPause : public ::testing::Test {
     return done.get_future().get();
   }
 
-  testing::TempDir dir_;
-  ManualClock clock_{kNow};
   RecordingSink sink_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(TopicPause, NothingGoesOutWhilePausedAndTheResumeDeliversOldestFirst) {

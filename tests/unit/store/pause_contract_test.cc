@@ -16,20 +16,8 @@ namespace {
 
 constexpr int64_t kNow = 1'800'000'000'000;
 
-class PauseContract : public ::testing::TestWithParam<Backend> {
+class PauseContract : public BackendTest {
  protected:
-  void SetUp() override {
-    GetParam().reset();
-    Reopen();
-  }
-
-  void Reopen() {
-    store_.reset();
-    auto opened = GetParam().open(dir_.path(), config_);
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(*opened);
-  }
-
   TaskId AddOne(const std::string& topic, int64_t due_at_ms,
                 DeliveryKind kind = DeliveryKind::kPull) {
     Task task;
@@ -67,9 +55,6 @@ class PauseContract : public ::testing::TestWithParam<Backend> {
     return std::find(topics.begin(), topics.end(), topic) != topics.end();
   }
 
-  testing::TempDir dir_;
-  StoreConfig config_;
-  std::unique_ptr<Store> store_;
   TaskId next_id_ = 5000;
 };
 

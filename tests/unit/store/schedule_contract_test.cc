@@ -12,20 +12,8 @@
 namespace delayq::store {
 namespace {
 
-class ScheduleContract : public ::testing::TestWithParam<Backend> {
+class ScheduleContract : public BackendTest {
  protected:
-  void SetUp() override {
-    GetParam().reset();
-    Reopen();
-  }
-
-  void Reopen() {
-    store_.reset();
-    auto opened = GetParam().open(dir_.path(), StoreConfig{});
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(*opened);
-  }
-
   uint64_t Put(const std::string& name, const std::string& topic, int64_t next_ms,
                uint64_t expected = 0, std::string body = "b") {
     auto version = store_->PutSchedule(ScheduleRecord{name, topic, next_ms, 0, body}, expected);
@@ -41,9 +29,6 @@ class ScheduleContract : public ::testing::TestWithParam<Backend> {
     }
     return names;
   }
-
-  testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_P(ScheduleContract, PutChecksTheVersion) {

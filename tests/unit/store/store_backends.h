@@ -12,6 +12,7 @@
 
 #include "store/store.h"
 #include "support/redis_server.h"
+#include "support/temp_dir.h"
 
 namespace delayq::store {
 
@@ -22,6 +23,27 @@ struct Backend {
   // Empties the backend before a test (a shared server outlives one test).
   std::function<void()> reset = [] {};
   bool near_window = true;  // holds due tasks in memory (window_* stats mean something)
+};
+
+// A test run on each backend (the parameter): a store emptied and opened in a temporary
+// directory before each case; Reopen() opens it again on the same data, with config_.
+class BackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    GetParam().reset();
+    Reopen();
+  }
+
+  void Reopen() {
+    store_.reset();
+    auto opened = GetParam().open(dir_.path(), config_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(*opened);
+  }
+
+  testing::TempDir dir_;
+  StoreConfig config_;
+  std::unique_ptr<Store> store_;
 };
 
 void PrintTo(const Backend& backend, std::ostream* os);

@@ -49,20 +49,8 @@ TEST(RedisClusterHints, PurgeWalkRestoresAHintLostBetweenScriptAndHint) {
   EXPECT_EQ(taken->front().id, 7u);
 }
 
-class StoreContract : public ::testing::TestWithParam<Backend> {
+class StoreContract : public BackendTest {
  protected:
-  void SetUp() override {
-    GetParam().reset();
-    Reopen();
-  }
-
-  void Reopen() {
-    store_.reset();
-    auto opened = GetParam().open(dir_.path(), config_);
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(*opened);
-  }
-
   Task Make(const std::string& topic, int64_t due_at_ms, std::string payload = "p") {
     Task task;
     task.id = ++next_id_;
@@ -95,9 +83,6 @@ class StoreContract : public ::testing::TestWithParam<Backend> {
     }
   }
 
-  testing::TempDir dir_;
-  StoreConfig config_;
-  std::unique_ptr<Store> store_;
   TaskId next_id_ = 1000;
 };
 
