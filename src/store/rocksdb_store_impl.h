@@ -3,7 +3,8 @@
 // The embedded RocksDB store's class, its tunables and helpers, shared by its files:
 // rocksdb_store.cc (opening, adds, reads, purges), rocksdb_due.cc (the near window: promoting,
 // taking due tasks, lease expiry), rocksdb_transitions.cc (leases and changes of scheduled
-// tasks) and rocksdb_health.cc (writes, free space, health, recovery). For rocksdb_*.cc only.
+// tasks), rocksdb_health.cc (writes, free space, health, recovery) and rocksdb_listing.cc
+// (listing scheduled tasks, the due horizon). For rocksdb_*.cc only.
 
 #include <rocksdb/db.h>
 #include <rocksdb/listener.h>
@@ -135,6 +136,12 @@ class RocksStore final : public Store {
   std::string HealthProblem() override;
   StoreStats Stats() const override;
 
+  // --- Listing and horizon (rocksdb_listing.cc) ------------------------------------------------
+
+  Result<ScheduledPage> ListScheduled(const ScheduledQuery& query) override;
+  Result<HorizonCounts> Horizon(std::string_view topic, int64_t start_ms, int64_t bucket_ms,
+                                size_t buckets) override;
+
   // --- Topic pause (rocksdb_pause.cc) -----------------------------------------------------------
 
   Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
@@ -152,6 +159,7 @@ class RocksStore final : public Store {
 
  private:
   Result<std::optional<ScheduleRecord>> ReadSchedule(std::string_view name);
+  Result<HorizonBucket> CountDue(std::string_view topic, int64_t from_ms, int64_t to_ms);
   // Whether deliveries of `topic` are paused. Caller holds mu_.
   bool PausedLocked(std::string_view topic) const;
   void AddPausedStats(std::string_view topic, std::vector<TopicStats>& stats) const;
