@@ -186,6 +186,17 @@ TEST_F(Trace, LogLinesAboutATracedTaskCarryItsTraceId) {
   EXPECT_NE(log.substr(failed, log.find('\n', failed) - failed)
                 .find("trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
             std::string::npos);
+  // The add's own access line too.
+  size_t access = log.find("msg=request ");
+  bool found = false;
+  for (; access != std::string::npos; access = log.find("msg=request ", access + 1)) {
+    std::string line = log.substr(access, log.find('\n', access) - access);
+    if (line.find("path=/v1/topics/dying/tasks") != std::string::npos) {
+      EXPECT_NE(line.find("trace_id=4bf92f3577b34da6a3ce929d0e0e4736"), std::string::npos) << line;
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found) << log;
 }
 
 }  // namespace
