@@ -18,7 +18,7 @@ const (
 // Traceparent replaces the context's; an invalid one is refused; pause and resume take it.
 func TestTraceContextOnAddPullAndTopicPause(t *testing.T) {
 	s := startServer(t, nil)
-	c := delayq.New("http://" + s.addr)
+	c := delayq.New(s.addr)
 	traced := delayq.WithTraceContext(ctx(t), parent, state)
 
 	added, err := c.Add(traced, "traced", delayq.NewTask{Payload: "p"})
