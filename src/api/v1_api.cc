@@ -5,6 +5,7 @@
 
 #include "api/errors.h"
 #include "api/json_fields.h"
+#include "api/trace_headers.h"
 #include "api/v1_codec.h"
 #include "api/v1_schedules.h"
 
@@ -54,6 +55,12 @@ void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_vi
   int64_t now = engine.NowMs();
   auto task = DecodeV1Task(topic, *body, api_config, now, "");
   if (!task) return respond(MakeErrorResponse(task.error()));
+  auto headers = TraceFromHeaders(request);
+  if (!headers) return respond(MakeErrorResponse(headers.error()));
+  auto trace = TraceForItem(*body, "", *headers);
+  if (!trace) return respond(MakeErrorResponse(trace.error()));
+  task->traceparent = std::move(trace->traceparent);
+  task->tracestate = std::move(trace->tracestate);
   int64_t due = task->due_at_ms;
   std::vector<engine::NewTask> tasks;
   tasks.push_back(std::move(*task));
@@ -90,6 +97,8 @@ void AddBatch(engine::Engine& engine, const ApiConfig& api_config, std::string_v
                            "tasks must hold 1 to " + std::to_string(ApiConfig::kMaxBatch) +
                                " tasks, not " + std::to_string(array.size())}));
   }
+  auto headers = TraceFromHeaders(request);
+  if (!headers) return respond(MakeErrorResponse(headers.error()));
   int64_t now = engine.NowMs();
   std::vector<engine::NewTask> tasks;
   tasks.reserve(array.size());
@@ -102,6 +111,10 @@ void AddBatch(engine::Engine& engine, const ApiConfig& api_config, std::string_v
     }
     auto task = DecodeV1Task(topic, array[i].get_object(), api_config, now, prefix);
     if (!task) return respond(MakeErrorResponse(task.error()));
+    auto trace = TraceForItem(array[i].get_object(), prefix, *headers);
+    if (!trace) return respond(MakeErrorResponse(trace.error()));
+    task->traceparent = std::move(trace->traceparent);
+    task->tracestate = std::move(trace->tracestate);
     due.push_back(task->due_at_ms);
     tasks.push_back(std::move(*task));
   }
@@ -152,6 +165,7 @@ void Pull(engine::Engine& engine, std::string topic, const http::Request& reques
                      item["lease"] = LeaseString(task.lease_token);
                      item["lease_until_ms"] = task.lease_until_ms;
                      AddOccurrenceFields(item, task.dedup_key);
+                     AddTraceFields(item, task);
                      out.push_back(std::move(item));
                    }
                    json::object body;

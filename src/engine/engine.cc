@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "engine/store_worker.h"
+#include "engine/task_log.h"
 
 namespace delayq::engine {
 
@@ -113,6 +114,8 @@ void Engine::Add(std::vector<NewTask> tasks, AddDone done) {
     task.max_attempts = in.max_attempts != 0 ? in.max_attempts : config_.default_max_attempts;
     task.dedup_key = std::move(in.dedup_key);
     task.callback = std::move(in.callback);
+    task.traceparent = std::move(in.traceparent);
+    task.tracestate = std::move(in.tracestate);
     earliest = std::min(earliest, task.due_at_ms);
     records.push_back(std::move(task));
   }
@@ -258,6 +261,7 @@ void Engine::CountState(const Task& task) {
       metrics_.topics.Count(task.topic, TopicEvent::kDelivered);
       break;
     case TaskState::kDead:
+      LogDead(task, task.traceparent);
       metrics_.topics.Count(task.topic, TopicEvent::kFailed);
       metrics_.topics.Count(task.topic, TopicEvent::kDead);
       break;

@@ -90,7 +90,9 @@ struct NewTask {
   DeliveryKind kind = DeliveryKind::kPull;
   uint32_t max_attempts = 0;  // 0: EngineConfig::default_max_attempts
   std::string dedup_key;
-  std::string callback;  // kCallback: the target spec (delivery/callback_spec.h)
+  std::string callback;     // kCallback: the target spec (delivery/callback_spec.h)
+  std::string traceparent;  // validated W3C trace context (common/trace_context.h), or ""
+  std::string tracestate;
 };
 
 struct AddedTask {

@@ -135,6 +135,7 @@ class RocksStore final : public Store {
   bool Healthy() override;
   std::string HealthProblem() override;
   StoreStats Stats() const override;
+  std::vector<BackendMetric> MemoryMetrics() const;  // rocksdb_memory.cc
 
   // --- Dead tasks in bulk (rocksdb_dead.cc) -----------------------------------------------------
 
@@ -198,7 +199,7 @@ class RocksStore final : public Store {
   OpenPlan plan_;
   // Every use of db_ and the handles holds db_mu_ shared; only Reopen holds it exclusively.
   // Lock order: db_mu_, write_mu_, mu_.
-  std::shared_mutex db_mu_;
+  mutable std::shared_mutex db_mu_;
   std::mutex recover_mu_;  // one recovery attempt at a time
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
