@@ -65,6 +65,23 @@ TEST_F(Trace, ACallbackCarriesTheTraceContextGivenAtAdd) {
   EXPECT_EQ(Field(task, "tracestate"), kState);
 }
 
+TEST_F(Trace, ATasksTraceContextReplacesOneInItsCallbackHeaders) {
+  // The configured pair names no request; the task's traceparent does (and it has no
+  // tracestate, so none is sent).
+  int status = 0;
+  json::value added = Send("POST", "/v1/topics/traced/tasks",
+                           R"({"payload":"p","callback":{"url":")" + receiver_.base_url() +
+                               R"(/own","headers":{"traceparent":")" + kOtherParent +
+                               R"(","tracestate":"z=9","X-Kept":"1"}}})",
+                           {{"traceparent", kParent}}, &status);
+  ASSERT_EQ(status, 201) << json::serialize(added);
+  ASSERT_TRUE(receiver_.WaitForCalls("/own", 1, std::chrono::seconds(10)));
+  auto headers = receiver_.Calls("/own")[0].headers;
+  EXPECT_EQ(headers["traceparent"], kParent);
+  EXPECT_EQ(headers.count("tracestate"), 0u);
+  EXPECT_EQ(headers["x-kept"], "1");
+}
+
 TEST_F(Trace, APulledTaskAndItsGetCarryTheTraceContext) {
   int status = 0;
   json::value added = Send("POST", "/v1/topics/pulled/tasks", R"({"payload":"p"})",
