@@ -22,6 +22,8 @@ const RedisScript& Purge();        // ARGV: before, limit -> ids deleted
 // entries read, task fields...
 const RedisScript& ListDue();
 const RedisScript& Horizon();  // ARGV: start, width, n -> in flight, overdue, n counts
+// ARGV: redrive|delete, limit, now -> count, more, ids handled
+const RedisScript& DeadBulk();
 // Global: KEYS next:p, next:c, gen, topics, maxid; ARGV bump(0|1), max id, then
 // (kind, topic, score) triples.
 const RedisScript& Hint();
