@@ -46,6 +46,8 @@ Result<ScheduledPage> Store::ListScheduled(const ScheduledQuery&) {
 }
 Result<HorizonCounts> Store::Horizon(std::string_view, int64_t, int64_t, size_t) {
   return Fail(Errc::kUnavailable, "this store keeps no due horizon");
+}
+
 // --- Dead tasks in bulk: a backend without its own ------------------------------------------
 
 Result<DeadBulkResult> Store::RedriveDead(std::string_view, size_t, int64_t) {
