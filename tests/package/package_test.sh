@@ -176,7 +176,7 @@ start_service() {
   echo "serving on $url"
   local proc=/proc/$server_pid/status uid
   uid=$(id -u "$user")
-  grep -q "^Uid:[[:space:]]*$uid[[:space:]]*$uid[[:space:]]*$uid[[:space:]]*$uid$" "$proc" ||
+  grep -q "^Uid:[[:space:]]*${uid}[[:space:]]*${uid}[[:space:]]*${uid}[[:space:]]*${uid}$" "$proc" ||
     fail "the service does not run as $user: $(grep ^Uid "$proc")"
   grep -q '^NoNewPrivs:[[:space:]]*1$' "$proc" || fail "the service may gain privileges"
   grep -q '^CapBnd:[[:space:]]*0*$' "$proc" || fail "the service keeps capabilities: $(grep ^CapBnd "$proc")"
@@ -198,7 +198,7 @@ add_pull_ack() {
   # The packaged binary is also the client.
   /usr/bin/delayq ack "$id" --lease "$lease" --server "$url" >"$tmp/ack" 2>&1 ||
     fail "delayq ack: $(cat "$tmp/ack")"
-  [[ "$(/usr/bin/delayq get "$id" --json --server "$url" | json 'd["state"]')" == done ]] ||
+  [[ "$(/usr/bin/delayq get "$id" --json --server "$url" | json 'd["state"]')" == "done" ]] ||
     fail "task $id is not done after its ack"
   echo "task $id added, pulled and acked"
   [[ -f $data/CURRENT ]] || fail "the store is not in $data"
