@@ -22,17 +22,22 @@ try {
   }
   await call('POST', '/v1/topics/reminders/tasks:batch', { tasks: reminders });
   await makeDead(call, 'reminders', 3);
-  // Some seconds of consumption, so that the lateness and rate charts have lines to draw.
+  // Some seconds of adds and consumption (a tenth of the first attempts nacked, then acked),
+  // so that the lateness and rate charts have lines to draw.
   const start = Date.now();
-  for (let i = 0; i < 40; i++) {
-    await call('POST', '/v1/topics/notifications/tasks',
-      { payload: { n: i }, at_ms: start + 250 * i });
-  }
-  while (Date.now() < start + 250 * 40 + 500) {
-    const got = await call('POST', '/v1/topics/notifications/pull', { max: 10, wait_ms: 1000 });
+  let n = 0;
+  while (Date.now() < start + 15000) {
+    const second = Math.floor((Date.now() - start) / 1000);
+    const burst = 2 + ((second * 7) % 5);
+    const tasks = Array.from({ length: burst }, () =>
+      ({ payload: { n: n++ }, delay_ms: 200 + (n % 5) * 150 }));
+    await call('POST', '/v1/topics/notifications/tasks:batch', { tasks });
+    const got = await call('POST', '/v1/topics/notifications/pull', { max: 50, wait_ms: 250 });
     for (const task of got.tasks) {
-      await call('POST', `/v1/tasks/${task.id}/ack`, { lease: task.lease });
+      const verb = task.attempt === 1 && task.id.endsWith('7') ? 'nack' : 'ack';
+      await call('POST', `/v1/tasks/${task.id}/${verb}`, { lease: task.lease });
     }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
   browser = await launchBrowser();
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });

@@ -139,5 +139,30 @@ TEST_F(DeadBulk, BadLimitsAreRefusedByName) {
   Call("GET", "/v1/topics/dlq/dead:redrive", "", 405);
 }
 
+// As the single redrive: the publish right on the topic; consuming it, or another topic's
+// rights, is not enough.
+class DeadBulkRights : public ::testing::Test, protected testing::Served {
+ protected:
+  void SetUp() override {
+    StartWithConfig(
+        "auth:\n  tokens:\n    - token: \"publisher-token-0123456789\"\n"
+        "      topics: [dlq]\n      can: [publish]\n"
+        "    - token: \"consumer-token-0123456789\"\n      topics: [dlq]\n      can: [consume]\n"
+        "    - token: \"other-token-0123456789\"\n      topics: [other]\n      can: [publish]\n");
+  }
+  int Status(const std::string& path, const std::string& token) {
+    return client_->Request("POST", path, "", {{"Authorization", "Bearer " + token}}).status;
+  }
+};
+
+TEST_F(DeadBulkRights, NeedThePublishRightOnTheTopic) {
+  for (const char* op : {"/v1/topics/dlq/dead:redrive", "/v1/topics/dlq/dead:delete"}) {
+    EXPECT_EQ(Status(op, "publisher-token-0123456789"), 200) << op;
+    EXPECT_EQ(Status(op, "consumer-token-0123456789"), 403) << op;
+    EXPECT_EQ(Status(op, "other-token-0123456789"), 403) << op;
+    EXPECT_EQ(client_->Request("POST", op, "").status, 401) << op;
+  }
+}
+
 }  // namespace
 }  // namespace delayq
