@@ -155,7 +155,7 @@ struct ListingCommands::Impl {
     }
     const json::value* next = answer->if_contains("next_cursor");
     if (next != nullptr && next->is_string()) {
-      std::cout << "next page: --cursor " << next->as_string() << "\n";
+      std::cout << "next page: --cursor " << std::string_view(next->as_string()) << "\n";
     }
     return exit_code;
   }

@@ -376,15 +376,18 @@ TEST_F(Cli, TasksListPagesByDueTimeAndHorizonCountsPerBucket) {
   std::string cursor = first.out.substr(at + 20);
   cursor = cursor.substr(0, cursor.find('\n'));
   ProcessResult second = Run({"tasks", "list", "plan", "--limit", "1", "--cursor", cursor});
-  EXPECT_THAT(second.out, HasSubstr(late));
+  EXPECT_THAT(second.out, HasSubstr(late)) << second.err;
   ProcessResult ranged = Run({"tasks", "list", "plan", "--from", "10m", "--to", "1h", "--json"});
   ASSERT_EQ(ranged.exit_code, 0) << ranged.err;
+  ASSERT_TRUE(json::parse(ranged.out).is_object()) << ranged.out;
   EXPECT_EQ(json::parse(ranged.out).at("tasks").as_array().size(), 1u);
 
   ProcessResult horizon = Run({"horizon", "plan", "--json"});
   ASSERT_EQ(horizon.exit_code, 0) << horizon.err;
+  json::value counts = json::parse(horizon.out);
+  ASSERT_TRUE(counts.is_object()) << horizon.out;
   int64_t total = 0;
-  for (const json::value& b : json::parse(horizon.out).at("buckets").as_array()) {
+  for (const json::value& b : counts.at("buckets").as_array()) {
     total += b.at("count").as_int64();
   }
   EXPECT_EQ(total, 2);
