@@ -116,7 +116,7 @@ Result<size_t> RocksStore::ExpireLeases(int64_t now_ms, size_t limit) {
         task->lease_until_ms != ref.key.due_at_ms) {
       continue;
     }
-    taken_.erase(task->id);
+    Forget(task->id);
     Release(&batch, &*task, now_ms, "lease expired", now_ms);
     released.push_back(std::move(*task));
   }

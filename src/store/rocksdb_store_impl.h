@@ -41,9 +41,10 @@ constexpr size_t kPromoteSlice = 65536;
 constexpr int64_t kFullWindowRetryMs = 100;
 // A passed lease deadline is handled by a queued ExpireLeases; look again this much later.
 constexpr int64_t kLeaseRecheckMs = 20;
-// At most this many records of leased and delivering tasks are kept for their settlement
-// (see taken_): callback claims are bounded by callbacks.max_in_flight, v1 leases are not.
-constexpr size_t kTakenRecordsMax = 65536;
+// At most this many bytes of records of leased and delivering tasks are kept for their
+// settlement (see taken_): callback claims are bounded by callbacks.max_in_flight, v1 leases
+// are not, and a payload may be large. Beyond it a settlement reads the record, as before.
+constexpr size_t kTakenBytesMax = 16 << 20;
 
 inline std::string Describe(TaskId id) { return "task " + std::to_string(id); }
 
@@ -66,6 +67,12 @@ inline std::string LaneName(DeliveryKind kind, std::string_view topic) {
 struct Batch : rocksdb::WriteBatch {
   std::unordered_map<std::string, int64_t> counts;
 };
+
+// What a kept record costs, roughly: the task and its strings (see taken_).
+inline size_t TakenBytes(const Task& task) {
+  return sizeof(Task) + task.topic.size() + task.payload.size() + task.last_error.size() +
+         task.dedup_key.size() + task.callback.size();
+}
 
 inline std::string MiB(uint64_t bytes) {
   char text[32];
@@ -173,6 +180,7 @@ class RocksStore final : public Store {
   Result<Task> LeasedTask(TaskId id, uint64_t lease_token);
   Result<Task> TakenOrRead(TaskId id, uint64_t lease_token);
   void Remember(const Task& task);
+  void Forget(TaskId id);
   Result<Task> CheckLease(Result<Task> task, uint64_t lease_token);
   uint64_t NewLeaseToken();
   Result<TaskId> FindDedup(const std::string& key);
@@ -226,6 +234,7 @@ class RocksStore final : public Store {
   // a lease drops its entry, and one is used only for the lease token it was written with.
   // Cleared when the database is closed. Guarded by write_mu_.
   std::unordered_map<TaskId, Task> taken_;
+  size_t taken_bytes_ = 0;  // TakenBytes of the records in taken_
   // Makes a schedule's version check and write one step (lock order: after db_mu_).
   std::mutex schedules_mu_;
 

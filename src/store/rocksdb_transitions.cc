@@ -41,7 +41,7 @@ Result<Task> RocksStore::ExtendLease(TaskId id, uint64_t lease_token, int64_t le
   std::shared_lock db_lock(db_mu_);
   if (!db_) return Closed();
   std::lock_guard write_lock(write_mu_);
-  taken_.erase(id);  // the record changes below; a later settlement reads it back
+  Forget(id);  // the record changes below; a later settlement reads it back
   auto task = Read(id);
   if (!task) return task;
   if (auto live = CheckExtend(*task, lease_token, now_ms); !live) {
@@ -218,12 +218,23 @@ Result<Task> RocksStore::TakenOrRead(TaskId id, uint64_t lease_token) {
   auto it = taken_.find(id);
   if (it == taken_.end() || it->second.lease_token != lease_token) return Read(id);
   Task task = std::move(it->second);
+  taken_bytes_ -= TakenBytes(task);
   taken_.erase(it);
   return task;
 }
 
 void RocksStore::Remember(const Task& task) {
-  if (taken_.size() < kTakenRecordsMax) taken_.insert_or_assign(task.id, task);
+  Forget(task.id);
+  if (taken_bytes_ + TakenBytes(task) > kTakenBytesMax) return;
+  taken_bytes_ += TakenBytes(task);
+  taken_.emplace(task.id, task);
+}
+
+void RocksStore::Forget(TaskId id) {
+  auto it = taken_.find(id);
+  if (it == taken_.end()) return;
+  taken_bytes_ -= TakenBytes(it->second);
+  taken_.erase(it);
 }
 
 // `task` if it is held under `lease_token`, else kConflict (or the read's error).
