@@ -185,6 +185,9 @@ int Commands::Impl::RunTopics() {
 }
 
 int Commands::Impl::RunDead() {
+  if (topic.empty()) {
+    return Usage("dead", "--topic is required to list (or: dead redrive|delete TOPIC)");
+  }
   if (!IsValidTopic(topic)) {
     return Usage("dead", BadTopic());
   }
