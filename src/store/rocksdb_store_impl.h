@@ -72,7 +72,8 @@ struct Batch : rocksdb::WriteBatch {
 // What a kept record costs, roughly: the task and its strings (see taken_).
 inline size_t TakenBytes(const Task& task) {
   return sizeof(Task) + task.topic.size() + task.payload.size() + task.last_error.size() +
-         task.dedup_key.size() + task.callback.size();
+         task.dedup_key.size() + task.callback.size() + task.traceparent.size() +
+         task.tracestate.size();
 }
 
 inline std::string MiB(uint64_t bytes) {
