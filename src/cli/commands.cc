@@ -67,6 +67,11 @@ void Commands::Impl::RegisterTaskCommands() {
   add->add_option("--dedup-key", dedup_key,
                   "an add with a key already held in the topic "
                   "answers with the existing task");
+  add->add_option("--traceparent", traceparent,
+                  "W3C trace context kept with the task and sent on with its deliveries: "
+                  "00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>");
+  add->add_option("--tracestate", tracestate, "W3C tracestate sent with --traceparent")
+      ->needs("--traceparent");
   AddCommon(add);
 
   get = app.add_subcommand("get", "show a task");

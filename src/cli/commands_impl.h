@@ -47,6 +47,8 @@ struct Commands::Impl {
   std::string payload;
   std::string callback;
   std::string dedup_key;
+  std::string traceparent;  // W3C trace context stored with the task (checked by the server)
+  std::string tracestate;
   int64_t max_attempts = 0;
 
   CLI::App* get = nullptr;

@@ -118,6 +118,19 @@ TEST_F(Cli, AddWithAtJsonTextPayloadAndCallbackFiresAtTheReceiver) {
             static_cast<int64_t>(in_an_hour) * 1000);
 }
 
+TEST_F(Cli, AddKeepsATraceContextAndTheServerRefusesABadOne) {
+  const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  std::string id = AddJson(
+      {"--topic", "traced", "--payload", "x", "--traceparent", parent, "--tracestate", "a=1"});
+  ASSERT_FALSE(id.empty());
+  json::object task = Api("GET", "/v1/tasks/" + id);
+  EXPECT_EQ(task["traceparent"], json::value(parent));
+  EXPECT_EQ(task["tracestate"], json::value("a=1"));
+  ProcessResult bad = Run({"add", "--topic", "traced", "--payload", "x", "--traceparent", "00-x"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("traceparent is invalid"));
+}
+
 TEST_F(Cli, AddRefusesBadArgumentsNamingTheOptionWithoutSending) {
   struct Case {
     std::vector<std::string> args;
