@@ -63,7 +63,7 @@ void Engine::RunSeedPulls() {
     const std::vector<size_t>& waiting = by_topic[topic];
     auto taken = store_.ConsumeDue(topic, waiting.size(), now);
     if (!taken) {
-      metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      metrics_.store_errors.fetch_add(waiting.size(), std::memory_order_relaxed);  // per pull
       for (size_t i : waiting) pulls[i].done(std::unexpected(taken.error()));
       continue;
     }
