@@ -111,10 +111,11 @@ fuzz:
 	@cmake --build $(FUZZ_BUILD) --target $(FUZZ_TARGETS)
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# Regenerates docs/dashboard.png: delayq with sample tasks, rendered by headless Chromium.
+# Regenerates docs/dashboard.png (the overview) and docs/dashboard-topic.png (a topic's page):
+# delayq with sample tasks, rendered by headless Chromium.
 screenshot: build
 	@bash tests/browser/setup.sh
-	node tests/browser/screenshot.mjs $(BUILD)/src/delayq docs/dashboard.png
+	node tests/browser/screenshot.mjs $(BUILD)/src/delayq docs/dashboard.png docs/dashboard-topic.png
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -4,7 +4,9 @@ loopback, writes one JSON result and prints the Markdown tables rendered from it
 
   /usr/bin/python3 bench/run.py BUILD_DIR               full run: every section, medians of 3
   /usr/bin/python3 bench/run.py BUILD_DIR --quick       tiny sizes, only validity (bench_smoke)
-  /usr/bin/python3 bench/run.py BUILD_DIR --only a,b    the named sections (with --quick too)
+  /usr/bin/python3 bench/run.py BUILD_DIR --only a,b    the named sections (with --quick too);
+                                                        long sections (backlog-slope) run in a
+                                                        full run only when named here
   /usr/bin/python3 bench/run.py BUILD_DIR --ack-mode M  batch (one POST /v1/tasks:ack per pull,
                                                         the default) or single (a request per
                                                         task, pipelined), for fire-ms and pull
@@ -54,7 +56,7 @@ def load_scenarios():
         return tomllib.load(f)
 
 
-def parse_args(names):
+def parse_args(names, long_sections):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("build_dir", nargs="?")
     parser.add_argument("--quick", action="store_true")
@@ -67,7 +69,8 @@ def parse_args(names):
     args = parser.parse_args()
     if not args.render and not args.build_dir:
         parser.error("BUILD_DIR is required")
-    args.sections = names
+    # Long sections run in a full run only when named; a quick run takes every section.
+    args.sections = [n for n in names if args.quick or not long_sections.get(n)]
     if args.only:
         args.sections = args.only.split(",")
         unknown = [s for s in args.sections if s not in names]
@@ -105,8 +108,8 @@ class Logger:
 
 
 def run_section(name, spec, run, group, binaries, args):
-    sizes = harness.resolve({k: v for k, v in spec.items() if k not in ("title", "needs", "early")},
-                            run.mode)
+    meta = ("title", "needs", "early", "long")
+    sizes = harness.resolve({k: v for k, v in spec.items() if k not in meta}, run.mode)
     run.record("load", name, sizes)
     missing = [p for p in spec.get("needs", []) if p not in binaries]
     if name == "sinks" and "kafka_mock" not in binaries:
@@ -154,7 +157,8 @@ def default_out(data):
 
 def main():
     scenarios = load_scenarios()
-    args = parse_args(list(scenarios["sections"]))
+    specs = scenarios["sections"]
+    args = parse_args(list(specs), {n: spec.get("long", False) for n, spec in specs.items()})
     if args.render:
         with open(args.render) as f:
             print(render.markdown(json.load(f), scenarios["targets"]))

@@ -307,6 +307,14 @@ class Delayq:
                 return int(parts[1])
         raise Failure(f"/metrics on {self.addr} has no counter {name} (HTTP {status})")
 
+    def gauge(self, series):
+        """One sample of /metrics, labels written out in series; None when it is absent."""
+        client = HttpClient(self.addr)
+        try:
+            return client.metric(series)
+        finally:
+            client.close()
+
     def rss_kb(self):
         return self.process.rss_kb()
 

@@ -156,6 +156,7 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	setTraceHeaders(ctx, req.Header)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, err
@@ -207,6 +208,10 @@ type NewTask struct {
 	Callback    *Callback
 	MaxAttempts int
 	DedupKey    string
+	// Traceparent (and Tracestate): this task's own W3C trace context, replacing the one of
+	// WithTraceContext (in a batch, tasks of different traces can share one call).
+	Traceparent string
+	Tracestate  string
 }
 
 func (t NewTask) body() map[string]any {
@@ -228,6 +233,12 @@ func (t NewTask) body() map[string]any {
 	}
 	if t.DedupKey != "" {
 		b["dedup_key"] = t.DedupKey
+	}
+	if t.Traceparent != "" {
+		b["traceparent"] = t.Traceparent
+		if t.Tracestate != "" {
+			b["tracestate"] = t.Tracestate
+		}
 	}
 	return b
 }
@@ -255,6 +266,8 @@ type Task struct {
 	DedupKey     string          `json:"dedup_key,omitempty"`
 	Schedule     string          `json:"schedule,omitempty"`      // the schedule that made it
 	OccurrenceMs int64           `json:"occurrence_ms,omitempty"` // and the occurrence it stands for
+	Traceparent  string          `json:"traceparent,omitempty"`   // the trace context given at add
+	Tracestate   string          `json:"tracestate,omitempty"`
 	Payload      json.RawMessage `json:"payload"`
 }
 
@@ -359,6 +372,8 @@ type TopicStats struct {
 	Counts              map[string]int64 `json:"counts"`
 	Due                 int64            `json:"due"`
 	OldestDueLatenessMs int64            `json:"oldest_due_lateness_ms"`
+	Paused              bool             `json:"paused"`
+	PausedAtMs          int64            `json:"paused_at_ms,omitempty"`
 }
 
 // Topics lists every topic (needs an admin token when tokens are configured).
@@ -390,6 +405,8 @@ type Leased struct {
 	DueAtMs      int64           `json:"due_at_ms"`
 	Lease        string          `json:"lease"`
 	LeaseUntilMs int64           `json:"lease_until_ms"`
+	Traceparent  string          `json:"traceparent,omitempty"` // the trace context given at add
+	Tracestate   string          `json:"tracestate,omitempty"`
 }
 
 // PullOptions: Max 1-1,000 (default 1), Wait up to 30 s (long poll), Lease (default 30 s).

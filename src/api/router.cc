@@ -14,8 +14,10 @@
 #include "api/seed_api.h"
 #include "api/task_access.h"
 #include "api/v1_api.h"
+#include "api/v1_dead_bulk.h"
 #include "api/v1_schedules.h"
 #include "common/logfmt.h"
+#include "common/trace_context.h"
 #include "delivery/sink.h"
 
 namespace delayq::api {
@@ -68,9 +70,15 @@ void Router::Handle(http::Request request, http::Responder respond) {
   std::string path(request.Path());
   std::string remote = request.remote;
   size_t bytes_in = request.body.size();
+  // A request that continues a trace says so in its line (only a well-formed traceparent).
+  std::string_view traceparent = request.Header("traceparent");
+  std::string trace;
+  if (!traceparent.empty() && TraceparentProblem(traceparent).empty()) {
+    trace = TraceLogField(traceparent);
+  }
   auto answer = [metrics = http_metrics_, access_log = api_config_.access_log, started, route,
                  method, request_id, path = std::move(path), remote = std::move(remote), bytes_in,
-                 respond = std::move(respond)](http::Response response) {
+                 trace = std::move(trace), respond = std::move(respond)](http::Response response) {
     int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::steady_clock::now() - started)
                          .count();
@@ -85,6 +93,7 @@ void Router::Handle(http::Request request, http::Responder respond) {
           failed ? "\"request failed\"" : "request", request_id, LogValue(remote), LogValue(method),
           LogValue(path), LogValue(route), response.status, static_cast<double>(micros) / 1000.0,
           bytes_in, response.body.size());
+      line += trace;
       if (failed) {
         line += " error=" + LogValue(std::string_view(response.body).substr(0, kLoggedErrorBytes));
         spdlog::warn("{}", line);
@@ -166,6 +175,8 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return respond(LatenessResponse(engine_, request.target));
     case Endpoint::kSinks:
       return respond(SinksResponse(api_config_.sinks));
+    case Endpoint::kRates:
+      return respond(RatesResponse(engine_, request.target));
     case Endpoint::kTopics:
       return ListTopics(engine_, "", std::move(respond));
     case Endpoint::kTopic:
@@ -178,6 +189,10 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return Pull(engine_, std::string(match.topic), request, std::move(respond));
     case Endpoint::kDead:
       return ListDead(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kDeadRedrive:
+    case Endpoint::kDeadDelete:
+      return BulkDead(engine_, match.topic, route.endpoint == Endpoint::kDeadRedrive, request,
+                      std::move(respond));
     case Endpoint::kPauseTopic:
     case Endpoint::kResumeTopic:
       return SetTopicPaused(engine_, match.topic, route.endpoint == Endpoint::kPauseTopic,

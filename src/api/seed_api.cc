@@ -9,6 +9,7 @@
 #include "api/auth.h"
 #include "api/errors.h"
 #include "api/json_fields.h"
+#include "api/trace_headers.h"
 #include "delivery/callback_spec.h"
 #include "delivery/registry.h"
 
@@ -160,12 +161,16 @@ void HandleSeedAdd(engine::Engine& engine, const ApiConfig& api_config, const Pr
   if (auto ok = Authenticator::Authorize(who, Right::kPublish, add->topic); !ok) {
     return respond(MakeErrorResponse(ok.error()));
   }
+  auto trace = TraceFromHeaders(request);
+  if (!trace) return respond(MakeErrorResponse(trace.error()));
   std::vector<engine::NewTask> tasks(1);
   tasks[0].topic = std::move(add->topic);
   tasks[0].due_at_ms = add->due_at_ms;
   tasks[0].payload = std::move(add->content);
   tasks[0].kind = add->callback_json.empty() ? DeliveryKind::kPull : DeliveryKind::kCallback;
   tasks[0].callback = std::move(add->callback_json);
+  tasks[0].traceparent = std::move(trace->traceparent);
+  tasks[0].tracestate = std::move(trace->tracestate);
   if (auto defaults = FindTopicDefaults(api_config, tasks[0].topic)) {
     tasks[0].max_attempts = defaults->max_attempts;
     // Seed v1 content (no url) on a topic with a default sink is produced there, content

@@ -5,6 +5,7 @@
 
 #include "api/errors.h"
 #include "api/json_fields.h"
+#include "api/trace_headers.h"
 #include "api/v1_codec.h"
 #include "api/v1_schedules.h"
 
@@ -37,6 +38,14 @@ json::object StatsJson(const store::TopicStats& stats) {
   return out;
 }
 
+// The topic's callback limits in force, beside its counts (the dashboard's topic page).
+json::object WithLimits(const engine::Engine& engine, json::object topic) {
+  auto limits = engine.LimitsOf(std::string(topic.at("topic").as_string()));
+  topic["limits"] =
+      json::object{{"max_in_flight", limits.max_in_flight}, {"rate_limit", limits.rate_limit}};
+  return topic;
+}
+
 }  // namespace
 
 void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,
@@ -46,6 +55,12 @@ void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_vi
   int64_t now = engine.NowMs();
   auto task = DecodeV1Task(topic, *body, api_config, now, "");
   if (!task) return respond(MakeErrorResponse(task.error()));
+  auto headers = TraceFromHeaders(request);
+  if (!headers) return respond(MakeErrorResponse(headers.error()));
+  auto trace = TraceForItem(*body, "", *headers);
+  if (!trace) return respond(MakeErrorResponse(trace.error()));
+  task->traceparent = std::move(trace->traceparent);
+  task->tracestate = std::move(trace->tracestate);
   int64_t due = task->due_at_ms;
   std::vector<engine::NewTask> tasks;
   tasks.push_back(std::move(*task));
@@ -82,6 +97,8 @@ void AddBatch(engine::Engine& engine, const ApiConfig& api_config, std::string_v
                            "tasks must hold 1 to " + std::to_string(ApiConfig::kMaxBatch) +
                                " tasks, not " + std::to_string(array.size())}));
   }
+  auto headers = TraceFromHeaders(request);
+  if (!headers) return respond(MakeErrorResponse(headers.error()));
   int64_t now = engine.NowMs();
   std::vector<engine::NewTask> tasks;
   tasks.reserve(array.size());
@@ -94,6 +111,10 @@ void AddBatch(engine::Engine& engine, const ApiConfig& api_config, std::string_v
     }
     auto task = DecodeV1Task(topic, array[i].get_object(), api_config, now, prefix);
     if (!task) return respond(MakeErrorResponse(task.error()));
+    auto trace = TraceForItem(array[i].get_object(), prefix, *headers);
+    if (!trace) return respond(MakeErrorResponse(trace.error()));
+    task->traceparent = std::move(trace->traceparent);
+    task->tracestate = std::move(trace->tracestate);
     due.push_back(task->due_at_ms);
     tasks.push_back(std::move(*task));
   }
@@ -144,6 +165,7 @@ void Pull(engine::Engine& engine, std::string topic, const http::Request& reques
                      item["lease"] = LeaseString(task.lease_token);
                      item["lease_until_ms"] = task.lease_until_ms;
                      AddOccurrenceFields(item, task.dedup_key);
+                     AddTraceFields(item, task);
                      out.push_back(std::move(item));
                    }
                    json::object body;
@@ -232,10 +254,10 @@ void ListTopics(engine::Engine& engine, std::string_view topic, http::Responder 
       return respond(
           MakeErrorResponse({Errc::kNotFound, "topic '" + std::string(topic) + "' has no tasks"}));
     }
-    return respond(JsonResponse(200, StatsJson(stats->front())));
+    return respond(JsonResponse(200, WithLimits(engine, StatsJson(stats->front()))));
   }
   json::array topics;
-  for (const auto& s : *stats) topics.push_back(StatsJson(s));
+  for (const auto& s : *stats) topics.push_back(WithLimits(engine, StatsJson(s)));
   json::object out;
   out["topics"] = std::move(topics);
   respond(JsonResponse(200, out));

@@ -41,6 +41,11 @@ std::string LeaseString(uint64_t token) {
   return buf;
 }
 
+void AddTraceFields(json::object& out, const Task& task) {
+  if (!task.traceparent.empty()) out["traceparent"] = task.traceparent;
+  if (!task.tracestate.empty()) out["tracestate"] = task.tracestate;
+}
+
 json::object TaskJson(const Task& task, int64_t now_ms) {
   json::object out;
   out["id"] = std::to_string(task.id);
@@ -65,6 +70,7 @@ json::object TaskJson(const Task& task, int64_t now_ms) {
   if (task.state == TaskState::kLeased) out["lease_until_ms"] = task.lease_until_ms;
   if (!task.dedup_key.empty()) out["dedup_key"] = task.dedup_key;
   AddOccurrenceFields(out, task.dedup_key);
+  AddTraceFields(out, task);
   out["payload"] = PayloadValue(task);
   return out;
 }

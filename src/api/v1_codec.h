@@ -34,6 +34,8 @@ std::string LeaseString(uint64_t token);  // 16 hex digits
 // The state a user sees: a scheduled task whose time has come is "due".
 std::string_view VisibleState(const Task& task, int64_t now_ms);
 boost::json::object TaskJson(const Task& task, int64_t now_ms);
+// "traceparent" and "tracestate" when the task has them (task and pulled objects).
+void AddTraceFields(boost::json::object& out, const Task& task);
 
 // The lease string of a pull answer, from a body's "lease"; `prefix` is prepended to the field
 // name in messages ("acks[3].").

@@ -114,6 +114,13 @@ Result<void> DecodeTemplate(const json::object& body, const ApiConfig& api_confi
                                      "come from the schedule"));
     }
   }
+  for (std::string_view field : {"traceparent", "tracestate"}) {
+    if (t.contains(field)) {
+      return std::unexpected(Invalid("task." + std::string(field) +
+                                     " is not allowed: a schedule's tasks carry no trace context "
+                                     "(each occurrence starts its own)"));
+    }
+  }
   auto decoded = DecodeV1Task(d.topic, t, api_config, now_ms, "task.");
   if (!decoded) return std::unexpected(decoded.error());
   d.task.payload = std::move(decoded->payload);

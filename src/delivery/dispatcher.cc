@@ -48,8 +48,15 @@ void Dispatcher::Deliver(const Task& task, std::function<void(engine::CallbackOu
   // Seed: content exactly as given; v1: the payload. GET carries no body.
   if (call.method != "GET") call.body = task.payload;
   bool has_type = false;
+  bool traced = !task.traceparent.empty();
   for (auto& [name, value] : target->headers) {
     if (strcasecmp(name.c_str(), "content-type") == 0) has_type = true;
+    // The task's own trace context replaces a configured one: it names the request that
+    // made this task, which is what the receiver's trace should continue.
+    if (traced && (strcasecmp(name.c_str(), "traceparent") == 0 ||
+                   strcasecmp(name.c_str(), "tracestate") == 0)) {
+      continue;
+    }
     call.headers.emplace_back(std::move(name), std::move(value));
   }
   if (!has_type && !call.body.empty()) {
@@ -60,6 +67,10 @@ void Dispatcher::Deliver(const Task& task, std::function<void(engine::CallbackOu
   call.headers.emplace_back("X-Delayq-Topic", task.topic);
   call.headers.emplace_back("X-Delayq-Attempt", std::to_string(task.attempts));
   call.headers.emplace_back("X-Delayq-Due-At", std::to_string(task.due_at_ms));
+  if (traced) {
+    call.headers.emplace_back("traceparent", task.traceparent);
+    if (!task.tracestate.empty()) call.headers.emplace_back("tracestate", task.tracestate);
+  }
   if (!signing_key_.empty()) {
     using namespace std::chrono;
     std::string timestamp =

@@ -6,10 +6,16 @@
 namespace delayq::delivery {
 
 std::vector<std::pair<std::string, std::string>> SinkHeaders(const Task& task) {
-  return {{"delayq-task-id", std::to_string(task.id)},
-          {"delayq-topic", task.topic},
-          {"delayq-due-at-ms", std::to_string(task.due_at_ms)},
-          {"delayq-attempt", std::to_string(task.attempts)}};
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"delayq-task-id", std::to_string(task.id)},
+      {"delayq-topic", task.topic},
+      {"delayq-due-at-ms", std::to_string(task.due_at_ms)},
+      {"delayq-attempt", std::to_string(task.attempts)}};
+  if (!task.traceparent.empty()) {
+    headers.emplace_back("traceparent", task.traceparent);
+    if (!task.tracestate.empty()) headers.emplace_back("tracestate", task.tracestate);
+  }
+  return headers;
 }
 
 // 100 us .. 60 s, as the callback latency.

@@ -35,7 +35,8 @@ class Sink {
 };
 
 // The message headers (Kafka) or stream fields (Redis) every sink adds, so that a consumer
-// can tell deliveries of one task apart from another's and de-duplicate (at-least-once).
+// can tell deliveries of one task apart from another's and de-duplicate (at-least-once);
+// traceparent and tracestate too when the task has them, for the consumer's trace.
 std::vector<std::pair<std::string, std::string>> SinkHeaders(const Task& task);
 
 // One sink's counters, for /metrics and the dashboard. Any thread.

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "engine/store_worker.h"
+#include "engine/task_log.h"
 
 namespace delayq::engine {
 
@@ -48,7 +49,9 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
       scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
       callbacks_(callbacks),
       lanes_(config.max_callbacks_in_flight),
-      jitter_(std::random_device{}()) {}
+      jitter_(std::random_device{}()) {
+  metrics_.topics.TrackRates(&metrics_.rates, &clock_);
+}
 
 Engine::~Engine() { Stop(); }
 
@@ -111,6 +114,8 @@ void Engine::Add(std::vector<NewTask> tasks, AddDone done) {
     task.max_attempts = in.max_attempts != 0 ? in.max_attempts : config_.default_max_attempts;
     task.dedup_key = std::move(in.dedup_key);
     task.callback = std::move(in.callback);
+    task.traceparent = std::move(in.traceparent);
+    task.tracestate = std::move(in.tracestate);
     earliest = std::min(earliest, task.due_at_ms);
     records.push_back(std::move(task));
   }
@@ -219,6 +224,7 @@ void Engine::CountState(const Task& task) {
       metrics_.topics.Count(task.topic, TopicEvent::kDelivered);
       break;
     case TaskState::kDead:
+      LogDead(task, task.traceparent);
       metrics_.topics.Count(task.topic, TopicEvent::kFailed);
       metrics_.topics.Count(task.topic, TopicEvent::kDead);
       break;
@@ -314,7 +320,13 @@ void Engine::Reschedule(TaskId id, int64_t due_at_ms, TaskDone done) {
 }
 
 void Engine::Redrive(TaskId id, TaskDone done) {
-  RunOnWorker([this, id](int64_t now) { return store_.Redrive(id, now); }, std::move(done), true);
+  RunOnWorker(
+      [this, id](int64_t now) {
+        auto task = store_.Redrive(id, now);
+        if (task) metrics_.dead_redriven.fetch_add(1, std::memory_order_relaxed);
+        return task;
+      },
+      std::move(done), true);
 }
 
 void Engine::RunOnWorker(std::function<Result<Task>(int64_t)> op, TaskDone done, bool kick_at_due) {

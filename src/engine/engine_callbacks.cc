@@ -8,8 +8,10 @@
 #include <chrono>
 #include <thread>
 
+#include "common/trace_context.h"
 #include "engine/engine.h"
 #include "engine/store_worker.h"
+#include "engine/task_log.h"
 
 namespace delayq::engine {
 
@@ -146,6 +148,7 @@ void Engine::OnCallbackDone(const Task& task, const CallbackOutcome& outcome) {
      : outcome.http_status >= 500 ? metrics_.callbacks_5xx
                                   : metrics_.callbacks_other_status)
         .fetch_add(1, std::memory_order_relaxed);
+    LogDeliveryFailed(task, outcome);
   }
   double random01;
   {
@@ -156,12 +159,14 @@ void Engine::OnCallbackDone(const Task& task, const CallbackOutcome& outcome) {
   if (!outcome.ok()) {
     settlement.retry_at_ms = clock_.NowMs() + config_.retry.DelayMs(task.attempts, random01);
   }
-  auto on_settled = [this, id = task.id, topic = task.topic](Result<Task> recorded) {
+  auto on_settled = [this, id = task.id, topic = task.topic,
+                     traceparent = task.traceparent](Result<Task> recorded) {
     if (!recorded) {
       // kConflict: the lease ran out before the answer came and the task moved on.
-      spdlog::warn("msg=\"callback outcome not recorded\" task={} error=\"{}\"", id,
-                   recorded.error().message);
+      spdlog::warn("msg=\"callback outcome not recorded\" task={} error=\"{}\"{}", id,
+                   recorded.error().message, TraceLogField(traceparent));
     } else if (recorded->state == TaskState::kDead) {
+      LogDead(*recorded, traceparent);
       metrics_.callbacks_dead.fetch_add(1, std::memory_order_relaxed);
       metrics_.topics.Count(topic, TopicEvent::kFailed);
       metrics_.topics.Count(topic, TopicEvent::kDead);

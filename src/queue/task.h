@@ -43,6 +43,10 @@ struct Task {
   std::string last_error;
   std::string dedup_key;
   std::string callback;  // callback target spec (JSON) for kCallback tasks
+  // W3C trace context given at add (common/trace_context.h), sent on with every delivery;
+  // empty when none was given.
+  std::string traceparent;
+  std::string tracestate;
 };
 
 // done, dead and cancelled are final; such records are purged after the retention period.

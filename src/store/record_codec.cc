@@ -48,8 +48,10 @@ class Reader {
 std::string EncodeTask(const Task& task) {
   std::string out;
   out.reserve(64 + task.topic.size() + task.payload.size() + task.last_error.size() +
-              task.dedup_key.size() + task.callback.size());
-  PutFixed<uint8_t>(&out, kRecordVersion);
+              task.dedup_key.size() + task.callback.size() + task.traceparent.size() +
+              task.tracestate.size());
+  bool traced = !task.traceparent.empty() || !task.tracestate.empty();
+  PutFixed<uint8_t>(&out, traced ? kRecordVersion : kUntracedRecordVersion);
   PutFixed<uint64_t>(&out, task.id);
   PutFixed<int64_t>(&out, task.due_at_ms);
   PutFixed<int64_t>(&out, task.created_at_ms);
@@ -66,6 +68,10 @@ std::string EncodeTask(const Task& task) {
   PutFixed<uint64_t>(&out, task.lease_token);
   PutFixed<int64_t>(&out, task.lease_until_ms);
   PutFixed<uint8_t>(&out, task.payload_is_json ? 1 : 0);
+  if (traced) {
+    PutString(&out, task.traceparent);
+    PutString(&out, task.tracestate);
+  }
   return out;
 }
 
@@ -90,6 +96,7 @@ Result<Task> DecodeTask(std::string_view bytes) {
          in.Fixed(&payload_is_json) && payload_is_json <= 1;
     task.payload_is_json = payload_is_json == 1;
   }
+  if (ok && version >= 3) ok = in.String(&task.traceparent) && in.String(&task.tracestate);
   if (!ok) return Fail(Errc::kInternal, "task record is truncated");
   if (!in.done()) return Fail(Errc::kInternal, "task record has trailing bytes");
   if (kind > static_cast<uint8_t>(DeliveryKind::kCallback)) {

@@ -55,6 +55,10 @@ Result<Task> DecodeFields(std::string_view topic, const RedisReply& fields) {
       task.dedup_key = value;
     } else if (name == "cb") {
       task.callback = value;
+    } else if (name == "tp") {
+      task.traceparent = value;
+    } else if (name == "ts") {
+      task.tracestate = value;
     }
   }
   if (!ok || task.id == 0) {

@@ -268,7 +268,7 @@ std::vector<const RedisCommand*> RedisStore::Pointers(const std::vector<RedisCom
 RedisCommand RedisStore::AddScript(std::span<const Task> tasks, std::string_view topic,
                                    const std::vector<size_t>& indexes, TaskId max_id, bool single) {
   std::vector<std::string> args;
-  args.reserve(2 + indexes.size() * 11);
+  args.reserve(2 + indexes.size() * 13);  // add.lua's stride
   args.push_back(single ? "S" : "C");
   args.push_back(std::to_string(max_id));
   for (size_t i : indexes) {
@@ -284,6 +284,8 @@ RedisCommand RedisStore::AddScript(std::span<const Task> tasks, std::string_view
     args.push_back(task.callback);
     args.push_back(IndexKey(task.id));
     args.push_back(IndexField(task.id));
+    args.push_back(task.traceparent);
+    args.push_back(task.tracestate);
   }
   std::vector<std::string> keys{Prefix(topic)};
   if (single) keys.insert(keys.end(), {kNextPull, kNextCallback, kGen, kTopics, kMaxId});

@@ -29,7 +29,21 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
-  if (bloom) table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));  // point lookups
+  // Index and filter blocks live in the block cache, partitioned, so that memory stays within
+  // the cache however large the backlog grows. Held outside it (RocksDB's default), every table
+  // file's whole index and filter stayed in memory: ~2.4 MB per million tasks stored
+  // (BENCHMARKS.md, "Backlog slope"). Only the small top-level partitions and level 0's blocks
+  // are pinned; the rest are read in and evicted like data blocks.
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.pin_top_level_index_and_filter = true;
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.metadata_block_size = 4096;
+  if (bloom) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));  // point lookups
+    table.partition_filters = true;
+  }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options.write_buffer_size = write_buffer_bytes;
   // Keys are mostly written in increasing order (ids and times grow): start each memtable
@@ -37,6 +51,15 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>
   // One hint per family (an empty prefix); the store worker is the only writer, so the
   // hint is used (RocksDB ignores it for concurrent memtable writes).
   options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(0));
+  return options;
+}
+
+// Nearly every read of a task record is of a task that exists (an ack, a claim, a GET): a
+// filter on the last level, which holds most of the records, would only say "maybe". Without
+// it the filters are ~10 % of what they were.
+rocksdb::ColumnFamilyOptions TaskFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options = FamilyOptions(cache, 64 << 20, true);
+  options.optimize_filters_for_hits = true;
   return options;
 }
 
@@ -96,7 +119,7 @@ OpenPlan MakeOpenPlan(const StoreConfig& config) {
   // The order is the handle order the store relies on.
   plan.families = {
       {rocksdb::kDefaultColumnFamilyName, MetaFamilyOptions(cache)},
-      {kTasksCf, FamilyOptions(cache, 64 << 20, true)},
+      {kTasksCf, TaskFamilyOptions(cache)},
       {kDueCf, IndexFamilyOptions(cache, 32 << 20)},
       {kLeasesCf, IndexFamilyOptions(cache, kSmallWriteBuffer)},
       {kFinishedCf, IndexFamilyOptions(cache, kSmallWriteBuffer)},

@@ -179,6 +179,7 @@ StoreStats RocksStore::Stats() const {
   stats.tasks_added = tasks_added_.load(std::memory_order_relaxed);
   stats.tasks_consumed = tasks_consumed_.load(std::memory_order_relaxed);
   stats.tasks_purged = tasks_purged_.load(std::memory_order_relaxed);
+  stats.backend = MemoryMetrics();  // before mu_: it takes db_mu_, which comes first
   std::lock_guard lock(mu_);
   stats.window_scheduled = window_.scheduled_count();
   stats.window_ready = window_.ready_count();

@@ -3,7 +3,8 @@
 // The embedded RocksDB store's class, its tunables and helpers, shared by its files:
 // rocksdb_store.cc (opening, adds, reads, purges), rocksdb_due.cc (the near window: promoting,
 // taking due tasks, lease expiry), rocksdb_transitions.cc (leases and changes of scheduled
-// tasks) and rocksdb_health.cc (writes, free space, health, recovery). For rocksdb_*.cc only.
+// tasks), rocksdb_dead.cc (dead tasks in bulk) and rocksdb_health.cc (writes, free space, health,
+// recovery). For rocksdb_*.cc only.
 
 #include <rocksdb/db.h>
 #include <rocksdb/listener.h>
@@ -134,6 +135,12 @@ class RocksStore final : public Store {
   bool Healthy() override;
   std::string HealthProblem() override;
   StoreStats Stats() const override;
+  std::vector<BackendMetric> MemoryMetrics() const;  // rocksdb_memory.cc
+
+  // --- Dead tasks in bulk (rocksdb_dead.cc) -----------------------------------------------------
+
+  Result<DeadBulkResult> RedriveDead(std::string_view topic, size_t limit, int64_t now_ms) override;
+  Result<DeadBulkResult> DeleteDead(std::string_view topic, size_t limit, int64_t now_ms) override;
 
   // --- Topic pause (rocksdb_pause.cc) -----------------------------------------------------------
 
@@ -152,6 +159,10 @@ class RocksStore final : public Store {
 
  private:
   Result<std::optional<ScheduleRecord>> ReadSchedule(std::string_view name);
+  // The dead tasks of `topic` a bulk call handles (the first `limit` entries of its dead index)
+  // and whether more entries follow. Caller holds db_mu_ and write_mu_.
+  Result<std::vector<Task>> FirstDead(std::string_view topic, size_t limit, Batch* batch,
+                                      bool* more);
   // Whether deliveries of `topic` are paused. Caller holds mu_.
   bool PausedLocked(std::string_view topic) const;
   void AddPausedStats(std::string_view topic, std::vector<TopicStats>& stats) const;
@@ -188,7 +199,7 @@ class RocksStore final : public Store {
   OpenPlan plan_;
   // Every use of db_ and the handles holds db_mu_ shared; only Reopen holds it exclusively.
   // Lock order: db_mu_, write_mu_, mu_.
-  std::shared_mutex db_mu_;
+  mutable std::shared_mutex db_mu_;
   std::mutex recover_mu_;  // one recovery attempt at a time
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

@@ -204,6 +204,12 @@ TEST_F(Metrics, PromtoolAcceptsTheExpositionAndCountersMoveAsTasksFlow) {
   EXPECT_EQ(m["delayq_tasks_due"], 1);  // the unpulled orders task
   EXPECT_GE(m["delayq_oldest_due_lateness_seconds"], 0);
   EXPECT_EQ(m["delayq_topics"], 5);
+  // The embedded store's memory: the memtables hold the adds above, and are charged to the
+  // block cache, so neither is empty; the kinds an operator sizes by are all exported.
+  EXPECT_GT(m["delayq_rocksdb_memory_bytes{kind=\"memtables\"}"], 0);
+  EXPECT_GT(m["delayq_rocksdb_memory_bytes{kind=\"block_cache\"}"], 0);
+  EXPECT_EQ(m.count("delayq_rocksdb_memory_bytes{kind=\"table_readers\"}"), 1u);
+  EXPECT_EQ(m.count("delayq_rocksdb_memory_bytes{kind=\"block_cache_pinned\"}"), 1u);
 
   // HTTP: by route pattern (never the raw path), method and status; 401/403 included.
   auto requests = [&](const std::string& route, const std::string& method,

@@ -343,6 +343,33 @@ TEST_F(KafkaSink, SeedAddOnAKafkaTopicProducesContentByteForByte) {
   EXPECT_EQ(task.at("kind").as_string(), "sink");
 }
 
+TEST_F(KafkaSink, ATracedTaskCarriesItsTraceContextAsMessageHeaders) {
+  ASSERT_TRUE(mock_.CreateTopic("traced_due", 1));
+  Start(Yaml());
+  const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string state = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+  HttpResponse r = client_->Request(
+      "POST", "/v1/topics/traced/tasks:batch",
+      R"({"tasks":[{"payload":"a","sink":{"kafka":{"topic":"traced_due"}}},)"
+      R"({"payload":"b","sink":{"kafka":{"topic":"traced_due"}},"traceparent":null}]})",
+      {{"traceparent", parent}, {"tracestate", state}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  std::vector<KafkaMessage> messages;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        messages = ReadTopicWithKcat(mock_.bootstrap(), "traced_due");
+        return messages.size() >= 2;
+      },
+      std::chrono::seconds(20)));
+  ASSERT_EQ(messages.size(), 2u);
+  for (KafkaMessage& m : messages) {
+    // Both tasks of the batch take the request's headers (null is no field of their own).
+    EXPECT_EQ(m.headers["traceparent"], parent) << m.value;
+    EXPECT_EQ(m.headers["tracestate"], state) << m.value;
+    EXPECT_EQ(m.headers.count("delayq-task-id"), 1u);
+  }
+}
+
 TEST_F(KafkaSink, BadSinkFieldsAre400NamingTheFieldAndStoreNothing) {
   Start(Yaml());
   struct Case {

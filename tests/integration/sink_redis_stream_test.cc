@@ -34,11 +34,13 @@ struct Added {
 
 // XRANGE stream - + as redis-cli prints it when not on a terminal: one line per element
 // (the entry id, then field and value lines). Payloads in these tests have no line breaks.
-std::vector<Entry> ReadStream(RedisServer& redis, const std::string& stream) {
+// Every entry has `fields` fields: payload + the four delayq-* fields, + traceparent and
+// tracestate for a traced task.
+std::vector<Entry> ReadStream(RedisServer& redis, const std::string& stream, int fields = 5) {
   std::istringstream lines(redis.Cli("XRANGE " + stream + " - +"));
   std::vector<Entry> entries;
   std::string line;
-  constexpr int kFields = 5;  // payload + the four delayq-* fields
+  const int kFields = fields;
   while (std::getline(lines, line)) {
     if (line.empty()) continue;
     Entry e;
@@ -140,6 +142,29 @@ void ExpectEntryOf(const Added& a, const Entry& e) {
   } else {
     EXPECT_GT(std::stoll(e.fields.at("delayq-due-at-ms")), a.due_at_ms);
   }
+}
+
+TEST_F(RedisStreamSink, ATracedTaskCarriesItsTraceContextAsStreamFields) {
+  Start();
+  const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string state = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+  auto r = client_->Request("POST", "/v1/topics/traced/tasks",
+                            R"({"payload":"p","sink":{"redis_stream":{"stream":"traced_s"}}})",
+                            {{"traceparent", parent}, {"tracestate", state}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  std::string id(json::parse(r.body).at("id").as_string());
+  std::vector<Entry> entries;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        entries = ReadStream(redis_, "traced_s", 7);
+        return !entries.empty();
+      },
+      std::chrono::seconds(10)));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].fields["delayq-task-id"], id);
+  EXPECT_EQ(entries[0].fields["payload"], "p");
+  EXPECT_EQ(entries[0].fields["traceparent"], parent);
+  EXPECT_EQ(entries[0].fields["tracestate"], state);
 }
 
 TEST_F(RedisStreamSink, ThousandTasksOnFourTopicsAreAppendedOnceEach) {

@@ -43,6 +43,15 @@ export interface NewTask {
   callback?: Callback;
   max_attempts?: number;
   dedup_key?: string;
+  /** this task's own W3C trace context, replacing the call's `trace` */
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** W3C trace context sent as the traceparent/tracestate headers of a call. */
+export interface TraceContext {
+  traceparent: string;
+  tracestate?: string;
 }
 
 export interface Added {
@@ -71,6 +80,9 @@ export interface Task {
   schedule?: string;
   /** and the occurrence it stands for */
   occurrence_ms?: number;
+  /** the trace context given at add */
+  traceparent?: string;
+  tracestate?: string;
   payload: unknown;
 }
 
@@ -81,6 +93,9 @@ export interface Leased {
   due_at_ms: number;
   lease: string;
   lease_until_ms: number;
+  /** the trace context given at add */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 export interface TopicStats {
@@ -88,6 +103,8 @@ export interface TopicStats {
   counts: Record<"scheduled" | "leased" | "delivering" | "done" | "dead" | "cancelled", number>;
   due: number;
   oldest_due_lateness_ms: number;
+  paused: boolean;
+  paused_at_ms?: number;
 }
 
 /** A sink target: a Kafka topic or a Redis stream. */
@@ -176,8 +193,8 @@ export class Client {
   constructor(baseUrl: string, options?: ClientOptions);
   /** HTTP attempts made so far */
   attemptsSent: number;
-  add(topic: string, task: NewTask): Promise<Added>;
-  addBatch(topic: string, tasks: NewTask[]): Promise<string[]>;
+  add(topic: string, task: NewTask, options?: { trace?: TraceContext }): Promise<Added>;
+  addBatch(topic: string, tasks: NewTask[], options?: { trace?: TraceContext }): Promise<string[]>;
   get(id: string): Promise<Task>;
   cancel(id: string): Promise<Task>;
   reschedule(
@@ -191,6 +208,8 @@ export class Client {
   }>;
   topics(): Promise<TopicStats[]>;
   topic(topic: string): Promise<TopicStats>;
+  pauseTopic(topic: string, options?: { trace?: TraceContext }): Promise<TopicStats>;
+  resumeTopic(topic: string, options?: { trace?: TraceContext }): Promise<TopicStats>;
   pull(topic: string, options?: { max?: number; wait_ms?: number; lease_ms?: number }): Promise<Leased[]>;
   ack(id: string, lease: string): Promise<Task>;
   nack(id: string, lease: string, delay_ms?: number): Promise<Task>;

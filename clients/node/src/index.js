@@ -42,7 +42,8 @@ const sleep = (ms, signal) =>
 
 function taskBody(t) {
   const body = { payload: t.payload ?? null };
-  for (const k of ["delay_ms", "at_ms", "at", "max_attempts", "dedup_key", "callback"]) {
+  for (const k of ["delay_ms", "at_ms", "at", "max_attempts", "dedup_key", "callback",
+    "traceparent", "tracestate"]) {
     if (t[k] !== undefined && t[k] !== null) body[k] = t[k];
   }
   return body;
@@ -76,12 +77,13 @@ export class Client {
   }
 
   // `retry`: repeat a 429/503 (calls safe to repeat); `raw`: resolve to the answer's text;
-  // `status`: resolve to {status, body}.
-  async #call(method, path, body, { retry = true, raw = false, status = false } = {}) {
+  // `status`: resolve to {status, body}; `trace`: {traceparent, tracestate} sent as the W3C
+  // trace context headers.
+  async #call(method, path, body, { retry = true, raw = false, status = false, trace } = {}) {
     let delay = this.backoffMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        const answer = await this.#once(method, path, body, raw);
+        const answer = await this.#once(method, path, body, raw, trace);
         return status ? answer : answer.body;
       } catch (e) {
         if (!retry || attempt >= this.retries || !(e instanceof OverloadedError)) throw e;
@@ -91,10 +93,14 @@ export class Client {
     }
   }
 
-  async #once(method, path, body, raw) {
+  async #once(method, path, body, raw, trace) {
     const headers = {};
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (trace?.traceparent) {
+      headers.traceparent = trace.traceparent;
+      if (trace.tracestate) headers.tracestate = trace.tracestate;
+    }
     this.attemptsSent++;
     const response = await this.fetch(this.baseUrl + path, {
       method,
@@ -120,15 +126,20 @@ export class Client {
   static #task(id) { return `/v1/tasks/${encodeURIComponent(id)}`; }
   static #topic(topic) { return `/v1/topics/${encodeURIComponent(topic)}`; }
 
-  /** Adds one task; retried on 429/503 only with a dedup_key. */
-  add(topic, task) {
-    return this.#call("POST", `${Client.#topic(topic)}/tasks`, taskBody(task), { retry: task.dedup_key != null });
+  /**
+   * Adds one task; retried on 429/503 only with a dedup_key. `trace` ({traceparent,
+   * tracestate}): the W3C trace context stored with the task and sent on with its callback,
+   * sink message and pulled form (the task's own traceparent field replaces it).
+   */
+  add(topic, task, { trace } = {}) {
+    return this.#call("POST", `${Client.#topic(topic)}/tasks`, taskBody(task),
+      { retry: task.dedup_key != null, trace });
   }
-  /** 1-1,000 tasks, all or nothing; resolves to the ids in order. */
-  async addBatch(topic, tasks) {
+  /** 1-1,000 tasks, all or nothing; resolves to the ids in order. `trace`: as for add. */
+  async addBatch(topic, tasks, { trace } = {}) {
     const safe = tasks.every((t) => t.dedup_key != null);
     const out = await this.#call("POST", `${Client.#topic(topic)}/tasks:batch`,
-      { tasks: tasks.map(taskBody) }, { retry: safe });
+      { tasks: tasks.map(taskBody) }, { retry: safe, trace });
     return out.ids;
   }
   get(id) { return this.#call("GET", Client.#task(id)); }
@@ -146,6 +157,14 @@ export class Client {
   }
   async topics() { return (await this.#call("GET", "/v1/topics")).topics; }
   topic(topic) { return this.#call("GET", Client.#topic(topic)); }
+  /** Stops the topic's deliveries (adds go on); resolves to its topic object. */
+  pauseTopic(topic, { trace } = {}) {
+    return this.#call("POST", `${Client.#topic(topic)}/pause`, undefined, { trace });
+  }
+  /** Delivers the topic again, what fell due meanwhile oldest first. */
+  resumeTopic(topic, { trace } = {}) {
+    return this.#call("POST", `${Client.#topic(topic)}/resume`, undefined, { trace });
+  }
 
   /** Due tasks under a lease: [{id, payload, attempt, due_at_ms, lease, lease_until_ms}]. */
   async pull(topic, { max = 1, wait_ms = 0, lease_ms } = {}) {

@@ -1,4 +1,5 @@
-// The seven must-show scenarios, schedules (8) and batch ack/nack (9) against the real delayq binary
+// The seven must-show scenarios, schedules (8), batch ack/nack (9) and trace context with topic
+// pause/resume (10) against the real delayq binary
 // (DELAYQ_BINARY), each on its own server on an ephemeral loopback port.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -344,4 +345,27 @@ test("9. batch ack and nack: each item on its own, in request order; a refused r
   const refused = await c.ackBatch([]).catch((e) => e);
   assert.ok(refused instanceof InvalidError, String(refused));
   assert.match(refused.serverMessage, /acks must hold 1 to 1000 items/);
+});
+
+test("10. trace context on add, batch, pull and GET; topic pause and resume", async (t) => {
+  const c = new Client(await startServer(t));
+  const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+  const trace = { traceparent: parent, tracestate: "congo=t61rcWkgMzE" };
+  const added = await c.add("traced", { payload: "p" }, { trace });
+  const task = await c.get(added.id);
+  assert.equal(task.traceparent, parent);
+  assert.equal(task.tracestate, "congo=t61rcWkgMzE");
+  const ids = await c.addBatch("batch", [{ payload: "a" }, { payload: "b", traceparent: other }], { trace });
+  assert.equal((await c.get(ids[0])).traceparent, parent);
+  const own = await c.get(ids[1]);
+  assert.equal(own.traceparent, other);
+  assert.equal(own.tracestate, undefined);
+  const leased = await c.pull("traced", { max: 1, wait_ms: 5000 });
+  assert.deepEqual(leased.map((l) => [l.traceparent, l.tracestate]), [[parent, "congo=t61rcWkgMzE"]]);
+  const refused = await c.add("traced", { payload: "p" }, { trace: { traceparent: "00-zz" } }).catch((e) => e);
+  assert.ok(refused instanceof InvalidError, String(refused));
+  assert.match(refused.serverMessage, /traceparent header is invalid/);
+  assert.equal((await c.pauseTopic("traced", { trace })).paused, true);
+  assert.equal((await c.resumeTopic("traced", { trace })).paused, false);
 });

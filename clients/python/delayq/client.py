@@ -28,10 +28,14 @@ class NewTask:
     callback: Optional[Callback] = None
     max_attempts: Optional[int] = None
     dedup_key: Optional[str] = None
+    # This task's own W3C trace context, replacing the traceparent/tracestate of the call.
+    traceparent: Optional[str] = None
+    tracestate: Optional[str] = None
 
     def to_json(self) -> Dict[str, Any]:
         body: Dict[str, Any] = {"payload": self.payload}
-        for name in ("delay_ms", "at_ms", "max_attempts", "dedup_key"):
+        for name in ("delay_ms", "at_ms", "max_attempts", "dedup_key", "traceparent",
+                     "tracestate"):
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
@@ -59,6 +63,8 @@ class Task:
     dedup_key: Optional[str] = None
     schedule: Optional[str] = None  # the schedule that made it
     occurrence_ms: Optional[int] = None  # and the occurrence it stands for
+    traceparent: Optional[str] = None  # the trace context given at add
+    tracestate: Optional[str] = None
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "Task":
@@ -75,6 +81,8 @@ class Leased:
     due_at_ms: int
     lease: str
     lease_until_ms: int
+    traceparent: Optional[str] = None  # the trace context given at add
+    tracestate: Optional[str] = None
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "Leased":
@@ -107,18 +115,20 @@ class Client(ScheduleCalls, SettleBatchCalls):
 
     # --- transport ----------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: Any = None, retry: bool = True) -> Any:
-        return self._call_status(method, path, body, retry)[1]
+    def _call(self, method: str, path: str, body: Any = None, retry: bool = True,
+              headers: Optional[Dict[str, str]] = None) -> Any:
+        return self._call_status(method, path, body, retry, headers)[1]
 
     def _call_status(self, method: str, path: str, body: Any = None,
-                     retry: bool = True) -> Tuple[int, Any]:
+                     retry: bool = True,
+                     headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
         """(HTTP status, decoded answer) of a call that succeeded."""
         data = None if body is None else json.dumps(body).encode()
         delay = self.backoff
         attempt = 0
         while True:
             try:
-                return self._once(method, path, data)
+                return self._once(method, path, data, headers)
             except DelayqError as e:
                 if not retry or attempt >= self.retries or e.status not in (429, 503):
                     raise
@@ -126,12 +136,15 @@ class Client(ScheduleCalls, SettleBatchCalls):
             time.sleep(delay / 2 + random.random() * delay / 2)
             delay = min(delay * 2, self.max_backoff)
 
-    def _once(self, method: str, path: str, data: Optional[bytes]) -> Tuple[int, Any]:
+    def _once(self, method: str, path: str, data: Optional[bytes],
+              headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
         request = urllib.request.Request(self.base_url + path, data=data, method=method)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", "Bearer " + self.token)
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         self.attempts_sent += 1
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -156,18 +169,35 @@ class Client(ScheduleCalls, SettleBatchCalls):
     def _topic(topic: str) -> str:
         return "/v1/topics/" + urllib.parse.quote(topic, safe="")
 
+    @staticmethod
+    def _trace(traceparent: Optional[str], tracestate: Optional[str]) -> Dict[str, str]:
+        """The W3C trace context headers of a call (none without a traceparent)."""
+        if not traceparent:
+            return {}
+        headers = {"traceparent": traceparent}
+        if tracestate:
+            headers["tracestate"] = tracestate
+        return headers
+
     # --- tasks --------------------------------------------------------------------------
 
-    def add(self, topic: str, task: NewTask) -> Added:
+    def add(self, topic: str, task: NewTask, traceparent: Optional[str] = None,
+            tracestate: Optional[str] = None) -> Added:
+        """traceparent/tracestate: the W3C trace context stored with the task and sent on
+        with its callback, sink message and pulled form (task.traceparent replaces it)."""
         out = self._call("POST", self._topic(topic) + "/tasks", task.to_json(),
-                         retry=task.dedup_key is not None)
+                         retry=task.dedup_key is not None,
+                         headers=self._trace(traceparent, tracestate))
         return Added(out["id"], out["due_at_ms"], out.get("duplicate", False))
 
-    def add_batch(self, topic: str, tasks: List[NewTask]) -> List[str]:
-        """1-1,000 tasks, all or nothing; the ids in order."""
+    def add_batch(self, topic: str, tasks: List[NewTask], traceparent: Optional[str] = None,
+                  tracestate: Optional[str] = None) -> List[str]:
+        """1-1,000 tasks, all or nothing; the ids in order. The trace context applies to
+        every task without a traceparent of its own."""
         safe = all(t.dedup_key is not None for t in tasks)
         out = self._call("POST", self._topic(topic) + "/tasks:batch",
-                         {"tasks": [t.to_json() for t in tasks]}, retry=safe)
+                         {"tasks": [t.to_json() for t in tasks]}, retry=safe,
+                         headers=self._trace(traceparent, tracestate))
         return out["ids"]
 
     def get(self, id: str) -> Task:
@@ -203,6 +233,18 @@ class Client(ScheduleCalls, SettleBatchCalls):
 
     def topic(self, topic: str) -> Dict[str, Any]:
         return self._call("GET", self._topic(topic))
+
+    def pause_topic(self, topic: str, traceparent: Optional[str] = None,
+                    tracestate: Optional[str] = None) -> Dict[str, Any]:
+        """Stops the topic's deliveries (adds go on); its topic object, "paused": true."""
+        return self._call("POST", self._topic(topic) + "/pause",
+                          headers=self._trace(traceparent, tracestate))
+
+    def resume_topic(self, topic: str, traceparent: Optional[str] = None,
+                     tracestate: Optional[str] = None) -> Dict[str, Any]:
+        """Delivers the topic again, what fell due meanwhile oldest first."""
+        return self._call("POST", self._topic(topic) + "/resume",
+                          headers=self._trace(traceparent, tracestate))
 
     # --- leases -------------------------------------------------------------------------
 

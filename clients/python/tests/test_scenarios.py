@@ -60,9 +60,9 @@ def count_paths(client):
     paths = collections.Counter()
     once = client._once
 
-    def counting(method, path, data):
+    def counting(method, path, *rest):
         paths[path.split("?")[0]] += 1
-        return once(method, path, data)
+        return once(method, path, *rest)
 
     client._once = counting
     return paths

@@ -16,10 +16,11 @@ local function push(map, key, a, b)
   list[#list + 1] = a
   list[#list + 1] = b
 end
-for i = 3, #ARGV, 11 do
+for i = 3, #ARGV, 13 do
   local id, due, crt, pl, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local mx, js, dk, cb = ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local ix, ixf = ARGV[i + 9], ARGV[i + 10]  -- the id index hash and field (dq:ix:)
+  local tp, ts = ARGV[i + 11], ARGV[i + 12]  -- trace context: traceparent, tracestate
   local existing = false
   if dk ~= '' then
     local ex = redis.call('HGET', P .. 'dedup', dk)
@@ -31,6 +32,8 @@ for i = 3, #ARGV, 11 do
     local k = P .. 't:' .. id
     redis.call('HSET', k, 'id', id, 'due', due, 'crt', crt, 'pl', pl, 'kind', kind, 'st', '0', 'max', mx, 'js', js)
     if cb ~= '' then redis.call('HSET', k, 'cb', cb) end
+    if tp ~= '' then redis.call('HSET', k, 'tp', tp) end
+    if ts ~= '' then redis.call('HSET', k, 'ts', ts) end
     if dk ~= '' then
       redis.call('HSET', k, 'dk', dk)
       redis.call('HSET', P .. 'dedup', dk, id)

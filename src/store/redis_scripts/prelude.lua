@@ -1,10 +1,11 @@
 -- Shared by the per-topic scripts. Task hash fields: id due crt pl kind st att max fin tok lse
--- js err dk cb (states and kinds as the digits of TaskState / DeliveryKind). An add writes
--- only id due crt pl kind st max js, and dk cb when not empty: a missing field is at its
--- zero value ('0' or ''), set when it changes. Half the fields make the add script ~20 %
--- cheaper for Redis (BENCHMARKS.md, distributed mode), so readers must not assume them. Ids, tokens
--- and times travel as decimal strings: Lua numbers are doubles, exact only to 2^53, which
--- holds for milliseconds but not for 64-bit ids or tokens, so those are never converted.
+-- js err dk cb tp ts (states and kinds as the digits of TaskState / DeliveryKind; tp ts the
+-- trace context). An add writes only id due crt pl kind st max js, and dk cb tp ts when not
+-- empty: a missing field is at its zero value ('0' or ''), set when it changes. Half the
+-- fields make the add script ~20 % cheaper for Redis (BENCHMARKS.md, distributed mode), so
+-- readers must not assume them. Ids, tokens and times travel as decimal strings: Lua numbers
+-- are doubles, exact only to 2^53, which holds for milliseconds but not for 64-bit ids or
+-- tokens, so those are never converted.
 local P = KEYS[1]
 local function pad(id) return string.rep('0', 20 - #id) .. id end
 local function lane(kind) if kind == '1' then return P .. 'due:c' end return P .. 'due:p' end
