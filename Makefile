@@ -11,7 +11,7 @@ export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all bootstrap build build-asan build-tsan run test test-release test-asan test-tsan test-tsan-quick soak bench fuzz format clean \
-  screenshot
+  screenshot package
 
 all: build
 
@@ -35,6 +35,11 @@ build-tsan: bootstrap
 # Serves on 127.0.0.1:7700 with the embedded store in ./data (override: make run ARGS=...).
 run: build
 	./$(BUILD)/src/delayq serve $(ARGS)
+
+# The Debian package of the release build: $(BUILD)/packages/delayq_<version>_<arch>.deb
+# (packaging/README.md; `make test` builds and installs it in tests/package).
+package: build
+	@cmake --build $(BUILD) --target deb
 
 # The whole suite, three times: the release build, the AddressSanitizer+UBSan build, the
 # ThreadSanitizer build (about 4.5 min of tests on 2 cores; a cold CI run stays near 40 min).
