@@ -11,7 +11,7 @@ export CCACHE_NOHASHDIR := true
 export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all bootstrap build build-asan build-tsan run test test-release test-asan test-tsan test-tsan-quick soak bench fuzz format clean \
-  screenshot
+  screenshot package
 
 all: build
 
@@ -35,6 +35,11 @@ build-tsan: bootstrap
 # Serves on 127.0.0.1:7700 with the embedded store in ./data (override: make run ARGS=...).
 run: build
 	./$(BUILD)/src/delayq serve $(ARGS)
+
+# The Debian package of the release build: $(BUILD)/packages/delayq_<version>_<arch>.deb
+# (packaging/README.md; `make test` builds and installs it in tests/package).
+package: build
+	@cmake --build $(BUILD) --target deb
 
 # The whole suite, three times: the release build, the AddressSanitizer+UBSan build, the
 # ThreadSanitizer build (about 4.5 min of tests on 2 cores; a cold CI run stays near 40 min).
@@ -111,10 +116,11 @@ fuzz:
 	@cmake --build $(FUZZ_BUILD) --target $(FUZZ_TARGETS)
 	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# Regenerates docs/dashboard.png: delayq with sample tasks, rendered by headless Chromium.
+# Regenerates docs/dashboard.png (the overview) and docs/dashboard-topic.png (a topic's page):
+# delayq with sample tasks, rendered by headless Chromium.
 screenshot: build
 	@bash tests/browser/setup.sh
-	node tests/browser/screenshot.mjs $(BUILD)/src/delayq docs/dashboard.png
+	node tests/browser/screenshot.mjs $(BUILD)/src/delayq docs/dashboard.png docs/dashboard-topic.png
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -26,6 +26,9 @@ packages=(
   librdkafka-dev kcat
   # The client libraries' suites (tests/clients): Go 1.19 and pytest for Debian's python3.
   golang-go python3-pytest
+  # The Debian package (make package, tests/package): dpkg-shlibdeps computes its Depends,
+  # help2man writes its man page, man-db answers systemd-analyze verify's man: check.
+  dpkg-dev help2man man-db
 )
 # Node.js + npm run the browser test (playwright-core); a machine may already have them.
 command -v npm >/dev/null || packages+=(nodejs npm)

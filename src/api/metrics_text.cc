@@ -233,6 +233,11 @@ std::string RenderMetrics(engine::Engine& engine, const HttpMetrics& http,
           "Pull leases and callback delivery leases that ran out (the task is due again, or "
           "dead when out of attempts).",
           m.leases_expired.load(std::memory_order_relaxed));
+  Counter(&out, "delayq_dead_redriven_total",
+          "Dead tasks put back to due, one by one or in bulk (redrive).",
+          m.dead_redriven.load(std::memory_order_relaxed));
+  Counter(&out, "delayq_dead_deleted_total", "Dead tasks deleted in bulk (dead:delete).",
+          m.dead_deleted.load(std::memory_order_relaxed));
   Counter(&out, "delayq_tasks_promoted_total", "Tasks whose due time came (moved to ready).",
           m.tasks_promoted.load(std::memory_order_relaxed));
   Gauge(&out, "delayq_window_scheduled_tasks", "Tasks in the in-memory near window, not yet due.",

@@ -14,6 +14,7 @@
 #include "api/seed_api.h"
 #include "api/task_access.h"
 #include "api/v1_api.h"
+#include "api/v1_dead_bulk.h"
 #include "api/v1_schedules.h"
 #include "common/logfmt.h"
 #include "common/trace_context.h"
@@ -174,6 +175,8 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return respond(LatenessResponse(engine_, request.target));
     case Endpoint::kSinks:
       return respond(SinksResponse(api_config_.sinks));
+    case Endpoint::kRates:
+      return respond(RatesResponse(engine_, request.target));
     case Endpoint::kTopics:
       return ListTopics(engine_, "", std::move(respond));
     case Endpoint::kTopic:
@@ -186,6 +189,10 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return Pull(engine_, std::string(match.topic), request, std::move(respond));
     case Endpoint::kDead:
       return ListDead(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kDeadRedrive:
+    case Endpoint::kDeadDelete:
+      return BulkDead(engine_, match.topic, route.endpoint == Endpoint::kDeadRedrive, request,
+                      std::move(respond));
     case Endpoint::kPauseTopic:
     case Endpoint::kResumeTopic:
       return SetTopicPaused(engine_, match.topic, route.endpoint == Endpoint::kPauseTopic,

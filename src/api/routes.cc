@@ -23,12 +23,16 @@ constexpr std::array kRoutes = {
     Route{"GET", "/metrics", kMetrics, Scope::kServer, Right::kAdmin},
     Route{"GET", "/v1/stats/lateness", kLateness, Scope::kServer, Right::kAdmin},
     Route{"GET", "/v1/stats/sinks", kSinks, Scope::kServer, Right::kAdmin},
+    Route{"GET", "/v1/stats/rates", kRates, Scope::kServer, Right::kAdmin},
     Route{"GET", "/v1/topics", kTopics, Scope::kServer, Right::kAdmin},
     Route{"GET", "/v1/topics/{topic}", kTopic, Scope::kTopic, Right::kRead},
     Route{"POST", "/v1/topics/{topic}/tasks", kAddTask, Scope::kTopic, Right::kPublish},
     Route{"POST", "/v1/topics/{topic}/tasks:batch", kAddBatch, Scope::kTopic, Right::kPublish},
     Route{"POST", "/v1/topics/{topic}/pull", kPull, Scope::kTopic, Right::kConsume},
     Route{"GET", "/v1/topics/{topic}/dead", kDead, Scope::kTopic, Right::kRead},
+    // As the single redrive (and cancel): what the topic's publishers may do to its tasks.
+    Route{"POST", "/v1/topics/{topic}/dead:redrive", kDeadRedrive, Scope::kTopic, Right::kPublish},
+    Route{"POST", "/v1/topics/{topic}/dead:delete", kDeadDelete, Scope::kTopic, Right::kPublish},
     // Pausing stops what the topic's publishers asked for, as pausing its schedules does.
     Route{"POST", "/v1/topics/{topic}/pause", kPauseTopic, Scope::kTopic, Right::kPublish},
     Route{"POST", "/v1/topics/{topic}/resume", kResumeTopic, Scope::kTopic, Right::kPublish},

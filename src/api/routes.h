@@ -20,12 +20,15 @@ enum class Endpoint {
   kMetrics,
   kLateness,
   kSinks,
+  kRates,  // GET /v1/stats/rates (v1_dead_bulk.cc)
   kTopics,
   kTopic,
   kAddTask,
   kAddBatch,
   kPull,
   kDead,
+  kDeadRedrive,  // POST /v1/topics/{topic}/dead:redrive (v1_dead_bulk.cc)
+  kDeadDelete,   // POST /v1/topics/{topic}/dead:delete
   kPauseTopic,
   kResumeTopic,
   kGetTask,

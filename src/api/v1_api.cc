@@ -38,6 +38,14 @@ json::object StatsJson(const store::TopicStats& stats) {
   return out;
 }
 
+// The topic's callback limits in force, beside its counts (the dashboard's topic page).
+json::object WithLimits(const engine::Engine& engine, json::object topic) {
+  auto limits = engine.LimitsOf(std::string(topic.at("topic").as_string()));
+  topic["limits"] =
+      json::object{{"max_in_flight", limits.max_in_flight}, {"rate_limit", limits.rate_limit}};
+  return topic;
+}
+
 }  // namespace
 
 void AddTask(engine::Engine& engine, const ApiConfig& api_config, std::string_view topic,
@@ -246,10 +254,10 @@ void ListTopics(engine::Engine& engine, std::string_view topic, http::Responder 
       return respond(
           MakeErrorResponse({Errc::kNotFound, "topic '" + std::string(topic) + "' has no tasks"}));
     }
-    return respond(JsonResponse(200, StatsJson(stats->front())));
+    return respond(JsonResponse(200, WithLimits(engine, StatsJson(stats->front()))));
   }
   json::array topics;
-  for (const auto& s : *stats) topics.push_back(StatsJson(s));
+  for (const auto& s : *stats) topics.push_back(WithLimits(engine, StatsJson(s)));
   json::object out;
   out["topics"] = std::move(topics);
   respond(JsonResponse(200, out));

@@ -31,7 +31,8 @@ void Commands::Impl::AddCommon(CLI::App* command) {
 // A flag wins over the environment, which wins over the default.
 void Commands::Impl::ApplyEnvironment() {
   for (auto [command, server, token] : connection_options) {
-    if (!command->parsed()) continue;
+    // A command given with a subcommand (dead redrive) leaves the connection to that one.
+    if (!command->parsed() || !command->get_subcommands().empty()) continue;
     if (server->count() == 0) {
       if (const char* value = std::getenv("DELAYQ_SERVER"); value && *value) {
         common.server = value;
@@ -46,6 +47,7 @@ void Commands::Impl::ApplyEnvironment() {
 void Commands::Impl::Register() {
   RegisterTaskCommands();
   RegisterLeaseCommands();
+  RegisterDeadCommands();
 }
 
 void Commands::Impl::RegisterTaskCommands() {
@@ -65,6 +67,11 @@ void Commands::Impl::RegisterTaskCommands() {
   add->add_option("--dedup-key", dedup_key,
                   "an add with a key already held in the topic "
                   "answers with the existing task");
+  add->add_option("--traceparent", traceparent,
+                  "W3C trace context kept with the task and sent on with its deliveries: "
+                  "00-<32 hex trace-id>-<16 hex parent-id>-<2 hex flags>");
+  add->add_option("--tracestate", tracestate, "W3C tracestate sent with --traceparent")
+      ->needs("--traceparent");
   AddCommon(add);
 
   get = app.add_subcommand("get", "show a task");
@@ -88,8 +95,10 @@ void Commands::Impl::RegisterTaskCommands() {
   topics = app.add_subcommand("topics", "list topics with task counts per state");
   AddCommon(topics);
 
-  dead = app.add_subcommand("dead", "list the dead tasks of a topic");
-  dead->add_option("--topic", topic, "topic")->required();
+  dead = app.add_subcommand(
+      "dead", "list the dead tasks of a topic (--topic), or redrive or delete them in bulk");
+  dead->add_option("--topic", topic, "topic (listing)");
+  dead->require_subcommand(0, 1);
   dead->add_option("--limit", limit, "at most this many (1-1000)")->capture_default_str();
   dead->add_option("--after", after, "start after this task id (paging)");
   AddCommon(dead);
@@ -163,6 +172,8 @@ std::optional<int> Commands::Impl::Run() {
   if (extend_command->parsed()) return RunExtend();
   if (pull->parsed()) return RunPull();
   if (topics->parsed()) return RunTopics();
+  if (dead_redrive->parsed()) return RunDeadBulk("redrive");
+  if (dead_delete->parsed()) return RunDeadBulk("delete");
   if (dead->parsed()) return RunDead();
   return std::nullopt;
 }

@@ -1,7 +1,8 @@
 #pragma once
 
 // The client subcommands' shared state: commands.cc registers them and sends calls,
-// task_commands.cc runs each one. For cli/commands*.cc and cli/task_commands.cc only.
+// task_commands.cc runs each one (dead_commands.cc: the dead list in bulk). For cli/commands*.cc,
+// cli/task_commands.cc and cli/dead_commands.cc only.
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
@@ -46,6 +47,8 @@ struct Commands::Impl {
   std::string payload;
   std::string callback;
   std::string dedup_key;
+  std::string traceparent;  // W3C trace context stored with the task (checked by the server)
+  std::string tracestate;
   int64_t max_attempts = 0;
 
   CLI::App* get = nullptr;
@@ -72,6 +75,10 @@ struct Commands::Impl {
   CLI::App* dead = nullptr;
   int64_t limit = 100;
   std::string after;
+  // dead redrive|delete TOPIC (dead_commands.cc); 0: all.
+  CLI::App* dead_redrive = nullptr;
+  CLI::App* dead_delete = nullptr;
+  int64_t bulk_limit = 0;
 
   explicit Impl(CLI::App& parent) : app(parent) {}
 
@@ -89,6 +96,7 @@ struct Commands::Impl {
   void Register();
   void RegisterTaskCommands();
   void RegisterLeaseCommands();
+  void RegisterDeadCommands();
 
   // Sends one call. On an error answer or none, prints why and sets *exit_code.
   std::optional<Reply> Call(Client& client, std::string_view command, std::string_view method,
@@ -140,6 +148,7 @@ struct Commands::Impl {
   int RunPull();
   int RunTopics();
   int RunDead();
+  int RunDeadBulk(std::string_view verb);
   std::string BadTopic() const;
   std::string BadId() const;
   static void PrintTask(const boost::json::object& task);

@@ -59,6 +59,9 @@ int Commands::Impl::RunAdd() {
     body["max_attempts"] = max_attempts;
   }
   if (!dedup_key.empty()) body["dedup_key"] = dedup_key;
+  // As the task's own fields (not headers): the server checks them and names the field.
+  if (!traceparent.empty()) body["traceparent"] = traceparent;
+  if (!tracestate.empty()) body["tracestate"] = tracestate;
 
   Exchanged call = Exchange("add", "POST", "/v1/topics/" + topic + "/tasks", json::serialize(body));
   if (!call.answer) return call.exit_code;
@@ -185,6 +188,9 @@ int Commands::Impl::RunTopics() {
 }
 
 int Commands::Impl::RunDead() {
+  if (topic.empty()) {
+    return Usage("dead", "--topic is required to list (or: dead redrive|delete TOPIC)");
+  }
   if (!IsValidTopic(topic)) {
     return Usage("dead", BadTopic());
   }

@@ -49,7 +49,9 @@ Engine::Engine(store::Store& store, const Clock& clock, EngineConfig config,
       scheduler_(std::make_unique<Scheduler>(store, clock, static_cast<SchedulerListener&>(*this))),
       callbacks_(callbacks),
       lanes_(config.max_callbacks_in_flight),
-      jitter_(std::random_device{}()) {}
+      jitter_(std::random_device{}()) {
+  metrics_.topics.TrackRates(&metrics_.rates, &clock_);
+}
 
 Engine::~Engine() { Stop(); }
 
@@ -355,7 +357,13 @@ void Engine::Reschedule(TaskId id, int64_t due_at_ms, TaskDone done) {
 }
 
 void Engine::Redrive(TaskId id, TaskDone done) {
-  RunOnWorker([this, id](int64_t now) { return store_.Redrive(id, now); }, std::move(done), true);
+  RunOnWorker(
+      [this, id](int64_t now) {
+        auto task = store_.Redrive(id, now);
+        if (task) metrics_.dead_redriven.fetch_add(1, std::memory_order_relaxed);
+        return task;
+      },
+      std::move(done), true);
 }
 
 void Engine::RunOnWorker(std::function<Result<Task>(int64_t)> op, TaskDone done, bool kick_at_due) {

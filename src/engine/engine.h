@@ -160,6 +160,12 @@ class Engine final : private SchedulerListener {
   void Reschedule(TaskId id, int64_t due_at_ms, TaskDone done);
   void Redrive(TaskId id, TaskDone done);
 
+  // Redrives (as Redrive) or deletes for good the first `limit` dead tasks of a topic, on the
+  // store worker (Store::RedriveDead, DeleteDead; engine_dead.cc).
+  using DeadBulkDone = std::function<void(Result<store::DeadBulkResult>)>;
+  void RedriveDead(std::string topic, size_t limit, DeadBulkDone done);
+  void DeleteDead(std::string topic, size_t limit, DeadBulkDone done);
+
   using TopicDone = std::function<void(Result<store::TopicStats>)>;
   // Pauses or resumes the deliveries of a topic (Store::SetPaused) on the store worker and
   // answers the topic as it is then. Leases and calls already out finish; a resume wakes the
@@ -204,6 +210,8 @@ class Engine final : private SchedulerListener {
   // Replaces the per-topic callback limits (EngineConfig::topic_limits) at run time, for the
   // config centre; callbacks claimed from now on follow them. Any thread.
   void SetTopicLimits(std::map<std::string, EngineConfig::TopicLimits> limits);
+  // The callback limits in force for `topic` (its own, or the default). Any thread.
+  EngineConfig::TopicLimits LimitsOf(const std::string& topic) const { return LimitsFor(topic); }
   store::StoreStats StoreStats() const { return store_.Stats(); }
 
  private:

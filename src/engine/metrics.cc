@@ -24,6 +24,17 @@ std::string_view TopicEventName(TopicEvent event) {
 
 void TopicMetrics::Count(std::string_view topic, TopicEvent event, uint64_t n) {
   SeriesFor(topic)[static_cast<size_t>(event)].fetch_add(n, std::memory_order_relaxed);
+  if (rates_ == nullptr) return;
+  switch (event) {
+    case TopicEvent::kAdded:
+      return rates_->Record(clock_->NowMs(), RateWindow::kAdded, n);
+    case TopicEvent::kFired:
+      return rates_->Record(clock_->NowMs(), RateWindow::kFired, n);
+    case TopicEvent::kFailed:
+      return rates_->Record(clock_->NowMs(), RateWindow::kFailed, n);
+    default:
+      return;
+  }
 }
 
 TopicMetrics::Counts& TopicMetrics::SeriesFor(std::string_view topic) {

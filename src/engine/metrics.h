@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
+#include "engine/rate_window.h"
 #include "metrics/latency_histogram.h"
 
 namespace delayq::engine {
@@ -38,6 +40,12 @@ class TopicMetrics {
   explicit TopicMetrics(size_t max_topics) : max_topics_(max_topics) {}
 
   void Count(std::string_view topic, TopicEvent event, uint64_t n = 1);
+  // From now on also counts added, fired and failed events, summed over topics, into `rates`
+  // at `clock`'s time (the dashboard's rate chart). Call before other threads count.
+  void TrackRates(RateWindow* rates, const Clock* clock) {
+    rates_ = rates;
+    clock_ = clock;
+  }
   // Calls `visit(topic, counts)` for each series, in no particular order.
   template <class Visit>
   void ForEach(Visit visit) const {
@@ -60,6 +68,8 @@ class TopicMetrics {
   std::unordered_map<std::string, std::unique_ptr<Counts>, Hash, std::equal_to<>> series_;
   Counts other_{};
   std::atomic<bool> other_used_{false};
+  RateWindow* rates_ = nullptr;
+  const Clock* clock_ = nullptr;
 };
 
 // Counters the engine updates as tasks flow; rendered by GET /metrics.
@@ -81,6 +91,8 @@ struct Metrics {
   std::atomic<uint64_t> callbacks_5xx{0};
   std::atomic<uint64_t> callbacks_other_status{0};
   std::atomic<uint64_t> leases_expired{0};  // pull leases and callback leases that ran out
+  std::atomic<uint64_t> dead_redriven{0};   // dead tasks put back to due (one by one or in bulk)
+  std::atomic<uint64_t> dead_deleted{0};    // dead tasks deleted in bulk
   // Time from sending a callback to its outcome: 100 us .. 60 s.
   metrics::LatencyHistogram callback_latency{{100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000,
                                               50'000, 100'000, 250'000, 1'000'000, 5'000'000,
@@ -97,6 +109,8 @@ struct Metrics {
   metrics::LatencyHistogram store_job_latency{{50, 100, 250, 500, 1'000, 2'500, 5'000, 10'000,
                                                25'000, 50'000, 100'000, 250'000, 1'000'000}};
   TopicMetrics topics;
+  // Added, fired, failed per second over the last minutes (TopicMetrics::TrackRates).
+  RateWindow rates;
 };
 
 }  // namespace delayq::engine

@@ -39,4 +39,13 @@ Result<std::vector<ScheduleRecord>> Store::ListSchedules(std::string_view, std::
 Result<std::vector<ScheduleRecord>> Store::DueSchedules(int64_t, size_t) { return NoSchedules(); }
 Result<int64_t> Store::NextScheduleMs() { return NoSchedules(); }
 
+// --- Dead tasks in bulk: a backend without its own ------------------------------------------
+
+Result<DeadBulkResult> Store::RedriveDead(std::string_view, size_t, int64_t) {
+  return Fail(Errc::kUnavailable, "this store cannot redrive dead tasks in bulk");
+}
+Result<DeadBulkResult> Store::DeleteDead(std::string_view, size_t, int64_t) {
+  return Fail(Errc::kUnavailable, "this store cannot delete dead tasks in bulk");
+}
+
 }  // namespace delayq::store

@@ -84,6 +84,11 @@ const RedisScript& Purge() {
   return script;
 }
 
+const RedisScript& DeadBulk() {
+  static const RedisScript& script = PerTopic("dead_bulk.lua");
+  return script;
+}
+
 const RedisScript& Hint() {
   static const RedisScript& script = Global("hint.lua");
   return script;

@@ -18,6 +18,8 @@ const RedisScript& Cancel();       // ARGV: id, now
 const RedisScript& Reschedule();   // ARGV: id, due_at, now
 const RedisScript& Redrive();      // ARGV: id, now
 const RedisScript& Purge();        // ARGV: before, limit -> ids deleted
+// ARGV: redrive|delete, limit, now -> count, more, ids handled
+const RedisScript& DeadBulk();
 // Global: KEYS next:p, next:c, gen, topics, maxid; ARGV bump(0|1), max id, then
 // (kind, topic, score) triples.
 const RedisScript& Hint();

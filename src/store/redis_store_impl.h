@@ -2,7 +2,8 @@
 
 // The Redis store's class, shared by its files: redis_store.cc (opening, the layout check,
 // adds, reads, purges, stats), redis_due.cc (promoting, taking due tasks), redis_transitions.cc
-// (per-task scripts: leases, cancel, reschedule, redrive), redis_hints.cc (the next-due index
+// (per-task scripts: leases, cancel, reschedule, redrive), redis_dead.cc (dead tasks in bulk),
+// redis_hints.cc (the next-due index
 // beside single-server and cluster writes) and redis_node_lease.cc (the node-number lease and
 // its renewer thread). For redis_*.cc only.
 
@@ -75,6 +76,9 @@ class RedisStore final : public Store {
   bool Healthy() override;
   StoreStats Stats() const override;
   Result<uint32_t> AcquireNodeId(uint32_t configured) override;
+  // Dead tasks in bulk (redis_dead.cc).
+  Result<DeadBulkResult> RedriveDead(std::string_view topic, size_t limit, int64_t now_ms) override;
+  Result<DeadBulkResult> DeleteDead(std::string_view topic, size_t limit, int64_t now_ms) override;
   // Paused topics (redis_pause.cc).
   Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
   // Schedules (redis_schedules.cc).

@@ -116,6 +116,7 @@ Result<size_t> RocksStore::ExpireLeases(int64_t now_ms, size_t limit) {
         task->lease_until_ms != ref.key.due_at_ms) {
       continue;
     }
+    Forget(task->id);
     Release(&batch, &*task, now_ms, "lease expired", now_ms);
     released.push_back(std::move(*task));
   }
@@ -196,6 +197,7 @@ Result<std::vector<Task>> RocksStore::TakeDue(std::string_view topic, DeliveryKi
   }
   tasks_consumed_.fetch_add(taken.size(), std::memory_order_relaxed);
   if (lease_until_ms != 0) {
+    for (const Task& task : taken) Remember(task);
     std::lock_guard lock(mu_);
     for (const Task& task : taken) leases_.Add(DueRef{{task.lease_until_ms, task.id}, 0});
   }

@@ -164,6 +164,10 @@ void RocksStore::Attach(std::unique_ptr<rocksdb::DB> db,
 }
 
 void RocksStore::Detach() {
+  // No write is in progress (db_mu_ is held exclusively, or the store is being destroyed);
+  // what was written before a failed write is read back from the reopened database.
+  taken_.clear();
+  taken_bytes_ = 0;
   if (!db_) return;
   for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
   handles_.clear();

@@ -3,7 +3,8 @@
 // The embedded RocksDB store's class, its tunables and helpers, shared by its files:
 // rocksdb_store.cc (opening, adds, reads, purges), rocksdb_due.cc (the near window: promoting,
 // taking due tasks, lease expiry), rocksdb_transitions.cc (leases and changes of scheduled
-// tasks) and rocksdb_health.cc (writes, free space, health, recovery). For rocksdb_*.cc only.
+// tasks), rocksdb_dead.cc (dead tasks in bulk) and rocksdb_health.cc (writes, free space, health,
+// recovery). For rocksdb_*.cc only.
 
 #include <rocksdb/db.h>
 #include <rocksdb/listener.h>
@@ -41,6 +42,10 @@ constexpr size_t kPromoteSlice = 65536;
 constexpr int64_t kFullWindowRetryMs = 100;
 // A passed lease deadline is handled by a queued ExpireLeases; look again this much later.
 constexpr int64_t kLeaseRecheckMs = 20;
+// At most this many bytes of records of leased and delivering tasks are kept for their
+// settlement (see taken_): callback claims are bounded by callbacks.max_in_flight, v1 leases
+// are not, and a payload may be large. Beyond it a settlement reads the record, as before.
+constexpr size_t kTakenBytesMax = 16 << 20;
 
 inline std::string Describe(TaskId id) { return "task " + std::to_string(id); }
 
@@ -63,6 +68,13 @@ inline std::string LaneName(DeliveryKind kind, std::string_view topic) {
 struct Batch : rocksdb::WriteBatch {
   std::unordered_map<std::string, int64_t> counts;
 };
+
+// What a kept record costs, roughly: the task and its strings (see taken_).
+inline size_t TakenBytes(const Task& task) {
+  return sizeof(Task) + task.topic.size() + task.payload.size() + task.last_error.size() +
+         task.dedup_key.size() + task.callback.size() + task.traceparent.size() +
+         task.tracestate.size();
+}
 
 inline std::string MiB(uint64_t bytes) {
   char text[32];
@@ -136,6 +148,11 @@ class RocksStore final : public Store {
   StoreStats Stats() const override;
   std::vector<BackendMetric> MemoryMetrics() const;  // rocksdb_memory.cc
 
+  // --- Dead tasks in bulk (rocksdb_dead.cc) -----------------------------------------------------
+
+  Result<DeadBulkResult> RedriveDead(std::string_view topic, size_t limit, int64_t now_ms) override;
+  Result<DeadBulkResult> DeleteDead(std::string_view topic, size_t limit, int64_t now_ms) override;
+
   // --- Topic pause (rocksdb_pause.cc) -----------------------------------------------------------
 
   Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
@@ -153,6 +170,10 @@ class RocksStore final : public Store {
 
  private:
   Result<std::optional<ScheduleRecord>> ReadSchedule(std::string_view name);
+  // The dead tasks of `topic` a bulk call handles (the first `limit` entries of its dead index)
+  // and whether more entries follow. Caller holds db_mu_ and write_mu_.
+  Result<std::vector<Task>> FirstDead(std::string_view topic, size_t limit, Batch* batch,
+                                      bool* more);
   // Whether deliveries of `topic` are paused. Caller holds mu_.
   bool PausedLocked(std::string_view topic) const;
   void AddPausedStats(std::string_view topic, std::vector<TopicStats>& stats) const;
@@ -169,6 +190,9 @@ class RocksStore final : public Store {
                int64_t now_ms);
   static void ClearLease(Task* task);
   Result<Task> LeasedTask(TaskId id, uint64_t lease_token);
+  Result<Task> TakenOrRead(TaskId id, uint64_t lease_token);
+  void Remember(const Task& task);
+  void Forget(TaskId id);
   Result<Task> CheckLease(Result<Task> task, uint64_t lease_token);
   uint64_t NewLeaseToken();
   Result<TaskId> FindDedup(const std::string& key);
@@ -215,6 +239,14 @@ class RocksStore final : public Store {
   // Paused topics -> paused_at_ms, as on disk (keys "P" + topic); changed under write_mu_.
   std::unordered_map<std::string, int64_t> paused_;
   std::mt19937_64 lease_rng_;  // guarded by write_mu_
+  // The record of each task this process took under a lease, as its claim wrote it, so that
+  // the ack or the callback outcome ends the lease without reading the record back (a read
+  // was ~a fifth of the store worker's time delivering to the Kafka sink). A leased record
+  // changes only through the writes below, all under write_mu_: each one that ends or moves
+  // a lease drops its entry, and one is used only for the lease token it was written with.
+  // Cleared when the database is closed. Guarded by write_mu_.
+  std::unordered_map<TaskId, Task> taken_;
+  size_t taken_bytes_ = 0;  // TakenBytes of the records in taken_
   // Makes a schedule's version check and write one step (lock order: after db_mu_).
   std::mutex schedules_mu_;
 

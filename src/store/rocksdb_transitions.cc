@@ -41,6 +41,7 @@ Result<Task> RocksStore::ExtendLease(TaskId id, uint64_t lease_token, int64_t le
   std::shared_lock db_lock(db_mu_);
   if (!db_) return Closed();
   std::lock_guard write_lock(write_mu_);
+  Forget(id);  // the record changes below; a later settlement reads it back
   auto task = Read(id);
   if (!task) return task;
   if (auto live = CheckExtend(*task, lease_token, now_ms); !live) {
@@ -75,7 +76,8 @@ std::vector<Result<Task>> RocksStore::Settle(std::span<const Settlement> settlem
   for (const Settlement& settlement : settlements) {
     auto earlier = changed.find(settlement.id);
     Result<Task> task =
-        CheckLease(earlier != changed.end() ? results[earlier->second] : Read(settlement.id),
+        CheckLease(earlier != changed.end() ? results[earlier->second]
+                                            : TakenOrRead(settlement.id, settlement.lease_token),
                    settlement.lease_token);
     if (task) {
       if (settlement.ok) {
@@ -207,7 +209,32 @@ void RocksStore::ClearLease(Task* task) {
 }
 
 Result<Task> RocksStore::LeasedTask(TaskId id, uint64_t lease_token) {
-  return CheckLease(Read(id), lease_token);
+  return CheckLease(TakenOrRead(id, lease_token), lease_token);
+}
+
+// The record as the lease's claim wrote it, when this process made that claim under
+// `lease_token` (the entry is dropped: the caller is about to change the record), else read.
+Result<Task> RocksStore::TakenOrRead(TaskId id, uint64_t lease_token) {
+  auto it = taken_.find(id);
+  if (it == taken_.end() || it->second.lease_token != lease_token) return Read(id);
+  Task task = std::move(it->second);
+  taken_bytes_ -= TakenBytes(task);
+  taken_.erase(it);
+  return task;
+}
+
+void RocksStore::Remember(const Task& task) {
+  Forget(task.id);
+  if (taken_bytes_ + TakenBytes(task) > kTakenBytesMax) return;
+  taken_bytes_ += TakenBytes(task);
+  taken_.emplace(task.id, task);
+}
+
+void RocksStore::Forget(TaskId id) {
+  auto it = taken_.find(id);
+  if (it == taken_.end()) return;
+  taken_bytes_ -= TakenBytes(it->second);
+  taken_.erase(it);
 }
 
 // `task` if it is held under `lease_token`, else kConflict (or the read's error).

@@ -119,6 +119,12 @@ struct Settlement {
   std::string reason;
 };
 
+// What a bulk operation on a topic's dead tasks did (Store::RedriveDead, DeleteDead).
+struct DeadBulkResult {
+  size_t count = 0;   // tasks redriven or deleted
+  bool more = false;  // the topic still has dead tasks
+};
+
 // A recurring schedule as the store keeps it: found by name, listed by topic, and indexed by
 // `next_ms` (when the engine next has to act on it). `body` is opaque here (the engine's
 // encoding of the definition and its progress).
@@ -230,6 +236,17 @@ class Store {
   // Dead tasks of a topic in id order, starting after `after_id`.
   virtual Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id,
                                              size_t limit) = 0;
+
+  // --- Dead tasks in bulk (the dead list's "redrive all" and "delete all") -----------------------
+  // Each call handles the first `limit` dead tasks of `topic` in id order, in one atomic,
+  // durable write, and answers how many it handled and whether dead tasks of the topic remain
+  // (call again to go on). The cost of a call is bounded by `limit`, whatever the backlog.
+
+  // As Redrive for each: scheduled again, due now, attempts reset.
+  virtual Result<DeadBulkResult> RedriveDead(std::string_view topic, size_t limit, int64_t now_ms);
+  // Deletes them for good (record, dead entry, retention entry, dedup key), as the purge
+  // does once their retention has passed.
+  virtual Result<DeadBulkResult> DeleteDead(std::string_view topic, size_t limit, int64_t now_ms);
 
   // Counts per state for one topic, or for every topic known when `topic` is empty.
   virtual Result<std::vector<TopicStats>> Topics(std::string_view topic, int64_t now_ms) = 0;

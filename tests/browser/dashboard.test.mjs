@@ -1,10 +1,13 @@
 // End-to-end test of the dashboard in headless Chromium (ctest: dashboard_browser_test).
 //   node dashboard.test.mjs path/to/delayq
 // Starts delayq with an admin token, adds tasks through the API, and checks what a user of
-// the page sees: the token prompt, the topics with their counts and their pause/resume
-// button, the lateness chart, the dead task and its redrive button, and the task lookup. Exits non-zero on the first failure.
+// the page sees and does, checking the server's state through the API after each action: the
+// token prompt; on the overview the topics with their counts and pause/resume buttons, the
+// lateness and rate charts, the dead task and its redrive button, the task lookup; on a
+// topic's page its counts, pause and resume, its scheduled tasks (cancel, run now,
+// reschedule), its dead tasks (redrive all, delete all). Exits non-zero on the first failure.
 import assert from 'node:assert/strict';
-import { client, launchBrowser, seedTasks, startServer } from './harness.mjs';
+import { client, launchBrowser, makeDead, seedTasks, startServer } from './harness.mjs';
 
 const binary = process.argv[2];
 assert.ok(binary, 'usage: node dashboard.test.mjs path/to/delayq');
@@ -132,6 +135,107 @@ try {
   await page.click('#lookup-form button[type=submit]');
   await page.waitForFunction(() => /404/.test(document.getElementById('lookup-result')
     .textContent), null, { timeout: 10000 });
+
+  step('the rates chart counts the adds, firings and failures of the last minutes');
+  await page.waitForFunction(() =>
+    /added/.test(document.getElementById('rates-summary').textContent), null, { timeout: 10000 });
+  const rates = await call('GET', '/v1/stats/rates?seconds=300');
+  const added = rates.seconds.reduce((n, s) => n + s.added, 0);
+  assert.equal(added, 3 + 3 + 1 + 1, 'orders, emails, payments and reports adds');
+  assert.match(await page.textContent('#rates-summary'), new RegExp(`${added} added`));
+  assert.equal(await page.locator('#rates-chart path.added').count(), 1);
+
+  step('a topic\'s name opens its page, with its counts and limits');
+  await row('orders').locator('a').click();
+  await page.locator('#topic-view').waitFor({ state: 'visible', timeout: 10000 });
+  assert.equal(await page.textContent('#topic-name'), 'orders');
+  const topicCount = (state) => page.locator(`#topic-counts td[data-state="${state}"]`);
+  await page.waitForFunction(() => document.querySelector(
+    '#topic-counts td[data-state="scheduled"]')?.textContent === '3', null, { timeout: 10000 });
+  assert.match(await page.textContent('#topic-limits'), /in flight/);
+  assert.equal(await page.locator('#overview-view').isVisible(), false);
+
+  step('Pause on the topic page pauses it on the server; Resume resumes it');
+  await page.locator('#topic-pause button.pause').click();
+  await page.waitForFunction(() =>
+    document.getElementById('topic-state').dataset.paused === 'true', null, { timeout: 10000 });
+  assert.equal((await call('GET', '/v1/topics/orders')).paused, true);
+  await page.locator('#topic-pause button.resume').click();
+  await page.waitForFunction(() =>
+    document.getElementById('topic-state').dataset.paused === 'false', null, { timeout: 10000 });
+  assert.equal((await call('GET', '/v1/topics/orders')).paused, false);
+
+  const listing = await fetch(`${server.url}/v1/topics/orders/tasks?state=scheduled`,
+    { headers: { Authorization: `Bearer ${TOKEN}` } });
+  if (listing.status === 404 || listing.status === 405) {
+    step('this server lists no scheduled tasks: the page says so');
+    await page.locator('#scheduled-missing').waitFor({ state: 'visible', timeout: 10000 });
+  } else {
+    step('the scheduled tasks are listed by due time; Cancel cancels one on the server');
+    const task = (id) => page.locator(`#scheduled tbody tr[data-id="${id}"]`);
+    for (const id of orders) await task(id).waitFor({ timeout: 10000 });
+    await task(orders[0]).locator('button.cancel').click();
+    await task(orders[0]).waitFor({ state: 'detached', timeout: 10000 });
+    assert.equal((await call('GET', `/v1/tasks/${orders[0]}`)).state, 'cancelled');
+    await page.waitForFunction(() => document.querySelector(
+      '#topic-counts td[data-state="cancelled"]')?.textContent === '1', null, { timeout: 10000 });
+
+    step('Run now makes a scheduled task due at once');
+    await task(orders[1]).locator('button.run-now').click();
+    await page.waitForFunction(() =>
+      /due now/.test(document.getElementById('status').textContent), null, { timeout: 10000 });
+    assert.equal((await call('GET', `/v1/tasks/${orders[1]}`)).state, 'due');
+
+    step('Reschedule moves a task to the time typed in');
+    page.once('dialog', (dialog) => dialog.accept('2h'));
+    const before = Date.now();
+    await task(orders[2]).locator('button.reschedule').click();
+    await page.waitForFunction(() =>
+      /task \d+ due /.test(document.getElementById('status').textContent), null,
+    { timeout: 10000 });
+    const moved = await call('GET', `/v1/tasks/${orders[2]}`);
+    assert.ok(moved.due_at_ms >= before + 7200000 - 1000 && moved.due_at_ms <= Date.now() + 7200000,
+      `due in 2 h, not at ${moved.due_at_ms}`);
+  }
+
+  step('Redrive all on a topic page redrives every dead task of the topic on the server');
+  const dead = await makeDead(call, 'refunds', 4);
+  await page.goto(`${server.url}/#/topics/refunds`);
+  const deadTask = (id) => page.locator(`#topic-dead tbody tr[data-id="${id}"]`);
+  for (const id of dead) await deadTask(id).waitFor({ timeout: 10000 });
+  await page.locator('#dead-redrive-all').click();
+  await page.waitForFunction(() =>
+    /4 dead tasks of refunds redriven/.test(document.getElementById('status').textContent),
+  null, { timeout: 10000 });
+  assert.equal((await call('GET', '/v1/topics/refunds')).counts.dead, 0);
+  for (const id of dead) assert.equal((await call('GET', `/v1/tasks/${id}`)).state, 'due');
+  await page.locator('#topic-dead-empty').waitFor({ state: 'visible', timeout: 10000 });
+  const again = [];
+  while (again.length < dead.length) {
+    const got = await call('POST', '/v1/topics/refunds/pull', { max: 10, wait_ms: 5000 });
+    assert.ok(got.tasks.length > 0, `${again.length} of the redriven tasks came again`);
+    for (const t of got.tasks) {
+      again.push(t.id);
+      await call('POST', `/v1/tasks/${t.id}/ack`, { lease: t.lease });
+    }
+  }
+  assert.deepEqual(again.sort(), [...dead].sort(), 'the redriven tasks are delivered again');
+
+  step('Delete all, once confirmed, deletes them for good');
+  const doomed = await makeDead(call, 'refunds', 2);
+  for (const id of doomed) await deadTask(id).waitFor({ timeout: 10000 });
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.locator('#dead-delete-all').click();
+  await page.waitForFunction(() =>
+    /2 dead tasks of refunds deleted/.test(document.getElementById('status').textContent),
+  null, { timeout: 10000 });
+  for (const id of doomed) await assert.rejects(call('GET', `/v1/tasks/${id}`), /404/);
+  assert.equal((await call('GET', '/v1/topics/refunds')).counts.dead, 0);
+
+  step('the header link leads back to the overview');
+  await page.click('#nav-overview');
+  await page.locator('#overview-view').waitFor({ state: 'visible', timeout: 10000 });
+  await row('refunds').waitFor({ timeout: 10000 });
 
   // Chromium also logs each non-2xx answer as an error; those (the 401s before the token, the
   // 404 of the unknown id) are provoked on purpose and checked above.

@@ -84,6 +84,21 @@ export async function seedTasks(call) {
   return { orders, emails, deadId };
 }
 
+// `n` dead tasks of `topic`: added with one attempt, pulled, nacked. Returns their ids.
+export async function makeDead(call, topic, n) {
+  const tasks = Array.from({ length: n }, (_, i) => ({ payload: { refund: i }, max_attempts: 1 }));
+  const { ids } = await call('POST', `/v1/topics/${topic}/tasks:batch`, { tasks });
+  for (let left = n; left > 0;) {
+    const got = await call('POST', `/v1/topics/${topic}/pull`, { max: n, wait_ms: 5000 });
+    if (got.tasks.length === 0) throw new Error(`the ${topic} tasks were not pulled`);
+    await call('POST', '/v1/tasks:nack', {
+      nacks: got.tasks.map((t) => ({ id: t.id, lease: t.lease })),
+    });
+    left -= got.tasks.length;
+  }
+  return ids;
+}
+
 export async function launchBrowser() {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} not found: run scripts/bootstrap.sh (Debian package chromium)`);

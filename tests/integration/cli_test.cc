@@ -118,6 +118,19 @@ TEST_F(Cli, AddWithAtJsonTextPayloadAndCallbackFiresAtTheReceiver) {
             static_cast<int64_t>(in_an_hour) * 1000);
 }
 
+TEST_F(Cli, AddKeepsATraceContextAndTheServerRefusesABadOne) {
+  const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  std::string id = AddJson(
+      {"--topic", "traced", "--payload", "x", "--traceparent", parent, "--tracestate", "a=1"});
+  ASSERT_FALSE(id.empty());
+  json::object task = Api("GET", "/v1/tasks/" + id);
+  EXPECT_EQ(task["traceparent"], json::value(parent));
+  EXPECT_EQ(task["tracestate"], json::value("a=1"));
+  ProcessResult bad = Run({"add", "--topic", "traced", "--payload", "x", "--traceparent", "00-x"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("traceparent is invalid"));
+}
+
 TEST_F(Cli, AddRefusesBadArgumentsNamingTheOptionWithoutSending) {
   struct Case {
     std::vector<std::string> args;
@@ -374,6 +387,44 @@ TEST_F(Cli, DeadListsDeadTasksAndRedrivePutsThemBack) {
   ASSERT_EQ(redriven.exit_code, 0) << redriven.err;
   EXPECT_EQ(Api("GET", "/v1/tasks/" + id)["state"], "due");
   EXPECT_THAT(Run({"dead", "--topic", "jobs"}).out, HasSubstr("no dead tasks"));
+}
+
+TEST_F(Cli, DeadRedriveAndDeleteTakeATopicsDeadTasksInBulk) {
+  // Pulls `n` due tasks of the topic (waiting for them) and nacks them: dead at one attempt.
+  auto kill = [&](size_t n) {
+    for (size_t done = 0; done < n;) {
+      json::object pulled = Api("POST", "/v1/topics/bulk/pull", R"({"max":100,"wait_ms":5000})");
+      const json::array& tasks = pulled["tasks"].as_array();
+      ASSERT_FALSE(tasks.empty()) << done << " of " << n << " came";
+      for (const json::value& t : tasks) {
+        Api("POST", "/v1/tasks/" + std::string(t.at("id").as_string()) + "/nack",
+            R"({"lease":")" + std::string(t.at("lease").as_string()) + "\"}");
+      }
+      done += tasks.size();
+    }
+  };
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(AddJson({"--topic", "bulk", "--payload", "x", "--max-attempts", "1"}));
+  }
+  kill(3);
+  ProcessResult some = Run({"dead", "redrive", "bulk", "--limit", "2"});
+  ASSERT_EQ(some.exit_code, 0) << some.err;
+  EXPECT_THAT(some.out, HasSubstr("2 dead tasks of topic 'bulk' redriven (more remain)"));
+  EXPECT_EQ(Api("GET", "/v1/tasks/" + ids[0])["state"], "due");
+  ProcessResult rest = Run({"dead", "redrive", "bulk"});
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_THAT(rest.out, HasSubstr("1 dead task of topic 'bulk' redriven\n"));
+  EXPECT_EQ(Api("GET", "/v1/tasks/" + ids[2])["state"], "due");
+
+  kill(3);
+  ProcessResult deleted = Run({"dead", "delete", "bulk"});
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_THAT(deleted.out, HasSubstr("3 dead tasks of topic 'bulk' deleted"));
+  EXPECT_THAT(Run({"dead", "--topic", "bulk"}).out, HasSubstr("no dead tasks"));
+
+  EXPECT_EQ(Run({"dead", "delete", "no/slash"}).exit_code, 2);
+  EXPECT_EQ(Run({"dead"}).exit_code, 2);
 }
 
 TEST_F(Cli, ServerAndTokenComeFromFlagsOrEnvironment) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/integration.h"
+#include "support/redis_server.h"
 #include "support/served.h"
 
 namespace delayq {
@@ -28,7 +29,7 @@ constexpr char kOtherParent[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692
 class Trace : public ::testing::Test, protected testing::Served {
  protected:
   void SetUp() override { StartWithConfig("{}\n", {"--callbacks-retry-initial", "50ms"}); }
-  ~Trace() override { StopServer(); }  // before receiver_, which it talks to
+  ~Trace() override { StopServer(); }  // before receiver_ (and redis_), which it talks to
 
   json::value Send(std::string_view method, const std::string& target, const std::string& body,
                    const Headers& headers, int* status) {
@@ -63,6 +64,23 @@ TEST_F(Trace, ACallbackCarriesTheTraceContextGivenAtAdd) {
   json::value task = Get(Field(added, "id"));
   EXPECT_EQ(Field(task, "traceparent"), kParent) << json::serialize(task);
   EXPECT_EQ(Field(task, "tracestate"), kState);
+}
+
+TEST_F(Trace, ATasksTraceContextReplacesOneInItsCallbackHeaders) {
+  // The configured pair names no request; the task's traceparent does (and it has no
+  // tracestate, so none is sent).
+  int status = 0;
+  json::value added = Send("POST", "/v1/topics/traced/tasks",
+                           R"({"payload":"p","callback":{"url":")" + receiver_.base_url() +
+                               R"(/own","headers":{"traceparent":")" + kOtherParent +
+                               R"(","tracestate":"z=9","X-Kept":"1"}}})",
+                           {{"traceparent", kParent}}, &status);
+  ASSERT_EQ(status, 201) << json::serialize(added);
+  ASSERT_TRUE(receiver_.WaitForCalls("/own", 1, std::chrono::seconds(10)));
+  auto headers = receiver_.Calls("/own")[0].headers;
+  EXPECT_EQ(headers["traceparent"], kParent);
+  EXPECT_EQ(headers.count("tracestate"), 0u);
+  EXPECT_EQ(headers["x-kept"], "1");
 }
 
 TEST_F(Trace, APulledTaskAndItsGetCarryTheTraceContext) {
@@ -197,6 +215,38 @@ TEST_F(Trace, LogLinesAboutATracedTaskCarryItsTraceId) {
     }
   }
   EXPECT_TRUE(found) << log;
+}
+
+// The same path with `store: redis`: the trace context lives in the task hash.
+class TraceRedis : public Trace {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start());
+    StartWithConfig(
+        "{}\n", {"--store", "redis", "--redis-url", redis_.url(), "--redis-poll-interval", "20ms"});
+  }
+  testing::RedisServer redis_{dir_.Sub("redis")};
+};
+
+TEST_F(TraceRedis, ACallbackAPullAndGetCarryTheTraceContext) {
+  int status = 0;
+  json::value callback =
+      Send("POST", "/v1/topics/traced/tasks",
+           R"({"payload":"c","callback":{"url":")" + receiver_.base_url() + R"(/hook"}})",
+           {{"traceparent", kParent}, {"tracestate", kState}}, &status);
+  ASSERT_EQ(status, 201) << json::serialize(callback);
+  json::value pull = Send("POST", "/v1/topics/pulled/tasks", R"({"payload":"p"})",
+                          {{"traceparent", kOtherParent}}, &status);
+  ASSERT_EQ(status, 201) << json::serialize(pull);
+  ASSERT_TRUE(receiver_.WaitForCalls("/hook", 1, std::chrono::seconds(10)));
+  auto headers = receiver_.Calls("/hook")[0].headers;
+  EXPECT_EQ(headers["traceparent"], kParent);
+  EXPECT_EQ(headers["tracestate"], kState);
+  EXPECT_EQ(Field(Get(Field(callback, "id")), "tracestate"), kState);
+  json::value pulled = CallJson("POST", "/v1/topics/pulled/pull", R"({"wait_ms":5000})");
+  ASSERT_TRUE(pulled.is_object() && pulled.at("tasks").as_array().size() == 1) << pulled;
+  EXPECT_EQ(Field(pulled.at("tasks").as_array()[0], "traceparent"), kOtherParent);
+  EXPECT_EQ(Field(Get(Field(pull, "id")), "traceparent"), kOtherParent);
 }
 
 }  // namespace

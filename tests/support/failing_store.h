@@ -69,6 +69,16 @@ class FailingStore final : public store::Store {
     if (failing) return Down();
     return real_->Redrive(id, now_ms);
   }
+  Result<store::DeadBulkResult> RedriveDead(std::string_view topic, size_t limit,
+                                            int64_t now_ms) override {
+    if (failing) return Down();
+    return real_->RedriveDead(topic, limit, now_ms);
+  }
+  Result<store::DeadBulkResult> DeleteDead(std::string_view topic, size_t limit,
+                                           int64_t now_ms) override {
+    if (failing) return Down();
+    return real_->DeleteDead(topic, limit, now_ms);
+  }
   Result<std::vector<Task>> ListDead(std::string_view topic, TaskId after_id,
                                      size_t limit) override {
     return real_->ListDead(topic, after_id, limit);

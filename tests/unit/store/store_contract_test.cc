@@ -438,6 +438,43 @@ TEST_P(StoreContract, ExpiredLeaseIsDeliveredAgainWithANewToken) {
   EXPECT_TRUE(store_->Ack(id, again->front().lease_token, kNow + 1001));
 }
 
+// The outcome of a call whose lease already ran out must not end the lease: the task has
+// moved on (due again, or claimed by another delivery) and that state stands.
+TEST_P(StoreContract, OutcomeAfterTheLeaseExpiredIsRefusedAndChangesNothing) {
+  Task task = Make("hooks", kNow - 5);
+  task.kind = DeliveryKind::kCallback;
+  task.callback = R"({"url":"http://127.0.0.1:1/cb"})";
+  ASSERT_TRUE(store_->Add(std::span<const Task>(&task, 1)));
+  ASSERT_TRUE(store_->Promote(kNow));
+  auto first = store_->ClaimDue("hooks", DeliveryKind::kCallback, 1, kNow, kNow + 1000);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 1u);
+  ASSERT_TRUE(store_->ExpireLeases(kNow + 1000, 100));
+  std::vector<Settlement> late{{task.id, first->front().lease_token, true, 0, ""}};
+  if (GetParam().near_window) {
+    // The embedded store ends an expired lease in ExpireLeases (Redis: at the next claim).
+    auto refused = store_->Settle(late, kNow + 1001);
+    ASSERT_EQ(refused.size(), 1u);
+    ASSERT_FALSE(refused[0]);
+    EXPECT_EQ(refused[0].error().code, Errc::kConflict);
+    EXPECT_EQ(store_->Get(task.id)->state, TaskState::kScheduled);
+  }
+
+  ASSERT_TRUE(store_->Promote(kNow + 1001));
+  auto again = store_->ClaimDue("hooks", DeliveryKind::kCallback, 1, kNow + 1001, kNow + 5000);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ(again->front().attempts, 2u);
+  auto stale = store_->Settle(late, kNow + 1002);
+  EXPECT_EQ(stale[0].error().code, Errc::kConflict);
+  std::vector<Settlement> current{{task.id, again->front().lease_token, true, 0, ""}};
+  auto done = store_->Settle(current, kNow + 1003);
+  ASSERT_TRUE(done[0]) << done[0].error().message;
+  EXPECT_EQ(done[0]->state, TaskState::kDone);
+  EXPECT_EQ(done[0]->attempts, 2u);
+  EXPECT_EQ(store_->Get(task.id)->state, TaskState::kDone);
+}
+
 TEST_P(StoreContract, ExtendedLeaseIsNotExpiredAtItsOldDeadline) {
   TaskId id = AddOne("jobs", kNow - 5);
   ASSERT_TRUE(store_->Promote(kNow));
