@@ -6,11 +6,14 @@ Each repetition measures its references just before its own run (the machine is 
 its speed drifts over minutes), so each has its own ratio; the figures are medians. Adds: seed
 single adds, 64 connections from one loadgen process (as redis-benchmark is one), spread
 round-robin over the instances, all to one topic. Fired: each instance gets its own topic of N
-tasks due at once, pulled (max 100) and acked by 4 consumers on that instance; rates summed."""
+tasks due at once, pulled (max 100) and acked by 4 consumers on that instance (one
+`tasks:ack` per pull with the run's default --ack-mode batch, one request per task with
+--ack-mode single); rates summed."""
 import os
 
 import servers
 from harness import median
+from sections.fire_ms import ack_words
 from sections.redis import parse_benchmark
 from servers import Failure
 
@@ -68,7 +71,8 @@ def repetition(ctx, redis, sha, k):
         raise Failure(f"adds with errors: {out}")
     zadd = reference(ctx, redis, sha, "ZADD")
     pulls = [ctx.loadgen_start("pull", addr=i.addr, tasks=sizes["fire_tasks"],
-                               consumers=sizes["consumers"], topic=f"fire{j}", timeout_s=120)
+                               consumers=sizes["consumers"], topic=f"fire{j}", timeout_s=120,
+                               ack_mode=ctx.ack_mode)
              for j, i in enumerate(instances)]
     fired = 0.0
     for pull in pulls:
@@ -100,6 +104,7 @@ def rows(view):
                    f"redis-benchmark -c 64 EVALSHA of \"return 1\": {view.rps(f['evalsha_rps'])}",
                    f"{f['add_ratio']:.3f}")
             yield (f"distributed mode: {k} instance(s) on {where}; {sizes['fire_tasks']} tasks due "
-                   f"per instance, {sizes['consumers']} consumers each, pull (max 100) + ack",
+                   f"per instance, {sizes['consumers']} consumers each, pull (max 100) + "
+                   f"{ack_words(view.data.get('ack_mode'))}",
                    view.rate(f["fire_tasks_per_s"], "tasks/s"),
                    f"redis-benchmark -c 64 ZADD: {view.rps(f['zadd_rps'])}", f"{f['fire_ratio']:.3f}")

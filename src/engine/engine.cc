@@ -139,43 +139,6 @@ void Engine::Add(std::vector<NewTask> tasks, AddDone done) {
   }
 }
 
-// --- Seed pull ------------------------------------------------------------------------------
-
-void Engine::PullOldest(std::string topic, PullDone done) {
-  auto job = [this, topic = std::move(topic), done]() {
-    int64_t now = clock_.NowMs();
-    auto taken = store_.ConsumeDue(topic, 1, now);
-    if (!taken) {
-      metrics_.store_errors.fetch_add(1, std::memory_order_relaxed);
-      return done(std::unexpected(taken.error()));
-    }
-    if (taken->empty()) return done(std::optional<Task>());
-    RecordDelivery(taken->front(), now);
-    // A seed pull has no acknowledgement: handing the task out completes it.
-    metrics_.topics.Count(taken->front().topic, TopicEvent::kDelivered);
-    done(std::optional<Task>(std::move(taken->front())));
-  };
-  if (!worker_->Submit(std::move(job))) {
-    metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
-    done(std::unexpected(Overloaded()));
-  }
-}
-
-void Engine::PullById(std::string topic, TaskId id, PullDone done) {
-  auto job = [this, topic = std::move(topic), id, done]() {
-    int64_t now = clock_.NowMs();
-    auto taken = store_.ConsumeById(topic, id, now);
-    if (!taken) return done(std::unexpected(taken.error()));
-    RecordDelivery(*taken, now);
-    metrics_.topics.Count(taken->topic, TopicEvent::kDelivered);
-    done(std::optional<Task>(std::move(*taken)));
-  };
-  if (!worker_->Submit(std::move(job))) {
-    metrics_.rejected_overload.fetch_add(1, std::memory_order_relaxed);
-    done(std::unexpected(Overloaded()));
-  }
-}
-
 // --- v1 pull with leases and long poll ------------------------------------------------------
 
 void Engine::Claim(std::string topic, size_t max, int64_t wait_ms, int64_t lease_ms,

@@ -224,6 +224,7 @@ class Engine final : private SchedulerListener {
   void RunOnWorker(std::function<Result<Task>(int64_t now_ms)> op, TaskDone done, bool kick_at_due);
   void Settle(store::Settlement settlement, TaskDone done);
   void TryClaim(std::shared_ptr<Waiter> waiter);
+  void RunSeedPulls();  // engine_seed_pull.cc, on the store worker
   void Register(std::shared_ptr<Waiter> waiter);
   void WakeWaiters(const std::string& topic);
   void PumpCallbacks(const std::string& topic);
@@ -289,6 +290,16 @@ class Engine final : private SchedulerListener {
   CallbackLanes lanes_;
   std::mutex jitter_mu_;
   std::mt19937_64 jitter_;
+
+  // Seed pulls of the oldest task waiting for the store worker, answered together by one
+  // queued RunSeedPulls (engine_seed_pull.cc).
+  struct SeedPull {
+    std::string topic;
+    PullDone done;
+  };
+  std::mutex seed_pulls_mu_;
+  std::vector<SeedPull> seed_pulls_;
+  bool seed_pull_round_queued_ = false;
 
   mutable std::mutex waiters_mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;

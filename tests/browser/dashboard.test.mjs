@@ -196,6 +196,17 @@ try {
     const moved = await call('GET', `/v1/tasks/${orders[2]}`);
     assert.ok(moved.due_at_ms >= before + 7200000 - 1000 && moved.due_at_ms <= Date.now() + 7200000,
       `due in 2 h, not at ${moved.due_at_ms}`);
+
+    step('the topic\'s horizon per hour shows the rescheduled task, as the API counts it');
+    await page.click('#topic-horizon-panel button[data-bucket="hour"]');
+    await page.waitForFunction(() => /next 7 days/.test(
+      document.getElementById('topic-horizon-summary').textContent), null, { timeout: 10000 });
+    const horizon = await call('GET', '/v1/topics/orders/horizon?bucket=hour');
+    const expected = horizon.buckets.reduce((n, b) => n + b.count, 0);
+    assert.ok(expected >= 1, 'the task due in 2 h is in the next 7 days');
+    const drawn = await page.$$eval('#topic-horizon-chart rect.bar',
+      (bars) => bars.reduce((n, b) => n + Number(b.dataset.count), 0));
+    assert.equal(drawn, expected, 'the bars add up to the API\'s counts');
   }
 
   step('Redrive all on a topic page redrives every dead task of the topic on the server');

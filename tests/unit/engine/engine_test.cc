@@ -84,6 +84,48 @@ TEST_F(EngineTest, AddedTaskIsPulledOnceWhenDue) {
   EXPECT_EQ(engine_->metrics().tasks_added.load(), 1u);
 }
 
+// Seed pulls issued at once (as a burst's consumers send them) may be answered by one store
+// round: each still gets its own task, the earlier pull the older one, per topic, and the
+// pulls beyond what is due get "nothing due".
+TEST_F(EngineTest, SeedPullsIssuedAtOnceEachGetTheirOwnTaskOldestFirst) {
+  constexpr int kDue = 40;
+  std::map<std::string, std::vector<TaskId>> added;
+  for (int i = 0; i < kDue; ++i) {
+    std::string topic = i % 2 == 0 ? "even" : "odd";
+    auto ids = Add(topic, kNow - 1000 + i);
+    ASSERT_TRUE(ids) << ids.error().message;
+    added[topic].push_back(ids->front());
+  }
+  constexpr int kPulls = kDue + 6;
+  std::vector<std::promise<Result<std::optional<Task>>>> done(kPulls);
+  std::vector<std::string> topics;
+  for (int i = 0; i < kPulls; ++i) {
+    topics.push_back(i % 2 == 0 ? "even" : "odd");
+    engine_->PullOldest(topics.back(), [&done, i](Result<std::optional<Task>> task) {
+      done[i].set_value(std::move(task));
+    });
+  }
+  std::map<std::string, std::vector<TaskId>> pulled;
+  std::map<std::string, int> empty;
+  for (int i = 0; i < kPulls; ++i) {
+    auto task = done[i].get_future().get();
+    ASSERT_TRUE(task) << task.error().message;
+    if (!task->has_value()) {
+      ++empty[topics[i]];
+      continue;
+    }
+    EXPECT_EQ((*task)->topic, topics[i]);
+    // Once a pull of a topic found nothing, no later pull of it may find a task.
+    EXPECT_EQ(empty[topics[i]], 0) << "pull " << i << " got a task after an empty answer";
+    pulled[topics[i]].push_back((*task)->id);
+  }
+  EXPECT_EQ(pulled["even"], added["even"]);
+  EXPECT_EQ(pulled["odd"], added["odd"]);
+  EXPECT_EQ(empty["even"], 3);
+  EXPECT_EQ(empty["odd"], 3);
+  EXPECT_EQ(engine_->metrics().tasks_delivered.load(), static_cast<uint64_t>(kDue));
+}
+
 // A v1 pull of up to `max` due tasks of `topic` under a minute's lease (no wait).
 std::vector<Task> ClaimNow(Engine& engine, const std::string& topic, size_t max) {
   std::promise<Result<std::vector<Task>>> done;
