@@ -19,6 +19,7 @@
 #include "api/auth.h"
 #include "api/router.h"
 #include "cli/commands.h"
+#include "cli/listing_commands.h"
 #include "cli/schedule_commands.h"
 #include "cli/topic_commands.h"
 #include "config/config.h"
@@ -260,6 +261,7 @@ int main(int argc, char** argv) {
   cli::Commands client_commands(app);
   cli::ScheduleCommands schedule_commands(app);
   cli::TopicCommands topic_commands(app);
+  cli::ListingCommands listing_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -279,6 +281,7 @@ int main(int argc, char** argv) {
   if (auto status = client_commands.Run()) return *status;
   if (auto status = schedule_commands.Run()) return *status;
   if (auto status = topic_commands.Run()) return *status;
+  if (auto status = listing_commands.Run()) return *status;
 
   if (serve->parsed()) {
     std::map<std::string, std::string> given;

@@ -14,6 +14,7 @@
 #include "api/seed_api.h"
 #include "api/task_access.h"
 #include "api/v1_api.h"
+#include "api/v1_listing.h"
 #include "api/v1_dead_bulk.h"
 #include "api/v1_schedules.h"
 #include "common/logfmt.h"
@@ -189,6 +190,12 @@ void Router::Serve(const Route& route, const RouteMatch& match, const std::optio
       return Pull(engine_, std::string(match.topic), request, std::move(respond));
     case Endpoint::kDead:
       return ListDead(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kListTasks:
+      return ListTasks(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kTopicHorizon:
+      return Horizon(engine_, match.topic, request, std::move(respond));
+    case Endpoint::kHorizon:
+      return Horizon(engine_, "", request, std::move(respond));
     case Endpoint::kDeadRedrive:
     case Endpoint::kDeadDelete:
       return BulkDead(engine_, match.topic, route.endpoint == Endpoint::kDeadRedrive, request,

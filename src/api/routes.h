@@ -41,6 +41,9 @@ enum class Endpoint {
   kReschedule,
   kRedrive,
   kSchedules,  // every /v1/schedules route (v1_schedules.cc)
+  kListTasks,  // GET /v1/topics/{topic}/tasks (v1_listing.cc)
+  kTopicHorizon,
+  kHorizon,
 };
 
 // Whose permission a route needs, checked with its `right`.

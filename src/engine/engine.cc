@@ -356,6 +356,15 @@ Result<std::vector<store::TopicStats>> Engine::Topics(const std::string& topic) 
   return store_.Topics(topic, clock_.NowMs());
 }
 
+Result<store::ScheduledPage> Engine::ListScheduled(const store::ScheduledQuery& query) {
+  return store_.ListScheduled(query);
+}
+
+Result<store::HorizonCounts> Engine::Horizon(const std::string& topic, int64_t bucket_ms,
+                                             size_t buckets, int64_t now_ms) {
+  return store_.Horizon(topic, now_ms, bucket_ms, buckets);
+}
+
 bool Engine::Ready() { return started_ && store_.Healthy(); }
 
 void Engine::RecordDelivery(const Task& task, int64_t now_ms) {

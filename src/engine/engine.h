@@ -176,6 +176,12 @@ class Engine final : private SchedulerListener {
   Result<Task> Get(TaskId id);
   Result<std::vector<Task>> ListDead(const std::string& topic, TaskId after_id, size_t limit);
   Result<std::vector<store::TopicStats>> Topics(const std::string& topic);
+  // A page of a topic's scheduled tasks in due order (Store::ListScheduled).
+  Result<store::ScheduledPage> ListScheduled(const store::ScheduledQuery& query);
+  // Tasks falling due in `buckets` buckets of `bucket_ms` from now (Store::Horizon); `topic`
+  // "" for all topics.
+  Result<store::HorizonCounts> Horizon(const std::string& topic, int64_t bucket_ms, size_t buckets,
+                                       int64_t now_ms);
 
   // --- Schedules (engine_schedules.cc) -------------------------------------------------------
   // Each occurrence of a schedule becomes one ordinary task, made when the previous occurrence

@@ -39,6 +39,15 @@ Result<std::vector<ScheduleRecord>> Store::ListSchedules(std::string_view, std::
 Result<std::vector<ScheduleRecord>> Store::DueSchedules(int64_t, size_t) { return NoSchedules(); }
 Result<int64_t> Store::NextScheduleMs() { return NoSchedules(); }
 
+// --- Listing and horizon: a backend without them ---------------------------------------------
+
+Result<ScheduledPage> Store::ListScheduled(const ScheduledQuery&) {
+  return Fail(Errc::kUnavailable, "this store cannot list scheduled tasks");
+}
+Result<HorizonCounts> Store::Horizon(std::string_view, int64_t, int64_t, size_t) {
+  return Fail(Errc::kUnavailable, "this store keeps no due horizon");
+}
+
 // --- Dead tasks in bulk: a backend without its own ------------------------------------------
 
 Result<DeadBulkResult> Store::RedriveDead(std::string_view, size_t, int64_t) {

@@ -104,4 +104,14 @@ const RedisScript& RenewNode() {
   return script;
 }
 
+const RedisScript& ListDue() {
+  static const RedisScript& script = PerTopic("list_due.lua");
+  return script;
+}
+
+const RedisScript& Horizon() {
+  static const RedisScript& script = PerTopic("horizon.lua");
+  return script;
+}
+
 }  // namespace delayq::store::redis_scripts

@@ -18,6 +18,10 @@ const RedisScript& Cancel();       // ARGV: id, now
 const RedisScript& Reschedule();   // ARGV: id, due_at, now
 const RedisScript& Redrive();      // ARGV: id, now
 const RedisScript& Purge();        // ARGV: before, limit -> ids deleted
+// ARGV: from score, after member, to score, limit, budget -> last score, last member, more,
+// entries read, task fields...
+const RedisScript& ListDue();
+const RedisScript& Horizon();  // ARGV: start, width, n -> in flight, overdue, n counts
 // ARGV: redrive|delete, limit, now -> count, more, ids handled
 const RedisScript& DeadBulk();
 // Global: KEYS next:p, next:c, gen, topics, maxid; ARGV bump(0|1), max id, then

@@ -3,9 +3,9 @@
 // The Redis store's class, shared by its files: redis_store.cc (opening, the layout check,
 // adds, reads, purges, stats), redis_due.cc (promoting, taking due tasks), redis_transitions.cc
 // (per-task scripts: leases, cancel, reschedule, redrive), redis_dead.cc (dead tasks in bulk),
-// redis_hints.cc (the next-due index
-// beside single-server and cluster writes) and redis_node_lease.cc (the node-number lease and
-// its renewer thread). For redis_*.cc only.
+// redis_hints.cc (the next-due index beside single-server and cluster writes),
+// redis_listing.cc (listing, the due horizon) and redis_node_lease.cc (the node-number lease
+// and its renewer thread). For redis_*.cc only.
 
 #include <algorithm>
 #include <atomic>
@@ -81,6 +81,10 @@ class RedisStore final : public Store {
   Result<DeadBulkResult> DeleteDead(std::string_view topic, size_t limit, int64_t now_ms) override;
   // Paused topics (redis_pause.cc).
   Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
+  // Listing and the due horizon (redis_listing.cc).
+  Result<ScheduledPage> ListScheduled(const ScheduledQuery& query) override;
+  Result<HorizonCounts> Horizon(std::string_view topic, int64_t start_ms, int64_t bucket_ms,
+                                size_t buckets) override;
   // Schedules (redis_schedules.cc).
   Result<std::optional<ScheduleRecord>> GetSchedule(std::string_view name) override;
   Result<uint64_t> PutSchedule(const ScheduleRecord& record, uint64_t expected_version) override;
@@ -124,6 +128,7 @@ class RedisStore final : public Store {
   Result<std::vector<Task>> DecodeClaimed(std::string_view topic, DeliveryKind kind,
                                           const RedisReply& claim);
   void RenewLoop();
+  Result<std::vector<std::string>> HorizonTopics(int64_t end_ms, size_t max, bool* left_out);
   const StoreConfig config_;
   std::unique_ptr<RedisClient> redis_;
   int64_t last_promote_ms_ = 0;  // scheduler thread only

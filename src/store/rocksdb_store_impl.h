@@ -3,8 +3,9 @@
 // The embedded RocksDB store's class, its tunables and helpers, shared by its files:
 // rocksdb_store.cc (opening, adds, reads, purges), rocksdb_due.cc (the near window: promoting,
 // taking due tasks, lease expiry), rocksdb_transitions.cc (leases and changes of scheduled
-// tasks), rocksdb_dead.cc (dead tasks in bulk) and rocksdb_health.cc (writes, free space, health,
-// recovery). For rocksdb_*.cc only.
+// tasks), rocksdb_dead.cc (dead tasks in bulk), rocksdb_health.cc (writes, free space, health,
+// recovery) and rocksdb_listing.cc (listing scheduled tasks, the due horizon). For rocksdb_*.cc
+// only.
 
 #include <rocksdb/db.h>
 #include <rocksdb/listener.h>
@@ -153,6 +154,12 @@ class RocksStore final : public Store {
   Result<DeadBulkResult> RedriveDead(std::string_view topic, size_t limit, int64_t now_ms) override;
   Result<DeadBulkResult> DeleteDead(std::string_view topic, size_t limit, int64_t now_ms) override;
 
+  // --- Listing and horizon (rocksdb_listing.cc) ------------------------------------------------
+
+  Result<ScheduledPage> ListScheduled(const ScheduledQuery& query) override;
+  Result<HorizonCounts> Horizon(std::string_view topic, int64_t start_ms, int64_t bucket_ms,
+                                size_t buckets) override;
+
   // --- Topic pause (rocksdb_pause.cc) -----------------------------------------------------------
 
   Result<void> SetPaused(std::string_view topic, bool paused, int64_t now_ms) override;
@@ -170,6 +177,7 @@ class RocksStore final : public Store {
 
  private:
   Result<std::optional<ScheduleRecord>> ReadSchedule(std::string_view name);
+  Result<HorizonBucket> CountDue(std::string_view topic, int64_t from_ms, int64_t to_ms);
   // The dead tasks of `topic` a bulk call handles (the first `limit` entries of its dead index)
   // and whether more entries follow. Caller holds db_mu_ and write_mu_.
   Result<std::vector<Task>> FirstDead(std::string_view topic, size_t limit, Batch* batch,

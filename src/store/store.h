@@ -136,6 +136,43 @@ struct ScheduleRecord {
   std::string body;
 };
 
+// A page of a topic's scheduled tasks in due order (Store::ListScheduled). Positions are
+// (due_at_ms, id) pairs in the due index; a page starts strictly after `after` (or at
+// `from_ms` when `after` is unset) and ends before `to_ms`.
+struct ScheduledQuery {
+  std::string topic;
+  int64_t from_ms = 0;          // due_at_ms >= from_ms
+  int64_t to_ms = kNoDeadline;  // due_at_ms < to_ms
+  std::optional<DueKey> after;  // the previous page's `next`
+  size_t limit = 100;           // tasks per page at most
+  size_t scan_budget = 10'000;  // index entries read per page at most (other topics' too)
+};
+
+struct ScheduledPage {
+  std::vector<Task> tasks;
+  // Where the next page starts; nullopt when the range was read to its end. Set also when
+  // the page holds fewer than `limit` tasks because the scan budget ran out.
+  std::optional<DueKey> next;
+  size_t scanned = 0;  // index entries read
+};
+
+// Tasks falling due per time bucket (Store::Horizon): `count` is exact when `exact`, else an
+// estimate (docs/API.md, "Due horizon", says how close).
+struct HorizonBucket {
+  int64_t start_ms = 0;
+  int64_t count = 0;
+  bool exact = true;
+};
+
+struct HorizonCounts {
+  HorizonBucket overdue;  // due before the first bucket and not yet handed out
+  std::vector<HorizonBucket> buckets;
+  // Of all topics: how many were counted one by one (Redis), and whether some topics with
+  // tasks due in the span were left out to bound the cost (the counts are then too low).
+  size_t topics_counted = 0;
+  bool topics_left_out = false;
+};
+
 // The operations of a delay queue, each atomic inside the backend. Implementations are
 // thread-safe. Times are unix milliseconds (wall clock), passed in by the caller.
 //
@@ -271,6 +308,17 @@ class Store {
   virtual std::string HealthProblem() { return {}; }
 
   virtual StoreStats Stats() const = 0;
+
+  // --- Listing and horizon -----------------------------------------------------------------------
+  // Reads only: a range of the due index, bounded per call whatever the backlog.
+
+  // Scheduled tasks of `query.topic` in due order (ties by id), at most `limit`, reading at
+  // most `scan_budget` index entries.
+  virtual Result<ScheduledPage> ListScheduled(const ScheduledQuery& query);
+  // Scheduled tasks of `topic` (all topics when empty) due in each of `buckets` intervals of
+  // `bucket_ms` from `start_ms`, and those due before `start_ms`.
+  virtual Result<HorizonCounts> Horizon(std::string_view topic, int64_t start_ms, int64_t bucket_ms,
+                                        size_t buckets);
 
   // --- Topic pause ------------------------------------------------------------------------------
 

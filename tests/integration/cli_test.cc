@@ -364,6 +364,42 @@ TEST_F(Cli, TopicPauseHoldsDeliveriesAndResumeReleasesThem) {
   EXPECT_THAT(bad.err, HasSubstr("is not a valid topic name"));
 }
 
+TEST_F(Cli, TasksListPagesByDueTimeAndHorizonCountsPerBucket) {
+  std::string late = AddJson({"--topic", "plan", "--in", "50m", "--payload", "late"});
+  std::string early = AddJson({"--topic", "plan", "--in", "90s", "--payload", "early"});
+  ProcessResult first = Run({"tasks", "list", "plan", "--limit", "1"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr(early));
+  EXPECT_EQ(first.out.find(late), std::string::npos) << first.out;
+  size_t at = first.out.find("next page: --cursor ");
+  ASSERT_NE(at, std::string::npos) << first.out;
+  std::string cursor = first.out.substr(at + 20);
+  cursor = cursor.substr(0, cursor.find('\n'));
+  ProcessResult second = Run({"tasks", "list", "plan", "--limit", "1", "--cursor", cursor});
+  EXPECT_THAT(second.out, HasSubstr(late)) << second.err;
+  ProcessResult ranged = Run({"tasks", "list", "plan", "--from", "10m", "--to", "1h", "--json"});
+  ASSERT_EQ(ranged.exit_code, 0) << ranged.err;
+  ASSERT_TRUE(json::parse(ranged.out).is_object()) << ranged.out;
+  EXPECT_EQ(json::parse(ranged.out).at("tasks").as_array().size(), 1u);
+
+  ProcessResult horizon = Run({"horizon", "plan", "--json"});
+  ASSERT_EQ(horizon.exit_code, 0) << horizon.err;
+  json::value counts = json::parse(horizon.out);
+  ASSERT_TRUE(counts.is_object()) << horizon.out;
+  int64_t total = 0;
+  for (const json::value& b : counts.at("buckets").as_array()) {
+    total += b.at("count").as_int64();
+  }
+  EXPECT_EQ(total, 2);
+  ProcessResult table = Run({"horizon", "--bucket", "hour"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("overdue"));
+  ProcessResult bad = Run({"tasks", "list", "plan", "--state", "leased"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("state must be one of"));
+  EXPECT_EQ(Run({"horizon", "--bucket", "day"}).exit_code, 2);
+}
+
 TEST_F(Cli, DeadListsDeadTasksAndRedrivePutsThemBack) {
   ProcessResult none = Run({"dead", "--topic", "jobs"});
   EXPECT_EQ(none.exit_code, 0);

@@ -472,7 +472,7 @@ std::vector<BadRequest> BadRequests() {
       {"DeleteTopic", "DELETE", "/v1/topics/" + std::string(kTopic), "", 405, 1, "use GET"},
       {"UnknownTopicSubPath", "GET", "/v1/topics/" + std::string(kTopic) + "/frob", "", 404, 2,
        "no route"},
-      {"GetOnTasksOfATopic", "GET", add, "", 405, 1, "use POST"},
+      {"PutOnTasksOfATopic", "PUT", add, "", 405, 1, "use POST, GET"},
       {"GetOnPull", "GET", pull, "", 405, 1, "use POST"},
 
       // --- GET /v1/topics/{topic}/dead ---
