@@ -39,13 +39,7 @@ Result<DeadBulkResult> RocksStore::RedriveDead(std::string_view topic, size_t li
   DeadBulkResult result;
   auto dead = FirstDead(topic, limit, &batch, &result.more);
   if (!dead) return std::unexpected(dead.error());
-  for (Task& task : *dead) {
-    batch.Delete(dead_cf_, DeadKey(task.topic, task.id));
-    batch.Delete(finished_cf_, TimeIdKey(task.finished_at_ms, task.id));
-    task.finished_at_ms = 0;
-    task.attempts = 0;
-    Schedule(&batch, &task, now_ms);
-  }
+  for (Task& task : *dead) Revive(&batch, &task, now_ms);
   if (batch.Count() == 0) return result;
   if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
   result.count = dead->size();
@@ -64,8 +58,7 @@ Result<DeadBulkResult> RocksStore::DeleteDead(std::string_view topic, size_t lim
   auto dead = FirstDead(topic, limit, &batch, &result.more);
   if (!dead) return std::unexpected(dead.error());
   for (const Task& task : *dead) {
-    batch.Delete(dead_cf_, DeadKey(task.topic, task.id));
-    batch.Delete(finished_cf_, TimeIdKey(task.finished_at_ms, task.id));
+    UnindexDead(&batch, task);
     batch.Delete(tasks_cf_, TaskKey(task.id));
     Count(&batch, task.topic, TaskState::kDead, -1);
     if (!task.dedup_key.empty()) {

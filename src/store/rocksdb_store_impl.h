@@ -194,6 +194,8 @@ class RocksStore final : public Store {
   void Transition(Batch* batch, Task* task, TaskState to);
   void Finish(Batch* batch, Task* task, TaskState to, int64_t now_ms);
   void Schedule(Batch* batch, Task* task, int64_t due_at_ms);
+  void UnindexDead(Batch* batch, const Task& task);
+  void Revive(Batch* batch, Task* task, int64_t now_ms);
   void Release(Batch* batch, Task* task, int64_t retry_at_ms, std::string_view reason,
                int64_t now_ms);
   static void ClearLease(Task* task);

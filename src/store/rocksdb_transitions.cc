@@ -147,15 +147,25 @@ Result<Task> RocksStore::Redrive(TaskId id, int64_t now_ms) {
   if (!task) return task;
   if (auto ok = CheckDead(*task); !ok) return std::unexpected(ok.error());
   Batch batch;
-  batch.Delete(dead_cf_, DeadKey(task->topic, id));
-  batch.Delete(finished_cf_, TimeIdKey(task->finished_at_ms, id));
-  task->finished_at_ms = 0;
-  task->attempts = 0;
-  Schedule(&batch, &*task, now_ms);
+  Revive(&batch, &*task, now_ms);
   if (auto ok = Write(durable_options_, &batch); !ok) return std::unexpected(ok.error());
   std::lock_guard lock(mu_);
   ScheduleInWindow(*task);
   return task;
+}
+
+// A dead task leaves the dead and retention indexes (redriven or deleted).
+void RocksStore::UnindexDead(Batch* batch, const Task& task) {
+  batch->Delete(dead_cf_, DeadKey(task.topic, task.id));
+  batch->Delete(finished_cf_, TimeIdKey(task.finished_at_ms, task.id));
+}
+
+// A dead task scheduled again at `now_ms` with its attempts reset (single and bulk redrive).
+void RocksStore::Revive(Batch* batch, Task* task, int64_t now_ms) {
+  UnindexDead(batch, *task);
+  task->finished_at_ms = 0;
+  task->attempts = 0;
+  Schedule(batch, task, now_ms);
 }
 
 // Counter deltas are summed per batch and written as one merge per (topic, state) when
